@@ -1,0 +1,56 @@
+// Small named error classes: the CLI prints `message` (never a stack) and exits with `exitCode`.
+
+export class KadeployError extends Error {
+  readonly exitCode: number = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found in an inventory, located precisely for the user. */
+export interface Issue {
+  file: string;
+  line?: number;
+  column?: number;
+  /** Dotted field path, e.g. `nodes[1].priority`. */
+  path: string;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export function formatIssue(i: Issue): string {
+  const where = i.line ? `${i.file}:${i.line}:${i.column ?? 1}` : i.file;
+  return `${where}: ${i.severity}: ${i.path ? `${i.path}: ` : ''}${i.message}`;
+}
+
+/** An inventory that cannot be used; carries every problem found, not just the first. */
+export class InventoryError extends KadeployError {
+  override readonly exitCode = 2;
+  constructor(readonly issues: Issue[]) {
+    super(issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n'));
+  }
+}
+
+/** A host could not be reached, authenticated or trusted. */
+export class ConnectError extends KadeployError {
+  constructor(readonly host: string, message: string) {
+    super(`${host}: ${message}`);
+  }
+}
+
+/** A remote command failed: the result is the error (stdout, stderr and exit code included). */
+export class CommandError extends KadeployError {
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    const detail = (stderr || stdout).trim().split('\n').slice(-3).join(' | ');
+    super(`${host}: command failed (exit ${code ?? 'signal'}): ${command}${detail ? `\n  ${detail}` : ''}`);
+  }
+}
+
+export class LabError extends KadeployError {}
