@@ -1,0 +1,115 @@
+// Load an inventory: read → YAML (with positions) → schema → cluster rules → resolve. Every problem
+// is collected and reported at once, each with file:line:column and field path, before any SSH.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { InventoryError, type Issue } from '../errors.js';
+import type { Cluster } from './model.js';
+import { resolveCluster } from './resolve.js';
+import { checkRules, hint } from './rules.js';
+import { inventorySchema } from './schema.js';
+import { formatPath, YamlSource, type FieldPath } from './source.js';
+
+export interface Loaded {
+  cluster: Cluster;
+  warnings: Issue[];
+}
+
+export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env): Loaded {
+  const file = path; // as the user wrote it: messages should name the file they typed
+  const fail = (message: string, line?: number, column?: number): never => {
+    throw new InventoryError([{ file, line, column, path: '', message, severity: 'error' }]);
+  };
+
+  let text = '';
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === 'ENOENT' ? 'inventory file not found' : code === 'EISDIR' ? 'is a directory, not an inventory file' : `cannot read inventory: ${code ?? e}`);
+  }
+
+  const source = YamlSource.parse(file, text);
+  const syntax = source.syntaxErrors();
+  if (syntax.length > 0) {
+    throw new InventoryError(
+      syntax.map((e) => ({ file, line: e.line, column: e.column, path: '', message: `YAML syntax: ${e.message}`, severity: 'error' as const })),
+    );
+  }
+  const data: unknown = source.doc.toJS();
+  if (data === null || data === undefined) fail('inventory is empty (expected vrrp_instances and nodes)');
+  if (typeof data !== 'object' || Array.isArray(data)) fail('inventory must be a YAML mapping (key: value) at the top level', 1, 1);
+
+  const issueAt = (path: FieldPath, message: string, severity: Issue['severity'], key?: string): Issue => {
+    const pos = source.position(path, key);
+    return { file, line: pos?.line, column: pos?.column, path: formatPath(key ? [...path, key] : path), message, severity };
+  };
+
+  const parsed = inventorySchema.safeParse(data);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.flatMap((i) => schemaIssues(i, data, issueAt));
+    throw new InventoryError(issues.sort(byLine));
+  }
+
+  const ruleIssues = checkRules(parsed.data);
+  const { cluster, issues: resolveIssues } = resolveCluster(parsed.data, resolve(file), env);
+  const all = [...ruleIssues, ...resolveIssues].map((i) => issueAt(i.path, i.message, i.severity));
+  all.sort(byLine);
+  if (all.some((i) => i.severity === 'error')) throw new InventoryError(all);
+  return { cluster, warnings: all };
+}
+
+const byLine = (a: Issue, b: Issue) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
+
+type IssueAt = (path: FieldPath, message: string, severity: Issue['severity'], key?: string) => Issue;
+
+/** Turn one zod issue into located, readable problems. */
+function schemaIssues(issue: z.core.$ZodIssue, data: unknown, issueAt: IssueAt): Issue[] {
+  const path = issue.path as FieldPath;
+  if (issue.code === 'unrecognized_keys') {
+    const known = Object.keys(shapeAt(path) ?? {});
+    return issue.keys.map((key) => issueAt(path, `unknown field "${key}"${hint(key, known)}`, 'error', key));
+  }
+  if (issue.code === 'invalid_union') {
+    // Report the alternative that got furthest (deepest paths): usually the one the user meant.
+    const depth = (branch: z.core.$ZodIssue[]) => Math.max(0, ...branch.map((b) => b.path.length));
+    const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
+    if (best && depth(best) > 0) {
+      return best.flatMap((b) => schemaIssues({ ...b, path: [...path, ...b.path] } as z.core.$ZodIssue, data, issueAt));
+    }
+    return [issueAt(path, 'has the wrong form (see the inventory format in the README)', 'error')];
+  }
+  const missing = issue.code === 'invalid_type' && valueAt(data, path) === undefined;
+  return [issueAt(path, missing ? `is required (${issue.expected})` : issue.message, 'error')];
+}
+
+function valueAt(data: unknown, path: FieldPath): unknown {
+  return path.reduce<unknown>((v, seg) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[seg] : undefined), data);
+}
+
+/** The object shape of the schema at `path`, to suggest known field names. */
+function shapeAt(path: FieldPath): Record<string, unknown> | undefined {
+  let schema: unknown = inventorySchema;
+  for (const seg of path) {
+    const def = unwrap(schema)?._zod?.def;
+    if (!def) return undefined;
+    if (def.type === 'object') schema = def.shape[seg];
+    else if (def.type === 'array') schema = def.element;
+    else if (def.type === 'record') schema = def.valueType;
+    else return undefined;
+  }
+  return unwrap(schema)?._zod?.def?.shape;
+}
+
+// zod's internals are typed loosely on purpose; walk optional/union wrappers to the object.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function unwrap(schema: any): any {
+  let s = schema;
+  while (s?._zod?.def) {
+    const def = s._zod.def;
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable') s = def.innerType;
+    else if (def.type === 'union') s = def.options.find((o: any) => o._zod.def.type === 'object') ?? def.options[0];
+    else break;
+  }
+  return s;
+}

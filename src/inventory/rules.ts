@@ -1,0 +1,198 @@
+// Cluster-wide keepalived rules that a schema cannot express (see design.md). Each check returns
+// problems with the field path that caused them, so the loader can point at the exact YAML line.
+import { DEFAULTS } from './defaults.js';
+import { contains, parseCidr } from './ip.js';
+import type { RawInventory, RawNode, RawVip } from './schema.js';
+import type { FieldPath } from './source.js';
+
+export interface RuleIssue {
+  path: FieldPath;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+interface Sourced<T> {
+  value: T;
+  path: FieldPath;
+}
+
+/** A node's value for one instance field: node.instances.NAME.field, else node.field, else fallback. */
+function nodeValue<T>(
+  node: RawNode,
+  index: number,
+  instance: string,
+  field: 'state' | 'priority' | 'interface',
+  fallback: Sourced<T | undefined>,
+): Sourced<T | undefined> {
+  const own = node.instances?.[instance]?.[field];
+  if (own !== undefined) return { value: own as T, path: ['nodes', index, 'instances', instance, field] };
+  if (node[field] !== undefined) return { value: node[field] as T, path: ['nodes', index, field] };
+  return fallback;
+}
+
+const DEPRECATED_LVS =
+  'deprecated in keepalived (keepalived -t rejects it in vrrp_instance); rendered as global_defs lvs_sync_daemon IFACE INSTANCE';
+
+export const vipAddress = (vip: RawVip): string => (typeof vip === 'string' ? vip : vip.address);
+const vipDev = (vip: RawVip): string | undefined => (typeof vip === 'string' ? undefined : vip.dev);
+
+export function checkRules(inv: RawInventory): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const error = (path: FieldPath, message: string) => issues.push({ path, message, severity: 'error' });
+  const warn = (path: FieldPath, message: string) => issues.push({ path, message, severity: 'warning' });
+
+  checkUnique(inv.nodes.map((n, i) => ({ value: n.name, path: ['nodes', i, 'name'] })), 'node name', error);
+  checkUnique(
+    inv.nodes.map((n, i) => ({ value: parseCidr(n.address)?.ip ?? n.address, path: ['nodes', i, 'address'] })),
+    'node address',
+    error,
+  );
+
+  const scripts = new Set(Object.keys(inv.vrrp_scripts ?? {}));
+  const instances = Object.entries(inv.vrrp_instances);
+  const allVips: Array<Sourced<string>> = [];
+
+  inv.nodes.forEach((node, i) => {
+    for (const name of Object.keys(node.instances ?? {})) {
+      if (!inv.vrrp_instances[name]) {
+        error(['nodes', i, 'instances', name], `no vrrp_instance named "${name}" (known: ${Object.keys(inv.vrrp_instances).join(', ')})`);
+      }
+    }
+    if (node.lvs_sync_daemon_interface !== undefined) {
+      warn(['nodes', i, 'lvs_sync_daemon_interface'], DEPRECATED_LVS);
+    }
+  });
+
+  for (const [name, inst] of instances) {
+    const at: FieldPath = ['vrrp_instances', name];
+    const version = inv.global_defs?.vrrp_version ?? 2;
+    const advert = inst.advert_int ?? DEFAULTS.instance.advert_int;
+    if (version === 2 && (!Number.isInteger(advert) || advert < 1 || advert > 255)) {
+      error([...at, 'advert_int'], 'with VRRPv2, advert_int is whole seconds from 1 to 255');
+    } else if (version === 3 && (advert < 0.01 || advert > 40.95)) {
+      error([...at, 'advert_int'], 'with VRRPv3, advert_int is 0.01 to 40.95 seconds');
+    }
+    if (inst.nopreempt && inst.preempt_delay !== undefined) {
+      error([...at, 'preempt_delay'], 'preempt_delay cannot be combined with nopreempt (keepalived ignores one of them)');
+    }
+    const pass = inst.authentication?.auth_pass;
+    if (typeof pass === 'string' && pass.length > 8) {
+      error([...at, 'authentication', 'auth_pass'], `is ${pass.length} characters; keepalived uses only the first 8 (silent truncation)`);
+    }
+    inst.track_scripts?.forEach((s, k) => {
+      if (!scripts.has(s)) error([...at, 'track_scripts', k], `no vrrp_script named "${s}"${hint(s, scripts)}`);
+    });
+    if (inst.lvs_sync_daemon_interface !== undefined) {
+      warn([...at, 'lvs_sync_daemon_interface'], DEPRECATED_LVS);
+    }
+    inst.virtual_ipaddresses.forEach((vip, k) => {
+      const path = [...at, 'virtual_ipaddresses', k, ...(typeof vip === 'string' ? [] : ['address'])];
+      allVips.push({ value: parseCidr(vipAddress(vip))?.ip ?? vipAddress(vip), path });
+    });
+
+    // Per-node view of this instance: state, priority, interface after overrides.
+    const views = inv.nodes.map((node, i) => ({
+      node,
+      i,
+      state: nodeValue<string>(node, i, name, 'state', { value: undefined, path: ['nodes', i] }),
+      priority: nodeValue<number>(node, i, name, 'priority', { value: undefined, path: ['nodes', i] }),
+      iface: nodeValue<string>(node, i, name, 'interface', {
+        value: inst.interface ?? DEFAULTS.instance.interface,
+        path: [...at, 'interface'],
+      }),
+    }));
+
+    for (const v of views) {
+      if (v.state.value === undefined) error(v.state.path, `state (MASTER or BACKUP) is not set for instance ${name}`);
+      if (v.priority.value === undefined) error(v.priority.path, `priority is not set for instance ${name}`);
+      if (inst.nopreempt && v.state.value === 'MASTER') {
+        error(v.state.path, `nopreempt on ${name} requires state BACKUP on every node (keepalived drops it on a MASTER)`);
+      }
+      if (inst.preempt_delay !== undefined && v.state.value === 'MASTER') {
+        error(v.state.path, `preempt_delay on ${name} requires state BACKUP on every node (keepalived clears it on a MASTER)`);
+      }
+      // A VIP on the node's VRRP interface must be in the node's subnet, or it would be unreachable.
+      const net = parseCidr(v.node.address);
+      if (net?.prefix !== undefined) {
+        inst.virtual_ipaddresses.forEach((vip, k) => {
+          const dev = vipDev(vip);
+          const addr = parseCidr(vipAddress(vip));
+          if ((dev === undefined || dev === v.iface.value) && addr && !contains(net, addr)) {
+            error([...at, 'virtual_ipaddresses', k], `VIP ${addr.ip} is outside node ${v.node.name}'s subnet ${v.node.address}`);
+          }
+        });
+      }
+    }
+
+    const prios = views.filter((v) => v.priority.value !== undefined);
+    checkUnique(prios.map((v) => ({ value: String(v.priority.value), path: v.priority.path })), `priority in instance ${name}`, error);
+    const masters = views.filter((v) => v.state.value === 'MASTER');
+    if (masters.length > 1) {
+      for (const m of masters.slice(1)) {
+        error(m.state.path, `more than one MASTER for instance ${name} (${masters.map((x) => x.node.name).join(', ')}); use one MASTER, or all BACKUP`);
+      }
+    }
+    const master = masters[0];
+    if (masters.length === 1 && master?.priority.value !== undefined) {
+      for (const v of prios) {
+        if (v !== master && (v.priority.value ?? 0) >= master.priority.value) {
+          error(v.priority.path, `priority ${v.priority.value} of ${v.node.name} is not below the MASTER ${master.node.name}'s ${master.priority.value} in ${name}`);
+        }
+      }
+    }
+  }
+
+  checkUnique(allVips, 'VIP', error);
+  checkVridPerInterface(inv, error);
+  return issues;
+}
+
+/** Two instances sharing an interface must not share a virtual_router_id (same L2 segment). */
+function checkVridPerInterface(inv: RawInventory, error: (p: FieldPath, m: string) => void): void {
+  const reported = new Set<string>();
+  for (const node of inv.nodes) {
+    const seen = new Map<string, string>();
+    for (const [name, inst] of Object.entries(inv.vrrp_instances)) {
+      const iface = node.instances?.[name]?.interface ?? node.interface ?? inst.interface ?? DEFAULTS.instance.interface;
+      const key = `${iface}/${inst.virtual_router_id}`;
+      const other = seen.get(key);
+      if (other && !reported.has(name)) {
+        reported.add(name);
+        error(['vrrp_instances', name, 'virtual_router_id'], `virtual_router_id ${inst.virtual_router_id} is also used by ${other} on ${iface} of node ${node.name}; it must be unique per interface`);
+      } else if (!other) seen.set(key, name);
+    }
+  }
+}
+
+function checkUnique(items: Array<Sourced<string>>, what: string, error: (p: FieldPath, m: string) => void): void {
+  const first = new Map<string, FieldPath>();
+  for (const item of items) {
+    if (first.has(item.value)) error(item.path, `duplicate ${what} "${item.value}"`);
+    else first.set(item.value, item.path);
+  }
+}
+
+/** " (did you mean X?)" when a close known name exists. */
+export function hint(word: string, known: Iterable<string>): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j]!;
+      row[j] = Math.min(up + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length]!;
+}

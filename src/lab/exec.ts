@@ -1,0 +1,47 @@
+// Running host programs for the lab: argument vectors only (no shell), errors as LabError.
+import { spawn } from 'node:child_process';
+import { LabError } from '../errors.js';
+import { sh } from '../shell/quote.js';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** A PATH that finds sbin tools even when the caller's PATH lacks them. */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Run a program and return its output whatever its exit code (127 when it cannot start). */
+export function runResult(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? { ...process.env, PATH: `${SYSTEM_PATH}:${process.env.PATH ?? ''}` },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => resolve({ code: 127, stdout, stderr: stderr + err.message }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Run a program; a non-zero exit becomes a LabError showing the command and its last output lines. */
+export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  const r = await runResult(cmd, args, opts);
+  if (r.code !== 0) {
+    const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n  ');
+    throw new LabError(`command failed (exit ${r.code}): ${sh(cmd, ...args)}${detail ? `\n  ${detail}` : ''}`);
+  }
+  return r.stdout;
+}

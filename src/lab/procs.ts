@@ -1,0 +1,73 @@
+// Recorded processes: a PID plus what proves it is still ours (start time and command line),
+// so a stale PID reused by an unrelated process is never signalled.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ProcRef {
+  pid: number;
+  /** Field 22 of /proc/PID/stat: clock ticks since boot when the process started. */
+  startTime: string;
+  cmdline: string;
+}
+
+function readProc(pid: number): { startTime: string; cmdline: string; zombie: boolean } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; fields after it are split from the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+    return { startTime: rest[19] ?? '', cmdline, zombie: rest[0] === 'Z' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Describe a live process so it can be recognised later. */
+export function procRef(pid: number): ProcRef | undefined {
+  const p = readProc(pid);
+  return p && !p.zombie ? { pid, startTime: p.startTime, cmdline: p.cmdline } : undefined;
+}
+
+/** True while the recorded process is still running (same PID, start time and command line). */
+export function isAlive(ref: ProcRef | undefined): boolean {
+  if (!ref) return false;
+  const p = readProc(ref.pid);
+  return !!p && !p.zombie && p.startTime === ref.startTime && p.cmdline === ref.cmdline;
+}
+
+async function waitGone(ref: ProcRef, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (isAlive(ref)) {
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+/** Ask a recorded process to stop with `signal`; SIGKILL it after `graceMs`. No-op when already gone. */
+export async function terminate(ref: ProcRef | undefined, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!ref || !isAlive(ref)) return;
+  process.kill(ref.pid, signal);
+  if (await waitGone(ref, graceMs)) return;
+  if (isAlive(ref)) process.kill(ref.pid, 'SIGKILL');
+  await waitGone(ref, 5000);
+}
+
+/** Children of a process (needs CONFIG_PROC_CHILDREN, present on Debian kernels). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** True when `pid` is PID 1 of its own PID namespace, i.e. a container's init. */
+export function isNamespaceInit(pid: number): boolean {
+  try {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+    return !!nspid && nspid.length > 1 && nspid[nspid.length - 1] === '1';
+  } catch {
+    return false;
+  }
+}

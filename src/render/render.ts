@@ -1,0 +1,74 @@
+// Render each node's desired files locally: keepalived.conf plus the inventory's managed files
+// (check and notify scripts). Deterministic: same inventory, same bytes.
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import nunjucks from 'nunjucks';
+import { KadeployError } from '../errors.js';
+import { DEFAULTS } from '../inventory/defaults.js';
+import type { Cluster, NodeSpec } from '../inventory/model.js';
+import { quote } from '../shell/quote.js';
+
+/** Built-in templates ship beside src/ and dist/ (both are one level below the package root). */
+export const BUILTIN_TEMPLATES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
+
+export const KEEPALIVED_TEMPLATE = 'keepalived.conf.njk';
+
+export interface DesiredFile {
+  path: string;
+  content: string;
+  /** Octal mode string, e.g. "0640". */
+  mode: string;
+  /** keepalived.conf carries auth_pass: never shown unmasked. */
+  secret: boolean;
+  /** Command that validates the file on the node before it replaces the old one (FILE = temp path). */
+  validate?: 'keepalived';
+}
+
+export class RenderError extends KadeployError {}
+
+export function createRenderer(cluster: Cluster): (node: NodeSpec) => DesiredFile[] {
+  // The user's templates directory comes first, so any built-in template can be overridden by name.
+  const dirs = cluster.templatesDir ? [cluster.templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: true }), {
+    autoescape: false,
+    throwOnUndefined: true,
+    trimBlocks: true,
+    lstripBlocks: true,
+  });
+  env.addFilter('quote', (v: string | number) => quote(v));
+
+  const render = (template: string, node: NodeSpec): string => {
+    const context = {
+      node,
+      inventory: basename(cluster.file),
+      global_defs: cluster.globalDefs,
+      vrrp_scripts: cluster.vrrpScripts,
+      vars: node.vars,
+      // keepalived has one LVS sync daemon: the first instance that asks for it gets it.
+      lvs_sync: node.instances.find((i) => i.lvsSyncDaemonInterface),
+    };
+    try {
+      return env.render(template, context);
+    } catch (e) {
+      // nunjucks prefixes a path and stack-like lines; keep its first useful line.
+      const msg = String((e as Error).message).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+      throw new RenderError(`rendering ${template} for node ${node.name}: ${msg}`);
+    }
+  };
+
+  return (node) => [
+    ...cluster.files.map((f) => ({
+      path: f.path,
+      content: f.content ?? render(f.template ?? basename(f.path), node),
+      mode: f.mode,
+      secret: false,
+    })),
+    {
+      path: DEFAULTS.keepalived.config_path,
+      content: render(KEEPALIVED_TEMPLATE, node),
+      mode: DEFAULTS.config_mode,
+      secret: true,
+      validate: 'keepalived' as const,
+    },
+  ];
+}
