@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { KadeployError } from '../errors.js';
 import { registerValidate } from './validate.js';
 import { registerRender } from './render.js';
+import { registerSchema } from './schema.js';
 
 export function buildProgram(): Command {
   const program = new Command('kadeploy')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerValidate(program);
   registerRender(program);
+  registerSchema(program);
   return program;
 }
 

@@ -70,6 +70,11 @@ function schemaIssues(issue: z.core.$ZodIssue, data: unknown, issueAt: IssueAt):
     const known = Object.keys(shapeAt(path) ?? {});
     return issue.keys.map((key) => issueAt(path, `unknown field "${key}"${hint(key, known)}`, 'error', key));
   }
+  if (issue.code === 'invalid_key') {
+    const key = String(path[path.length - 1]);
+    const why = issue.issues[0]?.message ?? issue.message;
+    return [issueAt(path.slice(0, -1), `invalid name "${key}": ${why}`, 'error', key)];
+  }
   if (issue.code === 'invalid_union') {
     // Report the alternative that got furthest (deepest paths): usually the one the user meant.
     const depth = (branch: z.core.$ZodIssue[]) => Math.max(0, ...branch.map((b) => b.path.length));
