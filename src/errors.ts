@@ -26,7 +26,7 @@ export function formatIssue(i: Issue): string {
 
 /** An inventory that cannot be used; carries every problem found, not just the first. */
 export class InventoryError extends KadeployError {
-  override readonly exitCode = 2;
+  override readonly exitCode = 3;
   constructor(readonly issues: Issue[]) {
     super(issues.filter((i) => i.severity === 'error').map(formatIssue).join('\n'));
   }

@@ -36,7 +36,7 @@ Examples:
       }
       const render = createRenderer(cluster);
       for (const node of nodes) {
-        for (const f of render(node)) {
+        for (const f of render.nodeFiles(node)) {
           if (opts.out) {
             const target = join(opts.out, node.name, f.path);
             mkdirSync(dirname(target), { recursive: true });

@@ -13,7 +13,7 @@ export function registerValidate(program: Command): void {
       'after',
       `
 Every problem is reported at once as FILE:LINE:COLUMN: error: FIELD: message.
-Exit codes: 0 valid (warnings allowed), 2 invalid inventory.
+Exit codes: 0 valid (warnings allowed), 3 invalid inventory.
 
 Examples:
   $ kadeploy validate inventories/doc-two-nodes.yaml
@@ -23,7 +23,7 @@ Examples:
       const { cluster, warnings } = loadInventory(file);
       for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);
       const render = createRenderer(cluster); // templates must render too: a valid inventory deploys
-      for (const node of cluster.nodes) render(node);
+      for (const node of cluster.nodes) render.nodeFiles(node);
       if (opts.quiet) return;
       const vips = new Set(cluster.nodes.flatMap((n) => n.instances.flatMap((i) => i.vips.map((v) => v.address))));
       const instances = cluster.nodes[0]?.instances.length ?? 0;

@@ -26,7 +26,16 @@ export interface DesiredFile {
 
 export class RenderError extends KadeployError {}
 
-export function createRenderer(cluster: Cluster): (node: NodeSpec) => DesiredFile[] {
+export interface Renderer {
+  /** Render one template (user directory first, then built-in) for a node. */
+  template(name: string, node: NodeSpec): string;
+  /** The inventory's managed files (check/notify scripts), in inventory order. */
+  managedFiles(node: NodeSpec): DesiredFile[];
+  /** Everything `kadeploy render` shows for a node: managed files, then keepalived.conf. */
+  nodeFiles(node: NodeSpec): DesiredFile[];
+}
+
+export function createRenderer(cluster: Cluster): Renderer {
   // The user's templates directory comes first, so any built-in template can be overridden by name.
   const dirs = cluster.templatesDir ? [cluster.templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: true }), {
@@ -56,19 +65,26 @@ export function createRenderer(cluster: Cluster): (node: NodeSpec) => DesiredFil
     }
   };
 
-  return (node) => [
-    ...cluster.files.map((f) => ({
+  const managedFiles = (node: NodeSpec): DesiredFile[] =>
+    cluster.files.map((f) => ({
       path: f.path,
       content: f.content ?? render(f.template ?? basename(f.path), node),
       mode: f.mode,
       secret: false,
-    })),
-    {
-      path: DEFAULTS.keepalived.config_path,
-      content: render(KEEPALIVED_TEMPLATE, node),
-      mode: DEFAULTS.config_mode,
-      secret: true,
-      validate: 'keepalived' as const,
-    },
-  ];
+    }));
+
+  return {
+    template: render,
+    managedFiles,
+    nodeFiles: (node) => [
+      ...managedFiles(node),
+      {
+        path: DEFAULTS.keepalived.config_path,
+        content: render(KEEPALIVED_TEMPLATE, node),
+        mode: DEFAULTS.config_mode,
+        secret: true,
+        validate: 'keepalived',
+      },
+    ],
+  };
 }

@@ -110,7 +110,7 @@ describe('kadeploy validate rejects bad inventories', () => {
       const file = join(dir, `case${k}.yaml`);
       writeFileSync(file, c.text ?? edit(c.edits ?? []));
       const r = runCli(['validate', file]);
-      assert.equal(r.status, 2, `exit code (stderr: ${r.stderr})`);
+      assert.equal(r.status, 3, `exit code (stderr: ${r.stderr})`);
       assert.equal(r.stdout, '');
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       const lines = r.stderr.trim().split('\n');
@@ -124,13 +124,13 @@ describe('kadeploy validate rejects bad inventories', () => {
     const file = join(dir, 'many.yaml');
     writeFileSync(file, edit([[7, '    virtual_router_id: 0'], [18, '    priority: 0'], [16, '    address: x']]));
     const r = runCli(['validate', file]);
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 3);
     for (const line of [7, 16, 18]) assert.match(r.stderr, new RegExp(`${file}:${line}:`));
   });
 
   it('names a missing file in one line', () => {
     const r = runCli(['validate', join(dir, 'nope.yaml')]);
-    assert.equal(r.status, 2);
+    assert.equal(r.status, 3);
     assert.match(r.stderr, /nope\.yaml: error: inventory file not found\n$/);
   });
 

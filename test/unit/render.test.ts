@@ -17,7 +17,7 @@ const EXAMPLES = readdirSync(join(ROOT, 'inventories')).filter((f) => f.endsWith
 function renderExample(file: string) {
   const { cluster } = loadInventory(join(ROOT, 'inventories', file), ENV);
   const render = createRenderer(cluster);
-  return cluster.nodes.map((node) => ({ node, files: render(node) }));
+  return cluster.nodes.map((node) => ({ node, files: render.nodeFiles(node) }));
 }
 
 /** Directive lines of a config, comments and braces dropped, spaces collapsed, order ignored. */
@@ -106,7 +106,7 @@ describe('render', () => {
     const src = readFileSync(join(ROOT, 'inventories', 'doc-two-nodes.yaml'), 'utf8');
     writeFileSync(inv, `templates_dir: .\n${src}`);
     const { cluster } = loadInventory(inv);
-    assert.equal(keepalivedConf(createRenderer(cluster)(cluster.nodes[0]!)), 'custom for lb-master\n');
+    assert.equal(keepalivedConf(createRenderer(cluster).nodeFiles(cluster.nodes[0]!)), 'custom for lb-master\n');
   });
 
   it('fails clearly on a template that uses an unset variable', () => {
@@ -115,7 +115,7 @@ describe('render', () => {
     const inv = join(dir, 'inv.yaml');
     writeFileSync(inv, `templates_dir: .\n${readFileSync(join(ROOT, 'inventories', 'doc-two-nodes.yaml'), 'utf8')}`);
     const { cluster } = loadInventory(inv);
-    assert.throws(() => createRenderer(cluster)(cluster.nodes[0]!), /rendering keepalived.conf.njk for node lb-master: .*undefined/);
+    assert.throws(() => createRenderer(cluster).nodeFiles(cluster.nodes[0]!), /rendering keepalived.conf.njk for node lb-master: .*undefined/);
   });
 
   it('publishes a JSON Schema equal to the one generated from the zod schema', async () => {

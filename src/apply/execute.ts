@@ -1,0 +1,151 @@
+// Carry out a plan. Order (design.md, kolla-ansible): packages on every node in parallel (harmless to
+// the VIP), then each node's config and service one node at a time, VIP holders last, each checked
+// before the next; a node whose keepalived fails after a change is put back to its previous config.
+import { Listr, type ListrTask } from 'listr2';
+import { KadeployError } from '../errors.js';
+import { maskSecrets } from '../mask.js';
+import { restoreCommand, writeDesiredFile } from '../ops/file.js';
+import { installCommand } from '../ops/package.js';
+import { activeCheckCommand, serviceCommand } from '../ops/service.js';
+import { isChange, type Change, type NodePlan } from '../plan/types.js';
+import { sh } from '../shell/quote.js';
+import type { SshConnection } from '../ssh/connection.js';
+import type { Session } from './session.js';
+import { describePlacement, waitForPlacement } from './vip.js';
+
+export interface NodeRecap {
+  node: string;
+  ok: number;
+  changed: number;
+  failed: number;
+  /** What was put back after a failure, and why. */
+  rolledBack?: string;
+}
+
+export class ApplyError extends KadeployError {}
+
+export interface ExecuteOptions {
+  /** listr2 renderer: 'default' on a terminal, 'simple' plain lines otherwise, 'silent' for --json. */
+  renderer: 'default' | 'simple' | 'silent';
+}
+
+export async function executePlan(session: Session, opts: ExecuteOptions): Promise<NodeRecap[]> {
+  const { plan, conns, facts, cluster } = session;
+  const recaps = new Map<string, NodeRecap>(plan.nodes.map((n) => [n.node, { node: n.node, ok: 0, changed: 0, failed: 0 }]));
+  const mask = (text: string) => maskSecrets(text, cluster.secrets);
+  const count = (node: string, c: Change) => {
+    const r = recaps.get(node)!;
+    if (isChange(c)) r.changed++;
+    else r.ok++;
+  };
+  const fail = (node: string, e: unknown): never => {
+    recaps.get(node)!.failed++;
+    throw new ApplyError(mask(`${node}: ${(e as Error).message}`));
+  };
+
+  const installs = plan.nodes.flatMap((n) => n.changes.filter((c) => c.kind === 'package' && isChange(c)).map((c) => ({ n, c })));
+  const tasks: Array<ListrTask> = [];
+  if (installs.length) {
+    tasks.push({
+      title: `Install packages on ${installs.length} node(s) in parallel`,
+      task: (_, t) =>
+        t.newListr(
+          installs.map(({ n, c }) => ({
+            title: `${n.node}: ${c.summary}`,
+            task: async () => {
+              const d = c.desired as Extract<Change['desired'], { kind: 'package' }>;
+              try {
+                await conns.get(n.node)!.exec(installCommand(facts.get(n.node)!.os, d.names, cluster.aptProxy));
+                count(n.node, c);
+              } catch (e) {
+                fail(n.node, e);
+              }
+            },
+          })),
+          { concurrent: cluster.forks, exitOnError: true },
+        ),
+    });
+  }
+  for (const n of plan.nodes) {
+    const work = n.changes.filter((c) => c.kind !== 'package' && c.kind !== 'assert_vip');
+    work.filter((c) => !isChange(c)).forEach((c) => count(n.node, c));
+    const todo = work.filter(isChange);
+    if (!todo.length) continue;
+    tasks.push({
+      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
+      task: (_, t) => t.newListr(nodeTasks(n, todo, conns.get(n.node)!, recaps.get(n.node)!, mask, count, fail), { concurrent: false, exitOnError: true }),
+    });
+  }
+  const vipCheck = session.desired.get(session.targets[0]?.name ?? '')?.find((d) => d.kind === 'assert_vip');
+  if (vipCheck && vipCheck.kind === 'assert_vip') {
+    tasks.push({
+      title: 'Check VIP placement with ip a on every node',
+      task: async (_, t) => {
+        const { ok, placements } = await waitForPlacement(cluster.nodes, conns, vipCheck.timeoutS);
+        t.title = `VIP check: ${placements.map(describePlacement).join('; ')}`;
+        if (!ok) throw new ApplyError(`VIP placement wrong after ${vipCheck.timeoutS}s: ${placements.map(describePlacement).join('; ')}`);
+      },
+    });
+  }
+
+  await new Listr(tasks, {
+    concurrent: false,
+    exitOnError: true,
+    renderer: opts.renderer,
+    fallbackRenderer: 'simple',
+    rendererOptions: { collapseSubtasks: false },
+  }).run();
+  return [...recaps.values()];
+}
+
+function nodeTasks(
+  n: NodePlan,
+  todo: Change[],
+  conn: SshConnection,
+  recap: NodeRecap,
+  mask: (s: string) => string,
+  count: (node: string, c: Change) => void,
+  fail: (node: string, e: unknown) => never,
+): ListrTask[] {
+  const backups = new Map<string, string | undefined>(); // path → backup (undefined: file was new)
+  const rollback = async (unit: string, why: string) => {
+    const files = [...backups.keys()];
+    for (const [path, backup] of backups) await conn.exec(restoreCommand(path, backup), { check: false });
+    await conn.exec(sh('systemctl', 'restart', unit), { check: false });
+    recap.rolledBack = `${files.join(', ')} restored and ${unit} restarted (${why})`;
+  };
+  return todo.map((c) => ({
+    title: c.summary,
+    task: async () => {
+      const d = c.desired;
+      try {
+        if (d.kind === 'file') backups.set(d.path, await writeDesiredFile(conn, d));
+        else if (d.kind === 'command') await conn.exec(`sh -c ${sh(d.run)}`);
+        else if (d.kind === 'service') {
+          for (const action of c.actions) {
+            await conn.exec(serviceCommand(action, d.name), { check: false });
+            if (action === 'enable') continue;
+            const health = await conn.exec(activeCheckCommand(d.name), { check: false });
+            if (health.code !== 0) {
+              const why = `${d.name} not active after ${action}: ${health.stdout.trim().split('\n').join(' | ')}`;
+              if (backups.size) await rollback(d.name, why);
+              throw new ApplyError(mask(`${why}${recap.rolledBack ? `; rolled back: ${recap.rolledBack}` : ''}`));
+            }
+          }
+        }
+        count(n.node, c);
+      } catch (e) {
+        fail(n.node, e);
+      }
+    },
+  }));
+}
+
+export function formatRecap(recaps: NodeRecap[]): string {
+  const width = Math.max(...recaps.map((r) => r.node.length));
+  const lines = recaps.map(
+    (r) =>
+      `${r.node.padEnd(width)}  ok=${r.ok} changed=${r.changed} failed=${r.failed}${r.rolledBack ? `  rolled back: ${r.rolledBack}` : ''}`,
+  );
+  return `RECAP\n${lines.join('\n')}\n`;
+}

@@ -1,0 +1,87 @@
+// Everything before a change: load the inventory and playbook, connect to every node, read facts,
+// build the plan. Fails before touching anything when any node cannot be reached or trusted.
+import { ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
+import { gatherFacts, type HostFacts } from '../facts/index.js';
+import { loadInventory } from '../inventory/load.js';
+import type { Cluster, NodeSpec } from '../inventory/model.js';
+import { buildPlan } from '../plan/build.js';
+import { desiredFor } from '../plan/desired.js';
+import type { Desired, Plan } from '../plan/types.js';
+import { loadPlaybook } from '../playbook/playbook.js';
+import { createRenderer } from '../render/render.js';
+import type { SshConnection } from '../ssh/connection.js';
+import { mapLimit, SshPool } from '../ssh/pool.js';
+import { targetFromSettings } from '../ssh/target.js';
+
+export interface SessionOptions {
+  inventory: string;
+  playbook?: string;
+  /** Only these nodes are changed (all are still read, to know who holds the VIP). */
+  limit?: string[];
+  forks?: number;
+  acceptNewHostKeys?: boolean;
+}
+
+export interface Session {
+  cluster: Cluster;
+  warnings: Issue[];
+  pool: SshPool;
+  conns: Map<string, SshConnection>;
+  desired: Map<string, Desired[]>;
+  facts: Map<string, HostFacts>;
+  plan: Plan;
+  /** Nodes the plan may change (after --limit). */
+  targets: NodeSpec[];
+}
+
+export async function openSession(opts: SessionOptions): Promise<Session> {
+  const { cluster, warnings } = loadInventory(opts.inventory);
+  const playbook = loadPlaybook(opts.playbook);
+  const unknown = (opts.limit ?? []).filter((n) => !cluster.nodes.some((s) => s.name === n));
+  if (unknown.length) {
+    throw new KadeployError(`--limit: no node named ${unknown.join(', ')} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
+  }
+  const targets = opts.limit?.length ? cluster.nodes.filter((n) => opts.limit!.includes(n.name)) : cluster.nodes;
+
+  // Render everything before connecting: a template error must not cost a connection, or a change.
+  const renderer = createRenderer(cluster);
+  const desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)]));
+
+  const forks = opts.forks ?? cluster.forks;
+  const pool = new SshPool({ forks });
+  const conns = new Map<string, SshConnection>();
+  const failures: Array<{ node: string; message: string }> = [];
+  await mapLimit(cluster.nodes, forks, async (node) => {
+    const ssh = opts.acceptNewHostKeys ? { ...node.ssh, hostKeyPolicy: 'accept-new' as const } : node.ssh;
+    try {
+      conns.set(node.name, await pool.get(targetFromSettings(node.name, ssh)));
+    } catch (e) {
+      const message = e instanceof ConnectError ? e.message : `${node.name}: ${(e as Error).message}`;
+      failures.push({ node: node.name, message });
+    }
+  });
+  if (failures.length) {
+    await pool.closeAll();
+    failures.sort((a, b) => a.node.localeCompare(b.node));
+    throw new ConnectError(
+      failures.map((f) => f.node).join(', '),
+      `cannot connect; nothing was changed on any node:\n  ${failures.map((f) => f.message).join('\n  ')}`,
+    );
+  }
+
+  const facts = new Map<string, HostFacts>();
+  try {
+    await mapLimit(cluster.nodes, forks, async (node) => {
+      facts.set(node.name, await gatherFacts(conns.get(node.name)!, desired.get(node.name)!));
+    });
+  } catch (e) {
+    await pool.closeAll();
+    throw e;
+  }
+  const plan = buildPlan(targets.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })));
+  return { cluster, warnings, pool, conns, desired, facts, plan, targets };
+}
+
+export const printWarnings = (warnings: Issue[]): void => {
+  for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);
+};

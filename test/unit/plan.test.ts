@@ -1,0 +1,150 @@
+// Plan building as pure data: given these facts, expect these steps (pyinfra-style operation tests).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { factScript, parseFacts } from '../../src/facts/fact.js';
+import { factsFor, type HostFacts } from '../../src/facts/index.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { buildPlan, planChanges } from '../../src/plan/build.js';
+import { desiredFor } from '../../src/plan/desired.js';
+import { formatPlan, planToJson } from '../../src/plan/format.js';
+import { pendingChanges, type Desired } from '../../src/plan/types.js';
+import { loadPlaybook } from '../../src/playbook/playbook.js';
+import { createRenderer } from '../../src/render/render.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const { cluster } = loadInventory(join(ROOT, 'inventories', 'doc-two-nodes.yaml'));
+const renderer = createRenderer(cluster);
+const playbook = loadPlaybook();
+const [master, backup] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+const CONF = '/etc/keepalived/keepalived.conf';
+
+const desiredOf = (node = master) => desiredFor(playbook, cluster, renderer, node);
+const confOf = (d: Desired[]) => (d.find((x) => x.kind === 'file' && x.path === CONF) as { content: string }).content;
+
+function facts(over: Partial<HostFacts> = {}): HostFacts {
+  return {
+    os: { id: 'debian', versionId: '12', family: 'debian' },
+    packages: {},
+    units: {},
+    files: {},
+    addresses: { lo: ['127.0.0.1'], eth0: ['192.168.69.100'] },
+    keepalived: null,
+    unless: {},
+    ...over,
+  };
+}
+
+/** Facts of a node that already runs exactly the desired config. */
+function converged(node = master): HostFacts {
+  return facts({
+    packages: { keepalived: '1:2.2.7-1', psmisc: '23.6-1' },
+    units: { keepalived: { enabled: true, active: true, pid: 42 } },
+    files: { [CONF]: { mode: '640', owner: 'root', group: 'root', content: confOf(desiredOf(node)) } },
+    keepalived: '2.2.7',
+  });
+}
+
+const actions = (d: Desired[], f: HostFacts) => planChanges(d, f).map((c) => [c.kind, c.actions.join('+'), c.summary]);
+
+describe('plan', () => {
+  it('on a fresh node: install, create the config, enable and start, then check the VIP', () => {
+    assert.deepEqual(actions(desiredOf(), facts()), [
+      ['package', 'install', 'install keepalived, psmisc'],
+      ['file', 'create', `${CONF} (create)`],
+      ['service', 'enable+start', 'keepalived: enable, start'],
+      ['assert_vip', 'check', 'VIP on exactly the expected node'],
+    ]);
+  });
+
+  it('on a converged node: nothing to do', () => {
+    const changes = planChanges(desiredOf(), converged());
+    assert.deepEqual(changes.map((c) => c.actions[0]), ['none', 'none', 'none', 'check']);
+    assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes }] }), 0);
+  });
+
+  it('installs only the missing package', () => {
+    const f = converged();
+    delete f.packages.psmisc;
+    assert.deepEqual(actions(desiredOf(), f)[0], ['package', 'install', 'install psmisc']);
+  });
+
+  it('on a config change of a running keepalived: update with a diff, then reload (not restart)', () => {
+    const f = converged();
+    f.files[CONF]!.content = f.files[CONF]!.content.replace('priority 100', 'priority 110');
+    const changes = planChanges(desiredOf(), f);
+    const file = changes.find((c) => c.kind === 'file')!;
+    assert.deepEqual(file.actions, ['update']);
+    assert.match(file.diff!, /^-\s+priority 110$/m);
+    assert.match(file.diff!, /^\+\s+priority 100$/m);
+    assert.deepEqual(changes.find((c) => c.kind === 'service')!.actions, ['reload']);
+  });
+
+  it('fixes a wrong mode even when the content is right', () => {
+    const f = converged();
+    f.files[CONF]!.mode = '644';
+    const file = planChanges(desiredOf(), f).find((c) => c.kind === 'file')!;
+    assert.deepEqual(file.actions, ['update']);
+    assert.match(file.summary, /mode 0644 → 0640/);
+  });
+
+  it('starts a stopped keepalived without touching its unchanged config', () => {
+    const f = converged();
+    f.units.keepalived = { enabled: true, active: false, pid: 0 };
+    assert.deepEqual(actions(desiredOf(), f).slice(1, 3), [
+      ['file', 'none', `${CONF} up to date`],
+      ['service', 'start', 'keepalived: start'],
+    ]);
+  });
+
+  it('runs a command only when its `unless` check fails', () => {
+    const d: Desired[] = [{ kind: 'command', task: 'fw', run: 'nft add rule', unless: 'nft list ruleset | grep -q vrrp' }];
+    assert.deepEqual(actions(d, facts({ unless: { 'nft list ruleset | grep -q vrrp': 0 } }))[0]?.[1], 'none');
+    assert.deepEqual(actions(d, facts({ unless: { 'nft list ruleset | grep -q vrrp': 1 } }))[0]?.[1], 'run');
+  });
+
+  it('orders nodes so the current VIP holder is changed last', () => {
+    const holderFacts = converged(master);
+    holderFacts.addresses.eth0!.push('192.168.69.110');
+    const plan = buildPlan([
+      { spec: master, desired: desiredOf(master), facts: holderFacts },
+      { spec: backup, desired: desiredOf(backup), facts: facts() },
+    ]);
+    assert.deepEqual(plan.nodes.map((n) => [n.node, n.holds]), [['lb-backup', []], ['lb-master', ['192.168.69.110']]]);
+  });
+
+  it('never prints the auth_pass, in text or JSON', () => {
+    const plan = buildPlan([{ spec: master, desired: desiredOf(master), facts: facts() }]);
+    const text = formatPlan(plan, cluster.secrets, { color: false });
+    const json = planToJson(plan, cluster.secrets);
+    assert.match(text, /auth_pass \*{8}/);
+    assert.doesNotMatch(text, /auth_pass secret/);
+    assert.doesNotMatch(json, /secret\b(?!":)/);
+    assert.equal(JSON.parse(json).changes_pending, 3);
+  });
+});
+
+describe('facts', () => {
+  it('reads files, packages and addresses in one script that a real sh runs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadeploy-facts-'));
+    const present = join(dir, 'it is here.conf'); // a space: the path must be quoted
+    writeFileSync(present, 'line one\nline "two" $(not run)\n');
+    chmodSync(present, 0o640);
+    const d: Desired[] = [
+      { kind: 'file', task: 't', path: present, content: '', mode: '0640', secret: false },
+      { kind: 'file', task: 't', path: join(dir, 'absent'), content: '', mode: '0640', secret: false },
+      { kind: 'command', task: 'c', run: 'true', unless: 'exit 3' },
+    ];
+    const list = factsFor(d);
+    const out = execFileSync('sh', ['-c', factScript(list)], { encoding: 'utf8' });
+    const f = parseFacts(list, out) as unknown as HostFacts;
+    assert.deepEqual(f.files[present], { mode: '0640', owner: 'root', group: 'root', content: 'line one\nline "two" $(not run)\n' });
+    assert.equal(f.files[join(dir, 'absent')], null);
+    assert.equal(f.unless['exit 3'], 3);
+    assert.ok(f.addresses.lo?.includes('127.0.0.1'), JSON.stringify(f.addresses));
+    assert.equal(f.os.family, 'debian');
+  });
+});
