@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { openSession, printWarnings } from '../apply/session.js';
+import { KadeployError } from '../errors.js';
+import { formatChecks, runChecks } from '../verify/checks.js';
+import { DrillAborted, failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
+import { formatStatus, readStatus } from '../verify/status.js';
+
+interface VerifyFlags {
+  json?: boolean;
+  failover?: string | boolean;
+  probePort: string;
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('Check the deployed cluster: keepalived and HAProxy up, config as rendered, track scripts, VIP placement, VRRP traffic')
+    .argument('<inventory>', 'inventory YAML file')
+    .option('--json', 'machine-readable results')
+    .option('--failover [service]', 'then run the failover drill: stop haproxy (default) or keepalived on the VIP holder, time the move, restore')
+    .option('--probe-port <port>', 'HAProxy port probed through the VIP during the drill (0: no probe)', '80')
+    .addHelpText(
+      'after',
+      `
+verify changes nothing. The drill stops one service on the VIP holder and always starts it again,
+also on failure or Ctrl-C. Exit codes: 0 all passed, 1 a check or the drill failed, 3 invalid inventory.
+
+Examples:
+  $ kadeploy verify inventories/lab.yaml
+  $ kadeploy verify inventories/lab.yaml --failover
+  $ kadeploy verify inventories/lab.yaml --failover=keepalived --json`,
+    )
+    .action(async (file: string, flags: VerifyFlags) => {
+      const stop: DrillTarget | undefined = flags.failover === undefined ? undefined : flags.failover === true ? 'haproxy' : (flags.failover as DrillTarget);
+      if (stop && stop !== 'haproxy' && stop !== 'keepalived') throw new KadeployError(`--failover: expected haproxy or keepalived, got "${stop}"`);
+      const session = await openSession({ inventory: file });
+      const abort = new AbortController();
+      const onSigint = () => abort.abort();
+      process.on('SIGINT', onSigint);
+      try {
+        printWarnings(session.warnings);
+        const { results } = await runChecks(session);
+        const drill = stop
+          ? await failoverDrill(session, {
+              stop,
+              probePort: Number(flags.probePort),
+              signal: abort.signal,
+              log: flags.json ? undefined : (l) => process.stderr.write(`  drill: ${l}\n`),
+            })
+          : undefined;
+        if (flags.json) process.stdout.write(`${JSON.stringify({ checks: results, failover: drill }, null, 2)}\n`);
+        else process.stdout.write(formatChecks(results) + (drill ? formatDrill(drill) : ''));
+        if (results.some((r) => !r.ok) || (drill && !drill.ok)) process.exitCode = 1;
+      } catch (e) {
+        if (e instanceof DrillAborted) process.stderr.write('kadeploy: drill interrupted; every stopped service was started again\n');
+        throw e;
+      } finally {
+        process.off('SIGINT', onSigint);
+        await session.pool.closeAll();
+      }
+    });
+
+  program
+    .command('status')
+    .description('Who holds each VIP now, and each node\'s VRRP state with its last transition')
+    .argument('<inventory>', 'inventory YAML file')
+    .option('--json', 'machine-readable output')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
+    .addHelpText('after', '\nExamples:\n  $ kadeploy status inventories/lab.yaml\n  $ kadeploy status inventories/lab.yaml --watch 1')
+    .action(async (file: string, flags: { json?: boolean; watch?: string | boolean }) => {
+      const session = await openSession({ inventory: file });
+      let stop = false;
+      const onSigint = () => (stop = true);
+      process.on('SIGINT', onSigint);
+      try {
+        const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : Number(flags.watch);
+        do {
+          const s = await readStatus(session);
+          const text = flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s);
+          process.stdout.write(every && process.stdout.isTTY && !flags.json ? `\x1b[2J\x1b[H${text}` : text);
+          if (every) await new Promise((r) => setTimeout(r, every * 1000));
+        } while (every && !stop);
+      } finally {
+        process.off('SIGINT', onSigint);
+        await session.pool.closeAll();
+      }
+    });
+}

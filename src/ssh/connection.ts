@@ -1,0 +1,401 @@
+// One SSH connection to one host (directly or through jump hosts) that runs commands with a timeout and sudo.
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { AnyAuthMethod, Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
+import { CommandError, ConnectError } from '../errors.js';
+import { sh } from '../shell/quote.js';
+import { TimeoutError } from './errors.js';
+import { hostKeyAlgorithms, hostKeyName, loadKnownHosts, verifyHostKey, type KnownHostsEntry } from './known-hosts.js';
+import { createLimiter } from './limit.js';
+import type { SshTarget } from './target.js';
+
+export interface ExecOptions {
+  stdin?: string | Buffer;
+  /** Default: the target's commandTimeoutMs. */
+  timeoutMs?: number;
+  /** Default: the target's `sudo`; never applies when logged in as root. */
+  sudo?: boolean;
+  /** Throw CommandError on a non-zero exit (default true). */
+  check?: boolean;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+  durationMs: number;
+}
+
+const KEEPALIVE_INTERVAL_MS = 5_000;
+// OpenSSH's default MaxSessions is 10 channels per connection; stay below it when callers run commands in parallel.
+const MAX_CHANNELS = 8;
+const CLOSE_GRACE_MS = 2_000;
+const REDACTED = '********';
+
+/**
+ * The command line that runs `command` as root. The password (when used) travels on stdin, never in
+ * the command line, so it cannot show up in `ps`, logs or errors.
+ */
+export function sudoCommand(command: string, withPassword: boolean): string {
+  return withPassword
+    ? sh('sudo', '-S', '-k', '-p', '', '--', 'sh', '-c', command)
+    : sh('sudo', '-n', '--', 'sh', '-c', command);
+}
+
+/**
+ * Make the remote side enforce the timeout too. OpenSSH refuses signal requests for root sessions
+ * (no privilege separation after a root login) and ssh2 cannot send one after stdin's EOF, so closing
+ * the channel alone would leave the command running. coreutils `timeout` signals its whole process
+ * group (TERM, KILL 2 s later) and runs inside sudo, so it may kill root processes; where it is
+ * missing, the command runs unguarded. Commands always run in POSIX `sh`, whatever the login shell.
+ */
+function withRemoteTimeout(command: string, timeoutMs: number): string {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return (
+    `if command -v timeout >/dev/null 2>&1; then exec ${sh('timeout', '-k', 2, seconds, 'sh', '-c', command)}; ` +
+    `else exec ${sh('sh', '-c', command)}; fi`
+  );
+}
+
+export class SshConnection {
+  /** Settles once the connection has ended, whoever ended it. */
+  readonly closed: Promise<void>;
+  private readonly channels = createLimiter(MAX_CHANNELS);
+  private readonly inFlight = new Set<(err: Error) => void>();
+  private sudoNeedsPassword?: Promise<boolean>;
+  private lostReason?: string;
+  private isClosed = false;
+
+  private constructor(
+    readonly target: SshTarget,
+    private readonly client: Client,
+    private readonly jump?: SshConnection,
+  ) {
+    client.on('error', (err) => {
+      this.lostReason = err.message;
+    });
+    this.closed = new Promise((resolve) => {
+      client.once('close', () => {
+        this.isClosed = true;
+        const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
+        for (const fail of this.inFlight) fail(lost);
+        if (this.jump) void this.jump.close().then(resolve);
+        else resolve();
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  static async connect(target: SshTarget): Promise<SshConnection> {
+    const auth = await authMethods(target);
+    const knownHosts = await loadKnownHosts(target.knownHostsFile).catch((err: Error) => {
+      throw new ConnectError(target.name, `cannot read known_hosts file ${target.knownHostsFile}: ${err.message}`);
+    });
+    const jump = target.proxyJump ? await SshConnection.connect(target.proxyJump) : undefined;
+    try {
+      const sock = jump ? await jump.forwardTo(target) : await openSocket(target);
+      const client = await handshake(target, sock, auth, knownHosts);
+      return new SshConnection(target, client, jump);
+    } catch (err) {
+      await jump?.close();
+      throw err;
+    }
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const { check = true, timeoutMs = this.target.commandTimeoutMs } = opts;
+    const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
+    const useSudo = (opts.sudo ?? this.target.sudo) && this.target.user !== 'root';
+    const password = useSudo ? await this.sudoPasswordToSend() : undefined;
+    const guarded = withRemoteTimeout(command, timeoutMs);
+    const remote = useSudo ? sudoCommand(guarded, password !== undefined) : guarded;
+    const input = password === undefined ? stdin : Buffer.concat([Buffer.from(`${password}\n`), stdin ?? Buffer.alloc(0)]);
+    const label = this.redact(command);
+    const result = await this.channels(() => this.run(label, remote, input, timeoutMs));
+    if (check && result.code !== 0) throw new CommandError(this.target.name, label, result.code, result.stdout, result.stderr);
+    return result;
+  }
+
+  /** End the connection (and its jump hosts); resolves when it is closed. */
+  async close(): Promise<void> {
+    if (this.isClosed) return this.closed;
+    this.client.end();
+    // A server that never answers the disconnect must not keep kadeploy waiting.
+    const timer = setTimeout(() => this.client.destroy(), CLOSE_GRACE_MS);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  /**
+   * The password to feed sudo, or undefined when sudo will not read one. `-k` ignores cached
+   * credentials, so the probe answers for the policy itself; a password sent to a sudo that does
+   * not ask for it would reach the command's stdin instead.
+   */
+  private sudoPasswordToSend(): Promise<string | undefined> {
+    const password = this.target.sudoPassword;
+    if (password === undefined) return Promise.resolve(undefined);
+    this.sudoNeedsPassword ??= this.channels(() =>
+      this.run('sudo -k -n true', 'sudo -k -n true', undefined, this.target.connectTimeoutMs),
+    ).then((probe) => probe.code !== 0);
+    return this.sudoNeedsPassword.then((needed) => (needed ? password : undefined));
+  }
+
+  /** Run one remote command line; `label` is what messages show (the command before sudo wrapping). */
+  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
+    const host = this.target.name;
+    return new Promise((resolve, reject) => {
+      if (this.isClosed) {
+        reject(new ConnectError(host, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`));
+        return;
+      }
+      const started = performance.now();
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      const text = (chunks: Buffer[]): string => this.redact(Buffer.concat(chunks).toString('utf8'));
+      let channel: ClientChannel | undefined;
+      let settled = false;
+      const settle = (finish: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.inFlight.delete(onLost);
+        finish();
+      };
+      const onLost = (err: Error): void => settle(() => reject(err));
+      const timer = setTimeout(() => {
+        settle(() => reject(new TimeoutError(host, label, timeoutMs, text(out), text(errOut))));
+        // The remote `timeout` wrapper kills the process group; closing the channel frees it on our side.
+        channel?.close();
+      }, timeoutMs);
+      this.inFlight.add(onLost);
+
+      this.client.exec(remote, (err, ch) => {
+        if (err) {
+          settle(() => reject(new ConnectError(host, `cannot start a command: ${err.message}`)));
+          return;
+        }
+        channel = ch;
+        if (settled) {
+          ch.close();
+          return;
+        }
+        let code: number | null = null;
+        let signal: string | undefined;
+        ch.on('data', (chunk: Buffer) => out.push(chunk));
+        ch.stderr.on('data', (chunk: Buffer) => errOut.push(chunk));
+        ch.on('exit', (exitCode: number | null, signalName?: string) => {
+          code = exitCode;
+          signal = signalName;
+        });
+        ch.on('close', () =>
+          settle(() =>
+            resolve({
+              stdout: text(out),
+              stderr: text(errOut),
+              code: exitStatus(code, signal),
+              durationMs: Math.round(performance.now() - started),
+            }),
+          ),
+        );
+        ch.end(stdin);
+      });
+    });
+  }
+
+  /** Defence in depth: whatever a command prints, the sudo password never leaves this class. */
+  private redact(s: string): string {
+    const password = this.target.sudoPassword;
+    return password ? s.split(password).join(REDACTED) : s;
+  }
+
+  /** A stream to `target` opened by this (jump) host, to carry the next SSH connection. */
+  private forwardTo(target: SshTarget): Promise<Duplex> {
+    const addr = address(target);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new ConnectError(target.name, `reaching ${addr} through jump host ${this.target.name} timed out after ${target.connectTimeoutMs} ms`));
+      }, target.connectTimeoutMs);
+      this.client.forwardOut('127.0.0.1', 0, target.host, target.port, (err, stream) => {
+        clearTimeout(timer);
+        if (settled) {
+          stream?.close();
+          return;
+        }
+        settled = true;
+        if (err) reject(new ConnectError(target.name, `cannot reach ${addr} through jump host ${this.target.name}: ${err.message}`));
+        else resolve(stream);
+      });
+    });
+  }
+}
+
+/** Shell convention for a process killed by a signal (128 + n); 255 when the server reported nothing, like ssh. */
+function exitStatus(code: number | null, signal: string | undefined): number {
+  if (code !== null) return code;
+  const n = signal ? (osConstants.signals as Record<string, number | undefined>)[`SIG${signal}`] : undefined;
+  return n ? 128 + n : 255;
+}
+
+function address(target: SshTarget): string {
+  return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
+interface AuthPlan {
+  methods: AnyAuthMethod[];
+  /** What was offered, for the authentication failure message. */
+  tried: string[];
+}
+
+/** Keys are read and checked up front so a bad key file is reported as such, not as a refused login. */
+async function authMethods(target: SshTarget): Promise<AuthPlan> {
+  const agent = target.useAgent ? process.env.SSH_AUTH_SOCK : undefined;
+  const plan: AuthPlan = { methods: [], tried: [] };
+  for (const file of target.identityFiles) {
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+    } catch (err) {
+      throw new ConnectError(target.name, `cannot read identity file ${file}: ${(err as Error).message}`);
+    }
+    const key = ssh2.utils.parseKey(data);
+    if (key instanceof Error) {
+      if (!/passphrase/i.test(key.message)) {
+        throw new ConnectError(target.name, `identity file ${file} is not a usable private key: ${key.message}`);
+      }
+      // kadeploy never prompts: an encrypted key is usable only once unlocked in the agent.
+      if (agent) {
+        plan.tried.push(`key file ${file} skipped (encrypted)`);
+        continue;
+      }
+      throw new ConnectError(
+        target.name,
+        `identity file ${file} is encrypted and kadeploy cannot ask for its passphrase; load it into ssh-agent (ssh-add ${file}) or use an unencrypted deploy key`,
+      );
+    }
+    if (!key.isPrivateKey()) throw new ConnectError(target.name, `identity file ${file} is a public key; name the private key file instead`);
+    plan.methods.push({ type: 'publickey', username: target.user, key });
+    plan.tried.push(`key file ${file}`);
+  }
+  if (agent) {
+    plan.methods.push({ type: 'agent', username: target.user, agent });
+    plan.tried.push('agent');
+  }
+  if (plan.methods.length === 0) {
+    const why = target.useAgent ? 'no ssh-agent (SSH_AUTH_SOCK is not set)' : 'the agent is disabled';
+    throw new ConnectError(target.name, `no SSH credentials for ${target.user}@${target.host}: no identity file and ${why}`);
+  }
+  return plan;
+}
+
+function openSocket(target: SshTarget): Promise<net.Socket> {
+  const addr = address(target);
+  return new Promise((resolve, reject) => {
+    // No-delay: deploys are many small request/response exchanges, where Nagle only adds latency.
+    const sock = net.connect({ host: target.host, port: target.port, noDelay: true });
+    let settled = false;
+    const finish = (err?: ConnectError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        sock.destroy();
+        reject(err);
+      } else {
+        resolve(sock);
+      }
+    };
+    const timer = setTimeout(
+      () => finish(new ConnectError(target.name, `connection to ${addr} timed out after ${target.connectTimeoutMs} ms`)),
+      target.connectTimeoutMs,
+    );
+    sock.once('connect', () => finish());
+    // Stays attached after connecting (then a no-op): ssh2 adds its own handler once it owns the socket.
+    sock.on('error', (err: NodeJS.ErrnoException) => finish(new ConnectError(target.name, socketErrorMessage(err, target, addr))));
+  });
+}
+
+function socketErrorMessage(err: NodeJS.ErrnoException, target: SshTarget, addr: string): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${addr} (is sshd running and listening on port ${target.port}?)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve host name ${target.host}`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${addr} is unreachable (${err.code})`;
+    case 'ETIMEDOUT':
+      return `connection to ${addr} timed out`;
+    default:
+      return `cannot connect to ${addr}: ${err.message}`;
+  }
+}
+
+/** SSH handshake, host key verification and authentication over an open stream. */
+function handshake(target: SshTarget, sock: Duplex, auth: AuthPlan, knownHosts: KnownHostsEntry[]): Promise<Client> {
+  const addr = address(target);
+  const known = hostKeyAlgorithms(knownHosts, hostKeyName(target.host, target.port)) as ServerHostKeyAlgorithm[];
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let settled = false;
+    let hostKeyError: Error | undefined;
+    const notes: string[] = [];
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      sock.destroy();
+      reject(err);
+    };
+    client.once('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    client.on('error', (err) => {
+      if (hostKeyError) return fail(hostKeyError);
+      if (err.level === 'client-authentication' && /all configured authentication methods failed/i.test(err.message)) {
+        const tried = [...auth.tried, ...notes].join(', ');
+        return fail(new ConnectError(target.name, `authentication failed for ${target.user}@${target.host} (tried: ${tried})`));
+      }
+      // ssh2 reports agent and key signing problems, then goes on with the next method.
+      if (err.level === 'agent' || err.level === 'client-authentication') {
+        notes.push(`${err.level === 'agent' ? 'agent error' : 'key error'}: ${err.message}`);
+        return;
+      }
+      if (err.level === 'client-timeout') {
+        return fail(new ConnectError(target.name, `SSH handshake with ${addr} timed out after ${target.connectTimeoutMs} ms`));
+      }
+      fail(new ConnectError(target.name, `SSH handshake with ${addr} failed: ${err.message}`));
+    });
+    client.on('close', () => fail(hostKeyError ?? new ConnectError(target.name, `${addr} closed the connection during the SSH handshake`)));
+    client.connect({
+      sock,
+      username: target.user,
+      readyTimeout: target.connectTimeoutMs,
+      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: 3,
+      // Ask for the key types known_hosts already has, so a server with several keys shows a comparable one.
+      // ssh2 applies these in key order (remove, then prepend) and prepend unshifts one by one, hence the reverse.
+      ...(known.length > 0 ? { algorithms: { serverHostKey: { remove: known, prepend: [...known].reverse(), append: [] } } } : {}),
+      authHandler: auth.methods,
+      hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
+        verifyHostKey(target, knownHosts, key).then(
+          () => verify(true),
+          (err: Error) => {
+            hostKeyError = err;
+            verify(false);
+          },
+        );
+      },
+    });
+  });
+}

@@ -1,0 +1,118 @@
+// Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
+// per node and per VIP, each with a pass/fail and the reason.
+import type { Session } from '../apply/session.js';
+import { describePlacement, readPlacement, type VipPlacement } from '../apply/vip.js';
+import type { Cluster, NodeSpec } from '../inventory/model.js';
+import { maskSecrets } from '../mask.js';
+import { mapLimit } from '../ssh/pool.js';
+import { readVrrp, type VrrpReading } from './probe.js';
+
+export interface CheckResult {
+  node: string; // node name, or "cluster"
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * The node that should hold a VIP now: highest effective priority among healthy nodes (keepalived
+ * active; a failing track script either lowers the priority by its weight or, without weight, puts
+ * the node in FAULT). With nopreempt, the current holder keeps it while healthy.
+ */
+export function expectedHolderNow(
+  nodes: NodeSpec[],
+  cluster: Cluster,
+  vip: string,
+  health: Map<string, { active: boolean; scripts: Record<string, number> }>,
+  holders: string[],
+): string | undefined {
+  const weights = new Map(cluster.vrrpScripts.map((s) => [s.name, s.weight ?? 0]));
+  const candidates: Array<{ node: string; priority: number; nopreempt: boolean }> = [];
+  for (const n of nodes) {
+    const inst = n.instances.find((i) => i.vips.some((v) => v.address.split('/')[0] === vip));
+    const h = health.get(n.name);
+    if (!inst || !h?.active) continue;
+    let priority = inst.priority;
+    let fault = false;
+    for (const s of inst.trackScripts) {
+      if ((h.scripts[s] ?? 0) === 0) continue;
+      const w = weights.get(s) ?? 0;
+      if (w === 0) fault = true;
+      else priority += w;
+    }
+    if (!fault) candidates.push({ node: n.name, priority, nopreempt: inst.nopreempt });
+  }
+  const holder = holders.length === 1 ? candidates.find((c) => c.node === holders[0]) : undefined;
+  if (holder?.nopreempt) return holder.node;
+  return candidates.sort((a, b) => b.priority - a.priority)[0]?.node;
+}
+
+export async function runChecks(session: Session): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
+  const { cluster, conns, facts, plan } = session;
+  const results: CheckResult[] = [];
+  const add = (node: string, check: string, ok: boolean, detail: string) =>
+    results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets) });
+
+  const readings = new Map<string, VrrpReading>();
+  await mapLimit(cluster.nodes, cluster.forks, async (n) => {
+    readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
+  });
+
+  for (const node of cluster.nodes) {
+    const f = facts.get(node.name)!;
+    const r = readings.get(node.name)!;
+    const unit = f.units.keepalived;
+    add(node.name, 'keepalived installed', f.packages.keepalived !== undefined, f.packages.keepalived ?? 'not installed');
+    add(node.name, 'keepalived enabled', unit?.enabled === true, unit?.enabled ? 'enabled' : 'not enabled at boot');
+    add(node.name, 'keepalived active', unit?.active === true, unit?.active ? `running (pid ${unit.pid})` : 'not running');
+    const nodePlan = plan.nodes.find((p) => p.node === node.name);
+    for (const c of nodePlan?.changes.filter((c) => c.kind === 'file') ?? []) {
+      const drift = c.actions[0] !== 'none';
+      const path = (c.desired as { path: string }).path;
+      add(node.name, `${path} as rendered`, !drift, drift ? `drift:\n${c.diff ?? c.summary}` : 'identical');
+    }
+    add(node.name, 'haproxy active', r.haproxyActive, r.haproxyActive ? 'running' : 'not running');
+    for (const s of cluster.vrrpScripts) {
+      const rc = r.scripts[s.name];
+      add(node.name, `track script ${s.name}`, rc === 0, rc === 0 ? `${s.script}: exit 0` : `${s.script}: exit ${rc ?? '?'}`);
+    }
+    add(node.name, 'keepalived journal', r.journalErrors.length === 0, r.journalErrors.length ? r.journalErrors.join(' | ') : 'no errors in the last 10 min');
+  }
+
+  const placements = await readPlacement(cluster.nodes, conns);
+  // VRRP traffic really crosses: a holder sends adverts, every other node receives them.
+  for (const node of cluster.nodes) {
+    const r = readings.get(node.name)!;
+    for (const inst of node.instances) {
+      const a = r.adverts[inst.name];
+      const vip = inst.vips[0]?.address.split('/')[0];
+      const holds = placements.some((p) => p.vip === vip && p.holders.includes(node.name));
+      const ok = a !== undefined && (holds ? a.sent > 0 : a.received > 0);
+      add(node.name, `VRRP adverts ${inst.name}`, ok, a ? `${holds ? 'holder' : 'backup'}: received ${a.received}, sent ${a.sent}` : 'no stats from keepalived');
+    }
+  }
+  const health = new Map(
+    cluster.nodes.map((n) => [n.name, { active: facts.get(n.name)!.units.keepalived?.active === true, scripts: readings.get(n.name)!.scripts }]),
+  );
+  for (const p of placements) {
+    const expected = expectedHolderNow(cluster.nodes, cluster, p.vip, health, p.holders);
+    const ok = p.holders.length === 1 && p.holders[0] === expected;
+    add('cluster', `VIP ${p.vip}`, ok, describePlacement({ ...p, expected }));
+  }
+  return { results, placements };
+}
+
+export function formatChecks(results: CheckResult[]): string {
+  const w1 = Math.max(4, ...results.map((r) => r.node.length));
+  const w2 = Math.max(5, ...results.map((r) => r.check.length));
+  const rows = results.map((r) => {
+    const [first = '', ...rest] = r.detail.split('\n');
+    const head = `${r.node.padEnd(w1)}  ${r.check.padEnd(w2)}  ${r.ok ? 'PASS' : 'FAIL'}  ${first}`;
+    return [head, ...rest.map((l) => `${' '.repeat(w1 + w2 + 10)}${l}`)].join('\n');
+  });
+  const failed = results.filter((r) => !r.ok);
+  const summary = failed.length
+    ? `${failed.length} of ${results.length} checks failed: ${[...new Set(failed.map((r) => r.node))].join(', ')}`
+    : `all ${results.length} checks passed`;
+  return `${'NODE'.padEnd(w1)}  ${'CHECK'.padEnd(w2)}  RESULT\n${rows.join('\n')}\n${summary}\n`;
+}

@@ -1,0 +1,51 @@
+// Who holds each VIP now, and each node's VRRP state with its last transition (ip a + journal).
+import type { Session } from '../apply/session.js';
+import { readPlacement, type VipPlacement } from '../apply/vip.js';
+import { mapLimit } from '../ssh/pool.js';
+import { readVrrp } from './probe.js';
+
+export interface NodeStatus {
+  node: string;
+  keepalived: boolean;
+  instances: Array<{ name: string; state: string; since?: string }>;
+}
+
+export interface ClusterStatus {
+  at: string;
+  vips: VipPlacement[];
+  nodes: NodeStatus[];
+}
+
+export async function readStatus(session: Session): Promise<ClusterStatus> {
+  const { cluster, conns } = session;
+  const nodes: NodeStatus[] = [];
+  await mapLimit(cluster.nodes, cluster.forks, async (n) => {
+    const conn = conns.get(n.name)!;
+    const [reading, active] = await Promise.all([
+      readVrrp(conn, cluster),
+      conn.exec('systemctl is-active keepalived', { check: false }),
+    ]);
+    const running = active.stdout.trim() === 'active';
+    nodes.push({
+      node: n.name,
+      keepalived: running,
+      instances: n.instances.map((i) => {
+        const t = reading.transitions[i.name];
+        return { name: i.name, state: running ? (t?.state ?? 'UNKNOWN') : 'STOPPED', since: running ? t?.at : undefined };
+      }),
+    });
+  });
+  nodes.sort((a, b) => cluster.nodes.findIndex((n) => n.name === a.node) - cluster.nodes.findIndex((n) => n.name === b.node));
+  return { at: new Date().toISOString(), vips: await readPlacement(cluster.nodes, conns), nodes };
+}
+
+export function formatStatus(s: ClusterStatus): string {
+  const out = [`Status at ${s.at}`];
+  for (const v of s.vips) out.push(`  VIP ${v.vip}: ${v.holders.length ? v.holders.join(' and ') : 'NOT HELD'}${v.holders.length > 1 ? '  ← SPLIT BRAIN' : ''}`);
+  const w = Math.max(4, ...s.nodes.map((n) => n.node.length));
+  out.push(`  ${'NODE'.padEnd(w)}  INSTANCE  STATE    SINCE`);
+  for (const n of s.nodes) {
+    for (const i of n.instances) out.push(`  ${n.node.padEnd(w)}  ${i.name.padEnd(8)}  ${i.state.padEnd(7)}  ${i.since ?? ''}`);
+  }
+  return `${out.join('\n')}\n`;
+}
