@@ -5,6 +5,9 @@ import { KadeployError } from '../errors.js';
 import { registerValidate } from './validate.js';
 import { registerRender } from './render.js';
 import { registerSchema } from './schema.js';
+import { registerApply } from './apply.js';
+import { registerVerify } from './verify.js';
+import { registerLab } from './lab.js';
 
 export function buildProgram(): Command {
   const program = new Command('kadeploy')
@@ -13,7 +16,10 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerValidate(program);
   registerRender(program);
+  registerApply(program);
+  registerVerify(program);
   registerSchema(program);
+  registerLab(program);
   return program;
 }
 

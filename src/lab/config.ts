@@ -58,6 +58,10 @@ export function labStateDir(name: string): string {
   return join(LAB_ROOT, checkLabName(name));
 }
 
+export function labStatePath(name: string): string {
+  return join(labStateDir(name), 'state.json');
+}
+
 export function labBridge(name: string): string {
   return name === DEFAULT_LAB ? 'kabr0' : `kabr-${name}`;
 }
@@ -110,7 +114,7 @@ export function labConfig(opts: LabOptions = {}): LabConfig {
     proxyUrl: `http://${hostIp}:${PROXY_PORT}`,
     nodes,
     stateDir,
-    statePath: join(stateDir, 'state.json'),
+    statePath: labStatePath(name),
     keyPath: join(stateDir, 'id_ed25519'),
     knownHostsPath: join(stateDir, 'known_hosts'),
     inventoryPath: join(stateDir, 'inventory.yaml'),

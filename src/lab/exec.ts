@@ -1,7 +1,9 @@
 // Running host programs for the lab: argument vectors only (no shell), errors as LabError.
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { LabError } from '../errors.js';
 import { sh } from '../shell/quote.js';
+import { procRef, type ProcRef } from './procs.js';
 
 export interface RunResult {
   code: number;
@@ -10,7 +12,6 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  input?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
 }
@@ -23,7 +24,7 @@ export function runResult(cmd: string, args: string[], opts: RunOptions = {}): P
   return new Promise((resolve) => {
     const child = spawn(cmd, args, {
       env: opts.env ?? { ...process.env, PATH: `${SYSTEM_PATH}:${process.env.PATH ?? ''}` },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       timeout: opts.timeoutMs,
     });
     let stdout = '';
@@ -32,7 +33,6 @@ export function runResult(cmd: string, args: string[], opts: RunOptions = {}): P
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => resolve({ code: 127, stdout, stderr: stderr + err.message }));
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
   });
 }
 
@@ -44,4 +44,21 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
     throw new LabError(`command failed (exit ${r.code}): ${sh(cmd, ...args)}${detail ? `\n  ${detail}` : ''}`);
   }
   return r.stdout;
+}
+
+/**
+ * Start a long-running program in its own session (it outlives the CLI), stdin from /dev/null and
+ * output to `logPath`. uv_spawn returns after exec, so the recorded command line is the program's.
+ */
+export function spawnDetached(cmd: string, args: string[], logPath: string): ProcRef {
+  const log = openSync(logPath, 'w');
+  try {
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    const ref = child.pid === undefined ? undefined : procRef(child.pid);
+    if (!ref) throw new LabError(`could not start ${sh(cmd, ...args)} (see ${logPath})`);
+    return ref;
+  } finally {
+    closeSync(log);
+  }
 }

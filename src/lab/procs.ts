@@ -22,6 +22,12 @@ function readProc(pid: number): { startTime: string; cmdline: string; zombie: bo
   }
 }
 
+/** Start time of a live process, or undefined when there is none with that PID. */
+export function startTimeOf(pid: number): string | undefined {
+  const p = readProc(pid);
+  return p && !p.zombie ? p.startTime : undefined;
+}
+
 /** Describe a live process so it can be recognised later. */
 export function procRef(pid: number): ProcRef | undefined {
   const p = readProc(pid);
@@ -44,12 +50,21 @@ async function waitGone(ref: ProcRef, ms: number): Promise<boolean> {
   return true;
 }
 
+/** Signal a process that may exit at any moment (ESRCH means it already did). */
+function signalProc(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 /** Ask a recorded process to stop with `signal`; SIGKILL it after `graceMs`. No-op when already gone. */
 export async function terminate(ref: ProcRef | undefined, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!ref || !isAlive(ref)) return;
-  process.kill(ref.pid, signal);
+  signalProc(ref.pid, signal);
   if (await waitGone(ref, graceMs)) return;
-  if (isAlive(ref)) process.kill(ref.pid, 'SIGKILL');
+  if (isAlive(ref)) signalProc(ref.pid, 'SIGKILL');
   await waitGone(ref, 5000);
 }
 

@@ -1,7 +1,7 @@
 // state.json: what `lab up` started, so `lab down`, `lab status` and fault injection find it again.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { LabError } from '../errors.js';
-import type { LabConfig, NodeSpec } from './config.js';
+import { labStatePath, type LabConfig, type NodeSpec } from './config.js';
 import type { ProcRef } from './procs.js';
 
 export interface NodeState extends NodeSpec {
@@ -45,4 +45,11 @@ export function findNode(state: LabState, node: string): NodeState {
     throw new LabError(`lab "${state.config.name}" has no node "${node}" (nodes: ${state.nodes.map((n) => n.name).join(', ')})`);
   }
   return found;
+}
+
+/** The state of a lab that `lab up` started, or a LabError saying it is not up. */
+export function requireState(name: string): LabState {
+  const state = readState(labStatePath(name));
+  if (!state) throw new LabError(`lab "${name}" is not up (run \`kadeploy lab up${name === 'default' ? '' : ` --name ${name}`}\`)`);
+  return state;
 }

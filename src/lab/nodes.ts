@@ -1,0 +1,104 @@
+// Node lifecycle: boot a node's overlay with systemd-nspawn (real systemd as PID 1), wait until
+// systemd and sshd are up, and shut it down again.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError } from '../errors.js';
+import type { LabConfig } from './config.js';
+import { runResult, spawnDetached, SYSTEM_PATH, type RunResult } from './exec.js';
+import { configureNodeLink } from './network.js';
+import { overlayDirs } from './overlay.js';
+import { tcpGreeting, waitFor } from './probe.js';
+import { childPids, isAlive, isNamespaceInit, procRef, terminate, type ProcRef } from './procs.js';
+import type { NodeState } from './state.js';
+
+const BOOT_TIMEOUT_MS = 90_000;
+
+export function nodeDir(cfg: LabConfig, node: string): string {
+  return join(cfg.nodesDir, node);
+}
+
+function consoleLog(cfg: LabConfig, node: string): string {
+  return join(cfg.logDir, `${node}.console.log`);
+}
+
+/** The node's PID 1 once it has exec'd the node's init (nspawn's child, PID 1 of the node's PID namespace). */
+async function findInit(nspawn: ProcRef, what: string, logPath: string): Promise<ProcRef> {
+  return waitFor(`${what} to start its init`, 20_000, async () => {
+    if (!isAlive(nspawn)) throw new LabError(`${what}: systemd-nspawn exited\n  ${tail(logPath)}`);
+    for (const pid of childPids(nspawn.pid)) {
+      const ref = procRef(pid);
+      if (ref && isNamespaceInit(pid) && !ref.cmdline.includes('nspawn')) return ref;
+    }
+    return undefined;
+  });
+}
+
+function tail(path: string): string {
+  if (!existsSync(path)) return '';
+  return readFileSync(path, 'utf8').trim().split('\n').slice(-5).join('\n  ');
+}
+
+/** Start systemd-nspawn on the node's (already mounted and populated) overlay; returns at once. */
+export function spawnNode(cfg: LabConfig, node: NodeState): ProcRef {
+  mkdirSync(cfg.logDir, { recursive: true });
+  const root = overlayDirs(nodeDir(cfg, node.name)).root;
+  return spawnDetached(
+    'systemd-nspawn',
+    // --register=no --keep-unit: the host has no systemd/dbus for machined or scope units.
+    ['-b', '-D', root, `--machine=${node.machine}`, '--register=no', '--keep-unit',
+      `--network-bridge=${cfg.bridge}`, '--console=passive'],
+    consoleLog(cfg, node.name),
+  );
+}
+
+/** Find the spawned node's PID 1 and give the node its address; returns the node's new state. */
+export async function attachNode(cfg: LabConfig, node: NodeState, nspawn: ProcRef): Promise<NodeState> {
+  const init = await findInit(nspawn, `node ${node.name}`, consoleLog(cfg, node.name));
+  const hostVeth = await configureNodeLink(init.pid, node.ip, cfg);
+  return { ...node, nspawn, init, hostVeth };
+}
+
+/** Run a shell command inside a node (all its namespaces) with a clean environment. */
+export function execInNode(init: ProcRef, cmd: string): Promise<RunResult> {
+  return runResult('nsenter', ['-t', String(init.pid), '-a', '/bin/sh', '-c', cmd], {
+    env: { PATH: SYSTEM_PATH, LANG: 'C.UTF-8', HOME: '/root', DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
+/** Wait until systemd finished booting (running, or degraded with failed units named) and sshd answers. */
+export async function waitNodeReady(node: NodeState): Promise<string> {
+  const init = node.init;
+  if (!init) throw new LabError(`node ${node.name} is not running`);
+  const system = await waitFor(`node ${node.name} to finish booting`, BOOT_TIMEOUT_MS, async () => {
+    if (!isAlive(init)) throw new LabError(`node ${node.name} stopped while booting`);
+    const state = (await execInNode(init, 'systemctl is-system-running')).stdout.trim();
+    return state === 'running' || state === 'degraded' ? state : undefined;
+  });
+  await waitFor(`sshd on ${node.name} (${node.ip}:22)`, 30_000, async () =>
+    (await tcpGreeting(node.ip, 22))?.startsWith('SSH-') ? true : undefined,
+  );
+  if (system === 'degraded') {
+    const failed = (await execInNode(init, 'systemctl --failed --no-legend --plain')).stdout.trim();
+    return `degraded (failed units: ${failed.split('\n').map((l) => l.split(/\s+/)[0]).join(', ')})`;
+  }
+  return system;
+}
+
+/** Orderly shutdown: SIGTERM makes nspawn power the node off; kill what is left after the grace time. */
+export async function shutdownNode(node: NodeState): Promise<void> {
+  await terminate(node.nspawn, 20_000);
+  // Killing a PID namespace's init kills every process in the node.
+  await terminate(node.init, 5000, 'SIGKILL');
+}
+
+/** Pull the plug: SIGKILL the node's PID 1, which kills its whole PID namespace; nspawn then exits. */
+export async function killNode(node: NodeState): Promise<void> {
+  await terminate(node.init, 5000, 'SIGKILL');
+  await terminate(node.nspawn, 5000);
+}
+
+/** `systemctl is-system-running` of a running node, or undefined when it is down. */
+export async function systemState(node: NodeState): Promise<string | undefined> {
+  if (!node.init || !isAlive(node.init)) return undefined;
+  return (await execInNode(node.init, 'systemctl is-system-running')).stdout.trim() || 'unknown';
+}

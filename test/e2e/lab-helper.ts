@@ -1,0 +1,98 @@
+// Shared by e2e tests that need real nodes: bring a lab up, hand its addresses and SSH material to
+// the test, and always tear it down. Tests skip (visibly) on hosts that cannot run the lab, unless
+// KADEPLOY_REQUIRE_LAB=1 (set by .ci/run), where such a host is a failure.
+import type { TestContext } from 'node:test';
+import { labDown, labUnsupportedReason, labUp, nodeExec, type LabOptions, type RunResult } from '../../src/lab/index.js';
+import { runResult } from '../../src/lab/exec.js';
+
+export interface LabNode {
+  name: string;
+  ip: string;
+  /** Address with prefix, as in the inventory. */
+  address: string;
+}
+
+export interface Lab {
+  name: string;
+  nodes: LabNode[];
+  hostIp: string;
+  vip: string;
+  proxyUrl: string;
+  stateDir: string;
+  inventoryPath: string;
+  keyPath: string;
+  knownHostsPath: string;
+  /** How long `lab up` took (seconds). */
+  upSeconds: number;
+  /** Arguments for the system `ssh` client to reach a node with strict host-key checking. */
+  sshArgs(node: string): string[];
+  /** Run a command line on a node over SSH (system client, strict host-key checking). */
+  ssh(node: string, cmd: string): Promise<RunResult>;
+  /** Run a command line inside a node through nsenter (works with its network cut). */
+  exec(node: string, cmd: string): Promise<RunResult>;
+}
+
+/** Why lab tests cannot run here, or undefined when they can. Throws when KADEPLOY_REQUIRE_LAB=1. */
+export function labSkipReason(): string | undefined {
+  const reason = labUnsupportedReason();
+  if (!reason) return undefined;
+  if (process.env.KADEPLOY_REQUIRE_LAB === '1') {
+    throw new Error(`KADEPLOY_REQUIRE_LAB=1 but lab tests cannot run here: ${reason}`);
+  }
+  return `lab tests need root on Linux: ${reason}`;
+}
+
+/** Bring up a fresh lab (an existing one of the same name is torn down first). */
+export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+  await labDown({ name: opts.name });
+  const up = await labUp({ ...opts, log: (msg) => process.stderr.write(`  lab: ${msg}\n`) });
+  const s = up.status;
+  process.stderr.write(`  lab "${s.name}" up with ${s.nodes.length} nodes in ${up.seconds.toFixed(1)} s\n`);
+  const ipOf = (node: string): string => {
+    const n = s.nodes.find((m) => m.name === node || m.ip === node);
+    if (!n) throw new Error(`lab has no node ${node}`);
+    return n.ip;
+  };
+  const sshArgs = (node: string): string[] => [
+    '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${s.knownHostsPath}`, '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR',
+    '-i', s.keyPath, `root@${ipOf(node)}`,
+  ];
+  return {
+    name: s.name,
+    nodes: s.nodes.map((n) => ({ name: n.name, ip: n.ip, address: n.address })),
+    hostIp: s.hostIp,
+    vip: s.vip,
+    proxyUrl: s.proxyUrl,
+    stateDir: s.stateDir,
+    inventoryPath: s.inventoryPath,
+    keyPath: s.keyPath,
+    knownHostsPath: s.knownHostsPath,
+    upSeconds: up.seconds,
+    sshArgs,
+    ssh: (node, cmd) => runResult('ssh', [...sshArgs(node), cmd]),
+    exec: (node, cmd) => nodeExec(node, cmd, { name: s.name }),
+  };
+}
+
+export async function stopLab(lab: Lab | undefined): Promise<void> {
+  if (lab) await labDown({ name: lab.name });
+}
+
+/**
+ * Run `fn` against a fresh lab and tear it down afterwards, even when `fn` fails.
+ * Skips `t` (returns undefined) on hosts that cannot run the lab.
+ */
+export async function withLab<T>(t: TestContext, opts: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<T | undefined> {
+  const skip = labSkipReason();
+  if (skip) {
+    t.skip(skip);
+    return undefined;
+  }
+  try {
+    return await fn(await startLab(opts));
+  } finally {
+    // Also when startLab failed half-way: labDown finds whatever was recorded.
+    await labDown({ name: opts.name });
+  }
+}

@@ -1,0 +1,132 @@
+// Issue 3 "done when": a real 2-node lab (systemd, sshd with strict host keys, HAProxy, apt through
+// the proxy), fault injection, and a teardown that leaves no process, mount or bridge behind.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { cutLink, labDown, labStatus, restoreLink, startNode, startService, stopNode, stopService } from '../../src/lab/index.js';
+import { runResult } from '../../src/lab/exec.js';
+import { withLab, type Lab } from './lab-helper.js';
+
+interface Recorded {
+  pid: number;
+  startTime: string;
+  cmdline: string;
+}
+
+/** Every process `lab up` recorded in state.json (proxy, nspawn and node PID 1s). */
+function recordedProcs(lab: Lab): Recorded[] {
+  const state = JSON.parse(readFileSync(`${lab.stateDir}/state.json`, 'utf8')) as {
+    proxy?: Recorded;
+    nodes: Array<{ nspawn?: Recorded; init?: Recorded }>;
+  };
+  return [state.proxy, ...state.nodes.flatMap((n) => [n.nspawn, n.init])].filter((p): p is Recorded => !!p);
+}
+
+/** Still the same running process? (A zombie or a reused PID does not count.) */
+function stillRunning(p: Recorded): boolean {
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] !== 'Z' && fields[19] === p.startTime;
+  } catch {
+    return false;
+  }
+}
+
+async function assertNothingLeft(lab: Lab, procs: Recorded[], bridge: string): Promise<void> {
+  assert.ok(procs.length > 0, 'state.json recorded processes');
+  assert.deepEqual(procs.filter(stillRunning).map((p) => `${p.pid} ${p.cmdline}`), [], 'no recorded process alive');
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${lab.stateDir}/`));
+  assert.deepEqual(mounts, [], 'no mount under the state dir');
+  const link = await runResult('ip', ['link', 'show', bridge]);
+  assert.notEqual(link.code, 0, `bridge ${bridge} removed`);
+}
+
+async function sshOk(lab: Lab, node: string, cmd: string): Promise<string> {
+  const r = await lab.ssh(node, cmd);
+  assert.equal(r.code, 0, `${node}: ${cmd} -> exit ${r.code}\n${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}
+
+test('2-node lab: systemd, HAProxy and apt through the proxy over strict SSH; faults; clean teardown', async (t) => {
+  let procs: Recorded[] = [];
+  const lab = await withLab(t, { nodes: 2 }, async (lab) => {
+    t.diagnostic(`lab up (2 nodes): ${lab.upSeconds.toFixed(1)} s`);
+    assert.deepEqual(lab.nodes.map((n) => n.address), ['10.77.0.11/24', '10.77.0.12/24']);
+    assert.equal(readFileSync(lab.inventoryPath, 'utf8'), readFileSync('inventories/lab.yaml', 'utf8'), 'inventory matches the committed inventories/lab.yaml');
+
+    for (const node of lab.nodes) {
+      const system = (await lab.ssh(node.name, 'systemctl is-system-running')).stdout.trim();
+      if (system !== 'running') {
+        t.diagnostic(`${node.name} is ${system}; failed units: ${await sshOk(lab, node.name, 'systemctl --failed --no-legend --plain')}`);
+      }
+      assert.ok(['running', 'degraded'].includes(system), `${node.name}: systemctl is-system-running -> ${system}`);
+      assert.equal(await sshOk(lab, node.name, 'hostname'), node.name);
+      assert.equal(await sshOk(lab, node.name, 'systemctl is-active haproxy'), 'active');
+      assert.equal(await sshOk(lab, node.name, 'command -v keepalived || echo none'), 'none', 'no keepalived in a fresh node');
+      assert.equal(await (await fetch(`http://${node.ip}/`)).text(), `${node.name}\n`, 'HAProxy frontend answers with the node name');
+    }
+
+    // An unknown host key must be refused: strict checking is really on.
+    const wrongKnownHosts = await runResult('ssh', [
+      ...lab.sshArgs('lb1').map((a) => (a.startsWith('UserKnownHostsFile=') ? 'UserKnownHostsFile=/dev/null' : a)), 'true',
+    ]);
+    assert.notEqual(wrongKnownHosts.code, 0, 'ssh without the lab known_hosts fails');
+
+    const started = Date.now();
+    const apt = await sshOk(lab, 'lb1', 'apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends hello >/dev/null && hello');
+    assert.equal(apt, 'Hello, world!');
+    t.diagnostic(`apt-get update + install hello through the proxy: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    await t.test('fault injection', async () => {
+      await cutLink('lb2');
+      assert.notEqual((await lab.ssh('lb2', 'true')).code, 0, 'lb2 unreachable with its link cut');
+      assert.equal((await labStatus()).nodes.find((n) => n.name === 'lb2')?.link, false);
+      assert.equal((await lab.exec('lb2', 'hostname')).stdout.trim(), 'lb2', 'nsenter still reaches it');
+      await restoreLink('lb2');
+      assert.equal(await sshOk(lab, 'lb2', 'hostname'), 'lb2');
+
+      await stopService('lb2', 'haproxy');
+      assert.equal((await lab.ssh('lb2', 'systemctl is-active haproxy')).stdout.trim(), 'inactive');
+      await startService('lb2', 'haproxy');
+      assert.equal(await sshOk(lab, 'lb2', 'systemctl is-active haproxy'), 'active');
+
+      for (const hard of [false, true]) {
+        await stopNode('lb2', { hard });
+        const status = await labStatus();
+        assert.equal(status.nodes.find((n) => n.name === 'lb2')?.running, false, `lb2 stopped (hard=${hard})`);
+        assert.equal(status.up, false);
+        await startNode('lb2');
+        // Same overlay, same host key: strict checking still passes after the restart.
+        assert.equal(await sshOk(lab, 'lb2', 'systemctl is-active haproxy'), 'active');
+      }
+      assert.equal((await labStatus()).up, true);
+    });
+
+    procs = recordedProcs(lab);
+    return lab;
+  });
+  if (!lab) return;
+  await assertNothingLeft(lab, procs, 'kabr0');
+  await labDown(); // safe twice
+  await assertNothingLeft(lab, procs, 'kabr0');
+});
+
+test('3-node lab with a cached rootfs comes up quickly; lab down cleans up after a crash', async (t) => {
+  let procs: Recorded[] = [];
+  const lab = await withLab(t, { nodes: 3 }, async (lab) => {
+    const msg = `lab up (3 nodes, cached rootfs): ${lab.upSeconds.toFixed(1)} s (goal: under 60 s)`;
+    t.diagnostic(msg);
+    process.stderr.write(`  ${msg}\n`);
+    assert.equal(lab.nodes.length, 3);
+    assert.equal(await sshOk(lab, 'lb3', 'hostname'), 'lb3');
+    procs = recordedProcs(lab);
+    // Simulate a crash: kill the proxy and one node behind the lab's back.
+    for (const p of procs.filter((p) => p.cmdline.includes('apt-cacher-ng') || p.cmdline.includes('/nodes/lb3/'))) {
+      process.kill(p.pid, 'SIGKILL');
+    }
+    return lab;
+  });
+  if (!lab) return;
+  await assertNothingLeft(lab, procs, 'kabr0');
+});
