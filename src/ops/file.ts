@@ -1,5 +1,7 @@
-// Write a desired file on a node: atomically, validated before it replaces the old one, old one kept.
+// Write a desired file on a node: atomically, validated before it replaces the old one, old one kept
+// (a bounded number of backups per file, all of one run sharing a suffix; see backups.ts).
 import type { Desired } from '../plan/types.js';
+import { pruneBackups, RUN_BACKUP_SUFFIX } from './backups.js';
 import { sh } from '../shell/quote.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { writeFileAtomic } from '../ssh/upload.js';
@@ -13,7 +15,9 @@ export async function writeDesiredFile(conn: SshConnection, d: FileDesired): Pro
     owner: 'root',
     group: 'root',
     validate: d.validate === 'keepalived' ? (tmp) => sh('keepalived', '-t', '-f', tmp) : undefined,
+    backupSuffix: RUN_BACKUP_SUFFIX,
   });
+  if (backupPath) await pruneBackups(conn, d.path, undefined, backupPath);
   return backupPath;
 }
 

@@ -33,7 +33,7 @@ function planOne(d: Desired, facts: HostFacts, notified: Set<string>): Change {
       if (d.notify) notified.add(d.notify);
       const action = remote ? 'update' : 'create';
       const modeNote = remote && normMode(remote.mode) !== normMode(d.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(d.mode)}` : '';
-      const diff = createTwoFilesPatch(`a${d.path}`, `b${d.path}`, remote?.content ?? '', d.content, '', '', { context: 3 });
+      const diff = createTwoFilesPatch(`a${d.path}`, `b${d.path}`, remote?.content ?? '', d.content, undefined, undefined, { context: 3 });
       return { ...base, actions: [action], summary: `${d.path} (${action}${modeNote})`, diff };
     }
     case 'service': {

@@ -13,8 +13,7 @@ const SYMBOL: Record<string, string> = { install: '+', create: '+', update: '~',
 function colourDiff(diff: string, color: boolean): string {
   return diff
     .split('\n')
-    .slice(2) // the "Index"/"====" header lines of createTwoFilesPatch
-    .filter((l) => l !== '\\ No newline at end of file')
+    .filter((l) => !l.startsWith('====') && l !== '\\ No newline at end of file')
     .map((l) => {
       if (l.startsWith('+++') || l.startsWith('---')) return paint(color, 1, l);
       if (l.startsWith('+')) return paint(color, 32, l);

@@ -49,7 +49,6 @@ export function createRenderer(cluster: Cluster): Renderer {
   const render = (template: string, node: NodeSpec): string => {
     const context = {
       node,
-      inventory: basename(cluster.file),
       global_defs: cluster.globalDefs,
       vrrp_scripts: cluster.vrrpScripts,
       vars: node.vars,

@@ -1,0 +1,191 @@
+// A lock on each node, so two kadeploy runs on one cluster never interleave their changes. The lock
+// is a directory (`mkdir` is atomic on every filesystem) holding who took it; /run is a tmpfs, so a
+// reboot clears it. A lock is stale, and taken over, when older than a bound or when its holder ran
+// on this machine and that process is gone.
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { KadeployError } from '../errors.js';
+import { quote, sh } from '../shell/quote.js';
+import type { SshConnection } from '../ssh/connection.js';
+import { mapLimit } from '../ssh/limit.js';
+
+export const DEFAULT_LOCK_PATH = '/run/kadeploy.lock';
+
+export interface LockOptions {
+  /** Lock directory on every node (default /run/kadeploy.lock). */
+  path?: string;
+  /** How long to wait for a held lock before refusing (default 10 s; 0: refuse at once). */
+  waitMs?: number;
+  /** Pause between attempts while waiting (default 500 ms). */
+  retryMs?: number;
+  /** A lock older than this is taken over (default 1 h: longer than any sane apply). */
+  staleMs?: number;
+  /** What this run is, recorded for whoever finds the lock held, e.g. "apply prod.yaml". */
+  command?: string;
+  /** Called once per node when its lock is held and we start waiting. */
+  onWait?: (node: string, holder: string) => void;
+  /** Whether a PID of this machine is running (replaceable in tests). */
+  isAlive?: (pid: number) => boolean;
+}
+
+/** Who holds a lock, as written into it. `started` is the node's clock (seconds), so skew does not matter. */
+export interface LockHolder {
+  token?: string;
+  host?: string;
+  pid?: number;
+  user?: string;
+  command?: string;
+  started?: number;
+}
+
+export class LockError extends KadeployError {}
+
+const HOLDER_FILE = 'holder';
+
+interface Me {
+  token: string;
+  host: string;
+  pid: number;
+  user: string;
+  command: string;
+}
+
+/** One attempt, one round trip: take the lock, or report who holds it and the node's current time. */
+export function acquireCommand(path: string, me: Me): string {
+  const holder = `${path}/${HOLDER_FILE}`;
+  const info = [`token=${me.token}`, `host=${me.host}`, `pid=${me.pid}`, `user=${me.user}`, `command=${me.command}`].map(quote).join(' ');
+  return [
+    // A lock without holder info would only go stale after staleMs: give it up if the info cannot be written.
+    `if mkdir -- ${quote(path)} 2>/dev/null; then if printf '%s\\n' ${info} "started=$(date +%s)" > ${quote(holder)}; then echo ACQUIRED; ` +
+      `else ${sh('rm', '-rf', '--', path)}; echo FAILED; fi`,
+    `elif [ -d ${quote(path)} ]; then echo "HELD $(date +%s) $(stat -c %Y -- ${quote(path)} 2>/dev/null)"; cat -- ${quote(holder)} 2>/dev/null`,
+    `else echo FAILED; mkdir -- ${quote(path)} 2>&1; fi`,
+  ].join('; ');
+}
+
+/**
+ * Remove the lock only while it is still the one we looked at (same token, or still without holder
+ * info): a competitor may have taken it over in the meantime. Renaming first frees the name at once.
+ */
+export function removeCommand(path: string, token: string | undefined, by: string): string {
+  const holder = `${path}/${HOLDER_FILE}`;
+  const same = token ? `[ "$(sed -n 's/^token=//p' ${quote(holder)} 2>/dev/null)" = ${quote(token)} ]` : `[ ! -e ${quote(holder)} ]`;
+  const gone = `${path}.gone.${by}`;
+  return `if ${same}; then ${sh('mv', '--', path, gone)} && ${sh('rm', '-rf', '--', gone)}; fi`;
+}
+
+export function parseHolder(lines: readonly string[]): LockHolder {
+  const h: LockHolder = {};
+  for (const line of lines) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const [key, value] = [line.slice(0, eq), line.slice(eq + 1)];
+    if (key === 'token' || key === 'host' || key === 'user' || key === 'command') h[key] = value;
+    else if ((key === 'pid' || key === 'started') && /^\d+$/.test(value)) h[key] = Number(value);
+  }
+  return h;
+}
+
+export function describeHolder(h: LockHolder, ageS: number): string {
+  const who = h.host ? `${h.user ?? '?'}@${h.host} pid ${h.pid ?? '?'}` : 'a run whose details are not written yet';
+  return `${who}${h.command ? ` (${h.command})` : ''}, held for ${ageS} s`;
+}
+
+/** Stale: too old, or taken by a process of this machine that no longer runs. */
+export function isStale(h: LockHolder, ageS: number, opts: { staleMs: number; localHost: string; isAlive: (pid: number) => boolean }): boolean {
+  if (ageS * 1000 > opts.staleMs) return true;
+  return h.host === opts.localHost && h.pid !== undefined && !opts.isAlive(h.pid);
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Settings = LockOptions & Required<Pick<LockOptions, 'path' | 'waitMs' | 'retryMs' | 'staleMs' | 'isAlive'>>;
+
+async function acquireOne(node: string, conn: SshConnection, me: Me, opts: Settings): Promise<void> {
+  const deadline = Date.now() + opts.waitMs;
+  let waiting = false;
+  for (;;) {
+    const r = await conn.exec(acquireCommand(opts.path, me), { check: false });
+    const [first = '', ...rest] = r.stdout.split('\n');
+    if (first === 'ACQUIRED') return;
+    if (!first.startsWith('HELD')) {
+      const why = (rest.join(' ').trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0];
+      throw new LockError(`${node}: cannot take the lock ${opts.path}: ${why}`);
+    }
+    const [, now = 0, mtime = 0] = first.split(' ').map(Number);
+    const holder = parseHolder(rest);
+    const ageS = Math.max(0, now - (holder.started ?? mtime));
+    if (isStale(holder, ageS, { ...opts, localHost: me.host })) {
+      await conn.exec(removeCommand(opts.path, holder.token, me.token), { check: false });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new LockError(
+        `${node}: another kadeploy run holds the lock ${opts.path}: ${describeHolder(holder, ageS)}; ` +
+          `waited ${Math.round(opts.waitMs / 1000)} s. Try again when it is done; if no run is active, remove ${opts.path} on ${node}.`,
+      );
+    }
+    if (!waiting) opts.onWait?.(node, describeHolder(holder, ageS));
+    waiting = true;
+    await sleep(Math.min(opts.retryMs, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/**
+ * Take the lock on every node, or on none: on a refusal, the locks already taken are released and
+ * a LockError names the node and the holder. Nodes are locked one at a time in name order, so two
+ * runs over overlapping node sets cannot each hold what the other waits for.
+ * Returns the release function: call it in a `finally`; it never throws (a lock it cannot remove,
+ * e.g. after a lost connection, goes stale on its own).
+ */
+export async function acquireLocks(conns: Map<string, SshConnection>, opts: LockOptions = {}): Promise<() => Promise<void>> {
+  const o: Settings = {
+    ...opts,
+    path: opts.path ?? DEFAULT_LOCK_PATH,
+    waitMs: opts.waitMs ?? 10_000,
+    retryMs: opts.retryMs ?? 500,
+    staleMs: opts.staleMs ?? 3_600_000,
+    isAlive: opts.isAlive ?? pidAlive,
+  };
+  const me: Me = {
+    token: randomBytes(8).toString('hex'),
+    host: hostname(),
+    pid: process.pid,
+    user: safeUser(),
+    command: opts.command ?? 'kadeploy',
+  };
+  const held: Array<[string, SshConnection]> = [];
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await mapLimit(held, 10, ([, conn]) => conn.exec(removeCommand(o.path, me.token, me.token), { check: false }).catch(() => undefined));
+  };
+  try {
+    for (const [node, conn] of [...conns].sort(([a], [b]) => a.localeCompare(b))) {
+      await acquireOne(node, conn, me, o);
+      held.push([node, conn]);
+    }
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  return release;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? '?');
+  }
+}
