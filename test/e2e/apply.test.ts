@@ -156,6 +156,17 @@ describe('apply of the three-controller example on a 3-node lab', { timeout: 900
       assert.match(notifyBackup.stdout, /^backup \d+/, 'notify_backup ran on lb2');
       const again = await kadeploy(['apply', inv, '--detailed-exitcode']);
       assert.equal(again.code, 0, `re-apply is a no-op:\n${again.stdout}`);
+
+      // Issue 5 on three nodes: stopping HAProxy on controller-1 (weight -20: 100 → 80) moves the
+      // VIP to the next priority, controller-2 (90), not controller-3 (80); then it comes back.
+      const drill = await kadeploy(['verify', inv, '--failover', '--json']);
+      const report = JSON.parse(drill.stdout).failover;
+      process.stderr.write(`  3-node drill: ${report.from} → ${report.to} in ${report.failoverMs} ms, failback ${report.failbackMs} ms\n`);
+      assert.equal(drill.code, 0, `3-node drill:\n${drill.stdout}\n${drill.stderr}`);
+      assert.equal(report.from, 'controller-1');
+      assert.equal(report.to, 'controller-2');
+      assert.equal(report.expectedTo, 'controller-2');
+      assert.equal(report.outcome, 'failback');
     });
   });
 });
