@@ -24,12 +24,20 @@ export interface NodeRecap {
 
 export class ApplyError extends KadeployError {}
 
+/** Ctrl-C: the current node was put back, no further node was touched. */
+export class ApplyInterrupted extends KadeployError {
+  override readonly exitCode = 130;
+}
+
 export interface ExecuteOptions {
   /** listr2 renderer: 'default' on a terminal, 'simple' plain lines otherwise, 'silent' for --json. */
   renderer: 'default' | 'simple' | 'silent';
+  /** Aborted on Ctrl-C: checked between steps; the node being changed is rolled back. */
+  signal?: AbortSignal;
 }
 
-export async function executePlan(session: Session, opts: ExecuteOptions): Promise<NodeRecap[]> {
+/** The recap is returned even when a step failed: the user needs to know what was done and undone. */
+export async function executePlan(session: Session, opts: ExecuteOptions): Promise<{ recaps: NodeRecap[]; error?: KadeployError }> {
   const { plan, conns, facts, cluster } = session;
   const recaps = new Map<string, NodeRecap>(plan.nodes.map((n) => [n.node, { node: n.node, ok: 0, changed: 0, failed: 0 }]));
   const mask = (text: string) => maskSecrets(text, cluster.secrets);
@@ -39,8 +47,12 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
     else r.ok++;
   };
   const fail = (node: string, e: unknown): never => {
+    if (e instanceof ApplyInterrupted) throw e;
     recaps.get(node)!.failed++;
     throw new ApplyError(mask(`${node}: ${(e as Error).message}`));
+  };
+  const checkAbort = () => {
+    if (opts.signal?.aborted) throw new ApplyInterrupted('interrupted: no further step was started');
   };
 
   const installs = plan.nodes.flatMap((n) => n.changes.filter((c) => c.kind === 'package' && isChange(c)).map((c) => ({ n, c })));
@@ -53,6 +65,7 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
           installs.map(({ n, c }) => ({
             title: `${n.node}: ${c.summary}`,
             task: async () => {
+              checkAbort();
               const d = c.desired as Extract<Change['desired'], { kind: 'package' }>;
               try {
                 await conns.get(n.node)!.exec(installCommand(facts.get(n.node)!.os, d.names, cluster.aptProxy));
@@ -73,7 +86,7 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
     if (!todo.length) continue;
     tasks.push({
       title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
-      task: (_, t) => t.newListr(nodeTasks(n, todo, conns.get(n.node)!, recaps.get(n.node)!, mask, count, fail), { concurrent: false, exitOnError: true }),
+      task: (_, t) => t.newListr(nodeTasks(n, todo, conns.get(n.node)!, recaps.get(n.node)!, { mask, count, fail, signal: opts.signal }), { concurrent: false, exitOnError: true }),
     });
   }
   const vipCheck = session.desired.get(session.targets[0]?.name ?? '')?.find((d) => d.kind === 'assert_vip');
@@ -81,61 +94,80 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
     tasks.push({
       title: 'Check VIP placement with ip a on every node',
       task: async (_, t) => {
-        const { ok, placements } = await waitForPlacement(cluster.nodes, conns, vipCheck.timeoutS);
+        checkAbort();
+        const reachable = cluster.nodes.filter((n) => conns.has(n.name));
+        const { ok, placements } = await waitForPlacement(reachable, conns, vipCheck.timeoutS);
         t.title = `VIP check: ${placements.map(describePlacement).join('; ')}`;
         if (!ok) throw new ApplyError(`VIP placement wrong after ${vipCheck.timeoutS}s: ${placements.map(describePlacement).join('; ')}`);
       },
     });
   }
 
-  await new Listr(tasks, {
-    concurrent: false,
-    exitOnError: true,
-    renderer: opts.renderer,
-    fallbackRenderer: 'simple',
-    rendererOptions: { collapseSubtasks: false },
-  }).run();
-  return [...recaps.values()];
+  try {
+    await new Listr(tasks, {
+      concurrent: false,
+      exitOnError: true,
+      renderer: opts.renderer,
+      fallbackRenderer: 'simple',
+      rendererOptions: { collapseSubtasks: false },
+      // listr2 would exit(127) on Ctrl-C; we roll back the node being changed instead.
+      registerSignalListeners: false,
+    }).run();
+    return { recaps: [...recaps.values()] };
+  } catch (e) {
+    const error = e instanceof KadeployError ? e : new ApplyError(mask(String((e as Error).message ?? e)));
+    return { recaps: [...recaps.values()], error };
+  }
 }
 
-function nodeTasks(
-  n: NodePlan,
-  todo: Change[],
-  conn: SshConnection,
-  recap: NodeRecap,
-  mask: (s: string) => string,
-  count: (node: string, c: Change) => void,
-  fail: (node: string, e: unknown) => never,
-): ListrTask[] {
+interface NodeContext {
+  mask: (s: string) => string;
+  count: (node: string, c: Change) => void;
+  fail: (node: string, e: unknown) => never;
+  signal?: AbortSignal;
+}
+
+function nodeTasks(n: NodePlan, todo: Change[], conn: SshConnection, recap: NodeRecap, ctx: NodeContext): ListrTask[] {
   const backups = new Map<string, string | undefined>(); // path → backup (undefined: file was new)
-  const rollback = async (unit: string, why: string) => {
-    const files = [...backups.keys()];
+  const units = [...new Set(todo.flatMap((c) => (c.desired.kind === 'service' ? [c.desired.name] : [])))];
+  // Put the node back as it was: previous files, then keepalived reloaded on them (restart only when
+  // reload fails, since a restart moves the VIP).
+  const rollback = async (why: string) => {
+    if (!backups.size) return;
     for (const [path, backup] of backups) await conn.exec(restoreCommand(path, backup), { check: false });
-    await conn.exec(sh('systemctl', 'restart', unit), { check: false });
-    recap.rolledBack = `${files.join(', ')} restored and ${unit} restarted (${why})`;
+    for (const unit of units) {
+      await conn.exec(`${sh('systemctl', 'reload', unit)} || ${sh('systemctl', 'restart', unit)}`, { check: false });
+    }
+    recap.rolledBack = `${[...backups.keys()].join(', ')} restored${units.length ? `, ${units.join(', ')} reloaded` : ''} (${why})`;
   };
   return todo.map((c) => ({
     title: c.summary,
     task: async () => {
       const d = c.desired;
       try {
+        if (ctx.signal?.aborted) {
+          await rollback('interrupted');
+          throw new ApplyInterrupted(`interrupted while changing ${n.node}${recap.rolledBack ? `; ${n.node} rolled back: ${recap.rolledBack}` : ''}; no further node was touched`);
+        }
         if (d.kind === 'file') backups.set(d.path, await writeDesiredFile(conn, d));
         else if (d.kind === 'command') await conn.exec(`sh -c ${sh(d.run)}`);
         else if (d.kind === 'service') {
           for (const action of c.actions) {
-            await conn.exec(serviceCommand(action, d.name), { check: false });
-            if (action === 'enable') continue;
-            const health = await conn.exec(activeCheckCommand(d.name), { check: false });
+            const r = await conn.exec(serviceCommand(action, d.name), { check: false });
+            if (action === 'enable' && r.code === 0) continue;
+            const health = r.code === 0 ? await conn.exec(activeCheckCommand(d.name), { check: false }) : r;
             if (health.code !== 0) {
-              const why = `${d.name} not active after ${action}: ${health.stdout.trim().split('\n').join(' | ')}`;
-              if (backups.size) await rollback(d.name, why);
-              throw new ApplyError(mask(`${why}${recap.rolledBack ? `; rolled back: ${recap.rolledBack}` : ''}`));
+              const why = `${d.name} ${action} failed: ${`${health.stdout}${health.stderr}`.trim().split('\n').join(' | ')}`;
+              await rollback(why);
+              throw new ApplyError(ctx.mask(`${why}${recap.rolledBack ? `; rolled back: ${recap.rolledBack}` : ''}`));
             }
           }
         }
-        count(n.node, c);
+        ctx.count(n.node, c);
       } catch (e) {
-        fail(n.node, e);
+        // Any failure mid-node (lost connection, timeout…) tries to put the node back before stopping.
+        if (!(e instanceof ApplyInterrupted) && !recap.rolledBack) await rollback((e as Error).message.split('\n')[0]!).catch(() => undefined);
+        ctx.fail(n.node, e);
       }
     },
   }));

@@ -9,6 +9,7 @@ import { desiredFor } from '../plan/desired.js';
 import type { Desired, Plan } from '../plan/types.js';
 import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
+import { acquireLocks } from './lock.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
@@ -20,6 +21,12 @@ export interface SessionOptions {
   limit?: string[];
   forks?: number;
   acceptNewHostKeys?: boolean;
+  /** Go on without nodes that cannot be reached (they are left out of the plan, with a warning). */
+  skipUnreachable?: boolean;
+  /** Take the per-node lock (apply, rollback) so two runs never interleave; dry-runs do not. */
+  lock?: boolean;
+  /** Recorded in the lock for whoever finds it held. */
+  command?: string;
 }
 
 export interface Session {
@@ -30,8 +37,12 @@ export interface Session {
   desired: Map<string, Desired[]>;
   facts: Map<string, HostFacts>;
   plan: Plan;
-  /** Nodes the plan may change (after --limit). */
+  /** Nodes the plan may change (after --limit and --skip-unreachable). */
   targets: NodeSpec[];
+  /** Unreachable nodes left out with --skip-unreachable, with the reason. */
+  skipped: string[];
+  /** Release the locks and close every connection. */
+  close(): Promise<void>;
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
@@ -60,26 +71,44 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       failures.push({ node: node.name, message });
     }
   });
-  if (failures.length) {
+  failures.sort((a, b) => a.node.localeCompare(b.node));
+  if (failures.length && (!opts.skipUnreachable || failures.length === cluster.nodes.length)) {
     await pool.closeAll();
-    failures.sort((a, b) => a.node.localeCompare(b.node));
     throw new ConnectError(
       failures.map((f) => f.node).join(', '),
-      `cannot connect; nothing was changed on any node:\n  ${failures.map((f) => f.message).join('\n  ')}`,
+      `cannot connect; nothing was changed on any node:\n  ${failures.map((f) => f.message).join('\n  ')}` +
+        (opts.skipUnreachable ? '' : '\n(--skip-unreachable goes on without unreachable nodes)'),
     );
+  }
+  const reachable = cluster.nodes.filter((n) => conns.has(n.name));
+  let release = async (): Promise<void> => {};
+  const close = async () => {
+    await release();
+    await pool.closeAll();
+  };
+  if (opts.lock) {
+    const lockConns = new Map(targets.filter((n) => conns.has(n.name)).map((n) => [n.name, conns.get(n.name)!]));
+    try {
+      release = await acquireLocks(lockConns, { command: opts.command, onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`) });
+    } catch (e) {
+      await pool.closeAll();
+      throw e;
+    }
   }
 
   const facts = new Map<string, HostFacts>();
   try {
-    await mapLimit(cluster.nodes, forks, async (node) => {
+    await mapLimit(reachable, forks, async (node) => {
       facts.set(node.name, await gatherFacts(conns.get(node.name)!, desired.get(node.name)!));
     });
   } catch (e) {
-    await pool.closeAll();
+    await close();
     throw e;
   }
-  const plan = buildPlan(targets.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })));
-  return { cluster, warnings, pool, conns, desired, facts, plan, targets };
+  const planned = targets.filter((n) => conns.has(n.name));
+  const plan = buildPlan(planned.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })));
+  const skipped = failures.map((f) => f.message);
+  return { cluster, warnings, pool, conns, desired, facts, plan, targets: planned, skipped, close };
 }
 
 export const printWarnings = (warnings: Issue[]): void => {

@@ -12,15 +12,18 @@ interface ApplyFlags {
   forks?: string;
   detailedExitcode?: boolean;
   acceptNewHostKeys?: boolean;
+  skipUnreachable?: boolean;
   color?: boolean;
 }
 
 const EXIT_CODES = `
 Exit codes:
   0  success (with --detailed-exitcode: success and nothing to change)
-  1  failure: unreachable or untrusted node, failed step (the report says what was rolled back)
+  1  failure: unreachable or untrusted node, node locked by another run, failed step
+     (the recap says what was rolled back)
   2  with --detailed-exitcode: changes are pending (dry-run) or were made (apply)
-  3  invalid inventory (nothing contacted)`;
+  3  invalid inventory (nothing contacted)
+  130 interrupted (Ctrl-C): the node being changed was rolled back, no further node touched`;
 
 async function run(file: string, flags: ApplyFlags, dryRun: boolean): Promise<void> {
   const forks = flags.forks ? Number(flags.forks) : undefined;
@@ -30,8 +33,18 @@ async function run(file: string, flags: ApplyFlags, dryRun: boolean): Promise<vo
     limit: flags.limit?.split(',').map((s) => s.trim()).filter(Boolean),
     forks: forks && forks > 0 ? forks : undefined,
     acceptNewHostKeys: flags.acceptNewHostKeys,
+    skipUnreachable: flags.skipUnreachable,
+    lock: !dryRun,
+    command: `apply ${file}`,
   });
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (!abort.signal.aborted) process.stderr.write('\nkadeploy: interrupt: finishing the current step, rolling back the node being changed…\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
   try {
+    for (const s of session.skipped) process.stderr.write(`kadeploy: warning: skipped unreachable node ${s}\n`);
     printWarnings(session.warnings);
     const pending = pendingChanges(session.plan);
     const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
@@ -40,12 +53,14 @@ async function run(file: string, flags: ApplyFlags, dryRun: boolean): Promise<vo
     } else {
       if (!flags.json) process.stdout.write(formatPlan(session.plan, session.cluster.secrets, { color }));
       const renderer = flags.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple';
-      const recaps = await executePlan(session, { renderer });
-      process.stdout.write(flags.json ? `${JSON.stringify({ recap: recaps }, null, 2)}\n` : formatRecap(recaps));
+      const { recaps, error } = await executePlan(session, { renderer, signal: abort.signal });
+      process.stdout.write(flags.json ? `${JSON.stringify({ recap: recaps, error: error?.message }, null, 2)}\n` : formatRecap(recaps));
+      if (error) throw error;
     }
     if (flags.detailedExitcode && pending > 0) process.exitCode = 2;
   } finally {
-    await session.pool.closeAll();
+    process.off('SIGINT', onSigint);
+    await session.close();
   }
 }
 
@@ -58,6 +73,7 @@ function addOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output (plan for a dry-run, recap for an apply)')
     .option('--detailed-exitcode', 'exit 2 when changes are pending or were made')
     .option('--accept-new-host-keys', 'trust and record unknown host keys (a changed key is always refused)')
+    .option('--skip-unreachable', 'go on without nodes that cannot be reached (default: stop before any change)')
     .option('--no-color', 'no colours in diffs');
 }
 

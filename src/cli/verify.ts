@@ -56,7 +56,7 @@ Examples:
         throw e;
       } finally {
         process.off('SIGINT', onSigint);
-        await session.pool.closeAll();
+        await session.close();
       }
     });
 
@@ -82,7 +82,7 @@ Examples:
         } while (every && !stop);
       } finally {
         process.off('SIGINT', onSigint);
-        await session.pool.closeAll();
+        await session.close();
       }
     });
 }

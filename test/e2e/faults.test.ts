@@ -1,0 +1,260 @@
+// Issue 6 on the real lab: every fault ends with a clear error, a non-zero exit, every node running
+// keepalived with its old or new config (never a broken one), exactly one VIP holder, and a second
+// apply that converges once the fault is gone. Also: a rollout under a 100 ms prober, and the lock.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseDocument } from 'yaml';
+import { cutLink, restoreLink } from '../../src/lab/index.js';
+import { CLI, kadeploy, type CliResult } from '../support/cli.js';
+import { withLab, type Lab } from './lab-helper.js';
+
+const CONF = '/etc/keepalived/keepalived.conf';
+const dir = mkdtempSync(join(tmpdir(), 'kadeploy-faults-'));
+const PLAYBOOK = readFileSync(join(import.meta.dirname, '..', '..', 'playbooks', 'keepalived.yaml'), 'utf8');
+
+function writeInventory(lab: Lab, name: string, edit: (doc: ReturnType<typeof parseDocument>) => void): string {
+  const doc = parseDocument(readFileSync(lab.inventoryPath, 'utf8'));
+  edit(doc);
+  const file = join(dir, name);
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+/** The default playbook with a command task between writing the config and reloading keepalived. */
+function playbookWithCommand(name: string, run: string, extraPackages: string[] = []): string {
+  const doc = parseDocument(PLAYBOOK);
+  const tasks = doc.get('tasks') as { items: unknown[] };
+  tasks.items.splice(3, 0, doc.createNode({ name: 'In between', command: { run } }));
+  if (extraPackages.length) doc.setIn(['tasks', 0, 'package', 'names'], ['keepalived', 'psmisc', ...extraPackages]);
+  const file = join(dir, `playbook-${name}`);
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+interface NodeState {
+  sum: string;
+  active: string;
+}
+
+async function state(lab: Lab): Promise<{ nodes: Record<string, NodeState>; holders: string[] }> {
+  const nodes: Record<string, NodeState> = {};
+  const holders: string[] = [];
+  for (const n of lab.nodes) {
+    // Through nsenter, not SSH: works whatever the fault did to the network.
+    const r = await lab.exec(n.name, `sha256sum ${CONF} | cut -c1-16; systemctl is-active keepalived; ip -o addr show`);
+    const [sum = '', active = '', ...addrs] = r.stdout.trim().split('\n');
+    nodes[n.name] = { sum, active };
+    if (addrs.some((l) => l.includes(` ${lab.vip}/`))) holders.push(n.name);
+  }
+  return { nodes, holders };
+}
+
+/** Every node runs keepalived and exactly one holds the VIP (waits for VRRP to settle). */
+async function assertHealthy(lab: Lab, what: string): Promise<Awaited<ReturnType<typeof state>>> {
+  let s = await state(lab);
+  for (let i = 0; i < 40 && s.holders.length !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    s = await state(lab);
+  }
+  for (const [node, st] of Object.entries(s.nodes)) assert.equal(st.active, 'active', `${what}: keepalived on ${node}`);
+  assert.equal(s.holders.length, 1, `${what}: VIP held by exactly one node, got [${s.holders}]`);
+  return s;
+}
+
+function expectFailure(r: CliResult, code: number, pattern: RegExp, what: string) {
+  assert.equal(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout + r.stderr, pattern, what);
+  assert.doesNotMatch(r.stderr, /\n\s+at \S+ \(/, `${what}: no stack trace`);
+  assert.doesNotMatch(r.stdout + r.stderr, /labpass1/, `${what}: no secret`);
+}
+
+const expectOk = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+
+describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
+  it('never leaves a node broken, and converges once the fault is gone', async (t) => {
+    await withLab(t, { nodes: 2 }, async (lab) => {
+      const base = lab.inventoryPath;
+      expectOk(await kadeploy(['apply', base]), 'initial apply');
+      const s0 = await assertHealthy(lab, 'after the initial apply');
+      // A change to every node: both priorities move up by one.
+      const bumped = writeInventory(lab, 'bumped.yaml', (doc) => {
+        doc.setIn(['nodes', 0, 'priority'], 151);
+        doc.setIn(['nodes', 1, 'priority'], 141);
+        doc.setIn(['ssh', 'connect_timeout'], 3);
+      });
+
+      await t.test('an unreachable node stops the run before any change, unless skipped', async () => {
+        await cutLink('lb2', { name: lab.name });
+        try {
+          const r = await kadeploy(['apply', bumped]);
+          expectFailure(r, 1, /lb2: cannot connect; nothing was changed on any node/, 'unreachable lb2');
+          assert.deepEqual((await state(lab)).nodes.lb1, s0.nodes.lb1, 'lb1 untouched');
+          const skip = await kadeploy(['apply', bumped, '--skip-unreachable']);
+          expectOk(skip, 'apply --skip-unreachable');
+          assert.match(skip.stderr, /skipped unreachable node lb2/);
+          assert.notEqual((await state(lab)).nodes.lb1!.sum, s0.nodes.lb1!.sum, 'lb1 changed');
+        } finally {
+          await restoreLink('lb2', { name: lab.name });
+        }
+        expectOk(await kadeploy(['apply', base]), 'converge after the link is back');
+        assert.deepEqual((await assertHealthy(lab, 'after unreachable')).nodes, s0.nodes);
+      });
+
+      await t.test('keepalived failing to reload on a node rolls that node back and stops', async () => {
+        await lab.exec('lb2', 'mkdir -p /run/systemd/system/keepalived.service.d && printf "[Service]\\nExecReload=\\nExecReload=/bin/false\\n" > /run/systemd/system/keepalived.service.d/fault.conf && systemctl daemon-reload');
+        const r = await kadeploy(['apply', bumped]);
+        expectFailure(r, 1, /lb2: keepalived reload failed/, 'reload fault');
+        assert.match(r.stdout, /lb2 .*rolled back: \/etc\/keepalived\/keepalived\.conf restored/);
+        const s = await assertHealthy(lab, 'after the reload fault');
+        assert.deepEqual(s.nodes, s0.nodes, 'lb2 back on its old config; lb1 (after lb2 in order) untouched');
+        await lab.exec('lb2', 'rm -rf /run/systemd/system/keepalived.service.d && systemctl daemon-reload');
+        expectOk(await kadeploy(['apply', bumped]), 'converge once reload works');
+        expectOk(await kadeploy(['apply', base]), 'back to the base inventory');
+        await assertHealthy(lab, 'after the reload fault is fixed');
+      });
+
+      // Each case starts from the converged base, whatever the previous one left.
+      const reset = async () => expectOk(await kadeploy(['apply', base]), 'reset to the base inventory');
+
+      await t.test('a failed package install changes no config', async () => {
+        await reset();
+        const playbook = playbookWithCommand('pkg.yaml', 'true', ['hello']);
+        // Break dpkg on lb2 so apt-get cannot install anything.
+        await lab.exec('lb2', 'chmod -x /usr/bin/dpkg');
+        try {
+          const r = await kadeploy(['apply', bumped, '--playbook', playbook]);
+          expectFailure(r, 1, /lb2: command failed .*apt-get/, 'package fault');
+          assert.deepEqual((await assertHealthy(lab, 'after the package fault')).nodes, s0.nodes, 'no config changed');
+        } finally {
+          await lab.exec('lb2', 'chmod +x /usr/bin/dpkg');
+        }
+        expectOk(await kadeploy(['apply', bumped, '--playbook', playbook]), 'converge once apt works');
+        expectOk(await kadeploy(['apply', base]), 'back to the base inventory');
+      });
+
+      await t.test('a hanging command times out and its node is rolled back', async () => {
+        await reset();
+        const playbook = playbookWithCommand('hang.yaml', 'sleep 600');
+        const hangs = writeInventory(lab, 'hang.yaml', (doc) => {
+          doc.setIn(['nodes', 1, 'priority'], 141);
+          doc.setIn(['ssh', 'command_timeout'], 3);
+        });
+        const r = await kadeploy(['apply', hangs, '--playbook', playbook]);
+        expectFailure(r, 1, /lb2: .*timed out after 3/i, 'hanging command');
+        assert.deepEqual((await assertHealthy(lab, 'after the timeout')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
+        const leftover = await lab.exec('lb2', 'pgrep -x sleep || true');
+        assert.equal(leftover.stdout.trim(), '', 'the hung command was killed on the node');
+      });
+
+      await t.test('a connection cut mid-apply leaves keepalived running; re-apply converges', async () => {
+        await reset();
+        const playbook = playbookWithCommand('slow.yaml', 'sleep 4');
+        const slow = writeInventory(lab, 'slow.yaml', (doc) => {
+          doc.setIn(['nodes', 1, 'priority'], 141);
+          doc.setIn(['ssh', 'command_timeout'], 20);
+        });
+        const running = kadeploy(['apply', slow, '--playbook', playbook]);
+        await new Promise((r) => setTimeout(r, 2000)); // lb2 (changed first) is in its `sleep 4`
+        await cutLink('lb2', { name: lab.name });
+        let r: CliResult;
+        try {
+          r = await running;
+        } finally {
+          await restoreLink('lb2', { name: lab.name });
+        }
+        expectFailure(r, 1, /lb2: /, 'connection cut');
+        assert.doesNotMatch(r.stdout, /lb1\s+ok=\d+ changed=[1-9]/, 'lb1 was not touched');
+        await assertHealthy(lab, 'after the cut');
+        expectOk(await kadeploy(['apply', base]), 'converge after the cut');
+        assert.deepEqual((await assertHealthy(lab, 'converged after the cut')).nodes, s0.nodes);
+      });
+
+      await t.test('Ctrl-C rolls back the node being changed and touches no other', async () => {
+        await reset();
+        const playbook = playbookWithCommand('slow2.yaml', 'sleep 3');
+        const child = spawn(process.execPath, [CLI, 'apply', bumped, '--playbook', playbook], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const exited = new Promise<number | null>((r) => child.on('close', r));
+        await new Promise((r) => setTimeout(r, 2000));
+        child.kill('SIGINT');
+        const code = await exited;
+        assert.equal(code, 130, out);
+        assert.match(out, /interrupted while changing lb2; lb2 rolled back/);
+        assert.deepEqual((await assertHealthy(lab, 'after Ctrl-C')).nodes, s0.nodes);
+      });
+
+      await t.test('two applies at once never interleave: the second waits for the lock', async () => {
+        await reset();
+        const playbook = playbookWithCommand('slow3.yaml', 'sleep 3');
+        const first = kadeploy(['apply', bumped, '--playbook', playbook]);
+        await new Promise((r) => setTimeout(r, 1000));
+        const second = await kadeploy(['apply', bumped, '--playbook', playbook]);
+        const firstResult = await first;
+        expectOk(firstResult, 'first apply');
+        expectOk(second, 'second apply');
+        assert.match(second.stderr, /waiting for the lock held by/);
+        assert.match(firstResult.stdout, /keepalived\.conf \(update\)/);
+        assert.doesNotMatch(second.stdout, /keepalived\.conf \(update\)/, 'the second read the nodes after the first finished');
+        expectOk(await kadeploy(['apply', base]), 'back to the base inventory');
+      });
+
+      await t.test('a rollout to every node keeps the VIP answering (100 ms prober)', async () => {
+        await reset();
+        const probe = startProber(lab.vip);
+        await new Promise((r) => setTimeout(r, 1000)); // the prober covers before, during and after
+        const r = await kadeploy(['apply', bumped]);
+        await new Promise((r) => setTimeout(r, 1000));
+        const stats = await probe.stop();
+        expectOk(r, 'rollout');
+        const failoverMs = 3 * 1000 + 1 * 2 * 1000; // 3 × advert_int + interval × fall of the lab's check
+        process.stderr.write(`  rollout: ${stats.sent} probes, ${stats.failed} failed, longest gap ${stats.longestGapMs} ms (failover time ${failoverMs} ms)\n`);
+        assert.ok(stats.sent >= 10, `enough probes (${stats.sent})`);
+        assert.ok(stats.longestGapMs < failoverMs, `gap ${stats.longestGapMs} ms < ${failoverMs} ms`);
+        await assertHealthy(lab, 'after the rollout');
+      });
+    });
+  });
+});
+
+/** GET http://VIP/ every 100 ms; the gap is the longest time without a successful answer. */
+function startProber(vip: string) {
+  let running = true;
+  const stats = { sent: 0, failed: 0, longestGapMs: 0 };
+  let lastOk = Date.now();
+  const one = () =>
+    new Promise<boolean>((resolve) => {
+      const req = request({ host: vip, port: 80, path: '/', timeout: 500 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  const loop = (async () => {
+    while (running) {
+      const started = Date.now();
+      stats.sent++;
+      if (await one()) {
+        stats.longestGapMs = Math.max(stats.longestGapMs, Date.now() - lastOk);
+        lastOk = Date.now();
+      } else stats.failed++;
+      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      stats.longestGapMs = Math.max(stats.longestGapMs, Date.now() - lastOk);
+      return stats;
+    },
+  };
+}
