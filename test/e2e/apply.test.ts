@@ -90,6 +90,12 @@ describe('apply on a 2-node lab', { timeout: 900_000 }, () => {
       assert.equal(plan.changes_pending, 2);
       assert.doesNotMatch(json.stdout, /labpass1/);
 
+      // --limit: only the named node is planned and changed.
+      const limited = await kadeploy(['apply', changed, '--limit', 'lb1', '--dry-run']);
+      expectOk(limited, 'dry-run --limit lb1');
+      assert.match(limited.stdout, /No changes: 1 node\(s\) up to date/);
+      assert.doesNotMatch(limited.stdout, /lb2/);
+
       const third = await kadeploy(['apply', changed]);
       expectOk(third, 'apply of the new priority');
       assert.match(third.stdout, /lb1\s+ok=\d+ changed=0 failed=0/);
@@ -124,6 +130,31 @@ describe('apply on a 2-node lab', { timeout: 900_000 }, () => {
       assert.equal(denied.code, 1);
       assert.match(denied.stderr, /authentication failed/i);
       assert.deepEqual(await nodeState(lab), final, 'refused runs changed nothing');
+
+      // A non-root user through `sudo -n`, and lb2 reached through lb1 as a jump host (ProxyJump).
+      const pub = readFileSync(`${lab.keyPath}.pub`, 'utf8').trim();
+      for (const n of lab.nodes) {
+        const r = await lab.exec(
+          n.name,
+          `id deploy >/dev/null 2>&1 || useradd -m -s /bin/sh deploy; mkdir -p ~deploy/.ssh; echo '${pub}' > ~deploy/.ssh/authorized_keys; ` +
+            `chown -R deploy: ~deploy/.ssh; echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy; chmod 0440 /etc/sudoers.d/deploy`,
+        );
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const viaSudo = editInventory(changed, 'sudo.yaml', (doc) => {
+        doc.setIn(['ssh', 'user'], 'deploy');
+        doc.setIn(['ssh', 'sudo'], true);
+        doc.setIn(['nodes', 1, 'ssh'], doc.createNode({ proxy_jump: 'root@10.77.0.11' }));
+        doc.setIn(['nodes', 1, 'priority'], 144);
+      });
+      const sudoApply = await kadeploy(['apply', viaSudo]);
+      expectOk(sudoApply, 'apply as deploy with sudo, lb2 through a jump host');
+      assert.match(sudoApply.stdout, /lb2\s+ok=\d+ changed=2 failed=0/);
+      const who = await lab.ssh('lb2', `stat -c '%U %a' ${CONF}; grep -c 'priority 144' ${CONF}; journalctl -u ssh --no-pager | grep -c 'Accepted publickey for deploy from 10.77.0.11' || true`);
+      const [owner, prio, viaJump] = who.stdout.trim().split('\n');
+      assert.equal(owner, 'root 640', 'written as root through sudo');
+      assert.equal(prio, '1');
+      assert.ok(Number(viaJump) >= 1, `lb2 saw deploy log in from lb1 (the jump host): ${who.stdout}`);
     });
   });
 });
