@@ -8,6 +8,7 @@ import { registerSchema } from './schema.js';
 import { registerApply } from './apply.js';
 import { registerVerify } from './verify.js';
 import { registerLab } from './lab.js';
+import { registerRollback } from './rollback.js';
 
 export function buildProgram(): Command {
   const program = new Command('kadeploy')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerRender(program);
   registerApply(program);
   registerVerify(program);
+  registerRollback(program);
   registerSchema(program);
   registerLab(program);
   return program;

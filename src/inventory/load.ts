@@ -36,7 +36,13 @@ export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env
       syntax.map((e) => ({ file, line: e.line, column: e.column, path: '', message: `YAML syntax: ${e.message}`, severity: 'error' as const })),
     );
   }
-  const data: unknown = source.doc.toJS();
+  let data: unknown;
+  try {
+    data = source.doc.toJS();
+  } catch (e) {
+    // e.g. an alias bomb: "Excessive alias count indicates a resource exhaustion attack"
+    fail(`YAML: ${(e as Error).message.split('\n')[0]}`, 1, 1);
+  }
   if (data === null || data === undefined) fail('inventory is empty (expected vrrp_instances and nodes)');
   if (typeof data !== 'object' || Array.isArray(data)) fail('inventory must be a YAML mapping (key: value) at the top level', 1, 1);
 

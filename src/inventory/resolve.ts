@@ -9,6 +9,9 @@ import type { RuleIssue } from './rules.js';
 import type { RawInventory, RawNode, Secret } from './schema.js';
 import type { FieldPath } from './source.js';
 
+const AUTH_PASS = /^[\x21-\x7e]+$/;
+const AUTH_PASS_FORBIDDEN = /["#!$\\`{}]/;
+
 /** `~/x` and paths relative to the inventory's directory become absolute. */
 export function expandPath(path: string, baseDir: string): string {
   if (path === '~' || path.startsWith('~/')) return homedir() + path.slice(1);
@@ -78,6 +81,10 @@ export function resolveCluster(
     const pass = readSecret(auth.auth_pass, path);
     if (typeof auth.auth_pass !== 'string' && pass.length > 8) {
       issues.push({ path, severity: 'error', message: `is ${pass.length} characters; keepalived uses only the first 8 (silent truncation)` });
+    }
+    // keepalived.conf has no quoting: a space ends the word, # and ! start a comment.
+    if (pass && (!AUTH_PASS.test(pass) || AUTH_PASS_FORBIDDEN.test(pass))) {
+      issues.push({ path, severity: 'error', message: 'must be printable ASCII without spaces or any of " # ! $ \\ ` { } (keepalived.conf cannot quote them)' });
     }
     passes.set(name, pass);
   }

@@ -6,8 +6,9 @@ import { parseCidr } from './ip.js';
 /** Interface, instance and script names reach keepalived.conf and shells: keep them to a safe alphabet. */
 const IFACE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** keepalived runs scripts without a shell and writes them in double quotes: no metacharacters at all. */
-const COMMAND = /^[^;&|`$<>"'\\\n\r\t(){}*?![\]~#]+$/;
+/** keepalived runs scripts without a shell and writes them in double quotes: no metacharacters, no
+ * control or invisible characters (they could hide what runs). */
+const COMMAND = /^[^;&|`$<>"'\\(){}*?![\]~#\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+$/;
 
 const iface = z.string().regex(IFACE, 'must be an interface name (letters, digits, _ . @ -; at most 15 characters)');
 const name = z.string().regex(NAME, 'must be a name of letters, digits, _ . - (no spaces or shell characters)');

@@ -29,8 +29,9 @@ export interface Backup {
 
 /** One command listing every backup of `paths`, one per line (a path with no backup prints nothing). */
 export function listBackupsCommand(paths: readonly string[]): string {
-  // The glob stays outside the quotes; `[ -e ]` drops the unexpanded pattern when nothing matches.
-  return paths.map((p) => `for f in ${quote(p + BACKUP_MARK)}*; do [ -e "$f" ] && printf '%s\\n' "$f"; done`).join('; ') || 'true';
+  // The glob stays outside the quotes; `[ -e ]` drops the unexpanded pattern when nothing matches
+  // (written as `||` so the loop, and the command, exit 0 either way).
+  return paths.map((p) => `for f in ${quote(p + BACKUP_MARK)}*; do [ ! -e "$f" ] || printf '%s\\n' "$f"; done`).join('; ') || 'true';
 }
 
 /** Backups of `paths` found in a listing, newest first per path; anything else (temp files, other suffixes) is ignored. */

@@ -7,33 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadInventory } from '../../src/inventory/load.js';
+import { BASE, edit } from '../support/inventory.js';
 
-export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
-// Line numbers matter: cases below replace whole lines and assert the line reported.
-export const BASE = `vrrp_scripts:
-  chk:
-    script: killall -0 haproxy
-    interval: 1
-vrrp_instances:
-  VI_1:
-    virtual_router_id: 51
-    interface: eth0
-    authentication:
-      auth_pass: secret1
-    virtual_ipaddresses:
-      - 10.0.0.100/32
-    track_scripts: [chk]
-nodes:
-  - name: a
-    address: 10.0.0.11/24
-    state: MASTER
-    priority: 100
-  - name: b
-    address: 10.0.0.12/24
-    state: BACKUP
-    priority: 90
-`;
 
 interface Case {
   name: string;
@@ -45,11 +22,6 @@ interface Case {
   message?: RegExp;
 }
 
-export function edit(edits: Array<[number, string]>): string {
-  const lines = BASE.split('\n');
-  for (const [n, text] of edits) lines[n - 1] = text;
-  return lines.join('\n');
-}
 
 const TWO_INSTANCES = `${BASE}`.replace(
   'nodes:',

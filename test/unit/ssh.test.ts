@@ -1,9 +1,8 @@
-// SSH transport against a real OpenSSH server on loopback, started (and stopped, by PID) by this file.
+// SSH transport against a real OpenSSH server on loopback (test/support/sshd.ts starts it, and stops it by PID).
 // Pure parts (ssh_config resolution, known_hosts parsing, sudo wrapping, concurrency) need no server.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,122 +15,32 @@ import { createLimiter, mapLimit } from '../../src/ssh/limit.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { parseSshConfig, resolveTarget, targetFromSettings, type SshTarget } from '../../src/ssh/target.js';
 import { writeFileAtomic } from '../../src/ssh/upload.js';
+import { freePort, keygen as keygenIn, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
-const SSHD = '/usr/sbin/sshd';
-
-/** Install openssh-server when missing and possible; otherwise say why the server tests are skipped. */
-function sshdUnavailable(): string | undefined {
-  if (existsSync(SSHD)) return undefined;
-  if (process.getuid?.() !== 0) return `${SSHD} missing and not root: install openssh-server to run the SSH server tests`;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (spawnSync('apt-get', ['install', '-y', 'openssh-server'], { env, stdio: 'ignore' }).status !== 0) {
-    spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
-    spawnSync('apt-get', ['install', '-y', 'openssh-server'], { env, stdio: 'ignore' });
-  }
-  return existsSync(SSHD) ? undefined : `${SSHD} missing and apt-get install openssh-server failed`;
-}
-
-const skip = sshdUnavailable() ?? (process.getuid?.() !== 0 ? 'the SSH server tests log in as root and must run as root' : undefined);
-if (skip) process.stderr.write(`# SKIPPING SSH server tests: ${skip}\n`);
+const skip = sshdSkipReason();
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-ssh-'));
 const file = (name: string): string => join(dir, name);
+const keygen = (name: string, type: string, passphrase = ''): string => keygenIn(dir, name, type, passphrase);
 
-function keygen(name: string, type: string, passphrase = ''): string {
-  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', passphrase, '-C', name, '-f', file(name)]);
-  return file(name);
-}
-
-function pubBlob(keyFile: string): string {
-  return readFileSync(`${keyFile}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sshd exited (${child.exitCode}): ${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`sshd did not listen on ${port}: ${log()}`);
-}
-
+let server: Sshd | undefined;
 let port = 0;
-let sshd: ChildProcess | undefined;
 let hostEd25519 = '';
 let hostEcdsa = '';
 let clientKey = '';
-let knownHosts = '';
 
 before(async () => {
   if (skip) return;
-  hostEd25519 = keygen('host_ed25519', 'ed25519');
-  hostEcdsa = keygen('host_ecdsa', 'ecdsa');
-  clientKey = keygen('client_ed25519', 'ed25519');
-  writeFileSync(file('authorized_keys'), readFileSync(`${clientKey}.pub`));
-  port = await freePort();
-  knownHosts = file('known_hosts');
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${pubBlob(hostEd25519)}\n[127.0.0.1]:${port} ${pubBlob(hostEcdsa)}\n`);
-  const cfg = file('sshd_config');
-  writeFileSync(
-    cfg,
-    [
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'AllowTcpForwarding yes',
-      'LogLevel ERROR',
-    ].join('\n') + '\n',
-  );
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory sshd insists on
-  // prettier-ignore
-  const args = ['-D', '-e', '-f', cfg, '-p', String(port), '-o', 'ListenAddress=127.0.0.1',
-    '-o', `HostKey=${hostEd25519}`, '-o', `HostKey=${hostEcdsa}`, '-o', `AuthorizedKeysFile=${file('authorized_keys')}`,
-    '-o', 'PidFile=none', '-o', 'UsePAM=no', '-o', 'StrictModes=no'];
-  sshd = spawn(SSHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  sshd.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await waitForPort(port, sshd, () => log);
+  server = await startSshd(dir);
+  ({ port, hostEd25519, hostEcdsa, clientKey } = server);
 });
 
 after(() => {
-  if (sshd?.pid !== undefined && sshd.exitCode === null) process.kill(sshd.pid, 'SIGTERM');
+  server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function target(over: Partial<SshTarget> = {}): SshTarget {
-  return {
-    name: 'lb1',
-    host: '127.0.0.1',
-    port,
-    user: 'root',
-    identityFiles: [clientKey],
-    knownHostsFile: knownHosts,
-    hostKeyPolicy: 'strict',
-    useAgent: false,
-    sudo: false,
-    connectTimeoutMs: 5_000,
-    commandTimeoutMs: 10_000,
-    ...over,
-  };
-}
+const target = (over: Partial<SshTarget> = {}): SshTarget => server!.target(over);
 
 async function withConnection<T>(t: SshTarget, fn: (c: SshConnection) => Promise<T>): Promise<T> {
   const conn = await SshConnection.connect(t);

@@ -1,0 +1,112 @@
+// `kadeploy rollback`: undo the last apply with the backups it left on the nodes. Only the files of
+// the newest backup run (among the selected nodes) are restored, so every node goes back to the same
+// apply; nodes holding a VIP go last, one node at a time, and the first failure stops the rest.
+import type { Command } from 'commander';
+import { openSession, printWarnings } from '../apply/session.js';
+import { KadeployError } from '../errors.js';
+import { DEFAULTS } from '../inventory/defaults.js';
+import { loadInventory } from '../inventory/load.js';
+import { maskSecrets } from '../mask.js';
+import { DEFAULT_KEEP_BACKUPS, lastRun, listBackups, type Backup } from '../ops/backups.js';
+import { restoreNode, ROLLBACK_SUFFIX, RollbackError } from '../ops/rollback.js';
+import { mapLimit } from '../ssh/pool.js';
+
+interface RollbackFlags {
+  node?: string;
+  dryRun?: boolean;
+  playbook?: string;
+}
+
+/** The --node list, checked here so a wrong name is reported under the option's own name. */
+function nodeNames(file: string, names?: string): string[] | undefined {
+  const wanted = names?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+  if (!wanted.length) return undefined;
+  const known = loadInventory(file).cluster.nodes.map((n) => n.name);
+  const unknown = wanted.filter((n) => !known.includes(n));
+  if (unknown.length) throw new KadeployError(`--node: no node named ${unknown.join(', ')} (nodes: ${known.join(', ')})`);
+  return wanted;
+}
+
+const describe = (b: Backup) => `${b.of} (from ${b.path})`;
+
+async function run(file: string, flags: RollbackFlags): Promise<void> {
+  // The session of an apply: every node reached (or nothing happens), the lock taken unless this
+  // is a dry run, and the plan's order, which puts the nodes holding a VIP last.
+  const session = await openSession({
+    inventory: file,
+    playbook: flags.playbook,
+    limit: nodeNames(file, flags.node),
+    lock: !flags.dryRun,
+    command: `rollback ${file}`,
+  });
+  try {
+    printWarnings(session.warnings);
+    const { cluster, conns, plan, desired } = session;
+    const mask = (s: string) => maskSecrets(s, cluster.secrets);
+    const order = plan.nodes;
+    // Exactly the files an apply of this playbook writes on each node.
+    const pathsOf = (node: string) => desired.get(node)!.flatMap((d) => (d.kind === 'file' ? [d.path] : []));
+
+    const found = new Map<string, Backup[]>();
+    await mapLimit(order, cluster.forks, async (n) => void found.set(n.node, await listBackups(conns.get(n.node)!, pathsOf(n.node))));
+    const latest = lastRun([...found.values()].flat());
+    if (!latest.length) throw new KadeployError(`no kadeploy backups on ${order.map((n) => n.node).join(', ')}: nothing to roll back`);
+    const stamp = latest[0]!.stamp;
+    process.stdout.write(
+      `${flags.dryRun ? 'Would restore' : 'Restoring'} the files replaced by the apply of ${stamp} ` +
+        `on ${order.map((n) => `${n.node}${n.holds.length ? ' (holds a VIP: last)' : ''}`).join(', ')}\n`,
+    );
+
+    const done: string[] = [];
+    for (const [k, n] of order.entries()) {
+      const backups = (found.get(n.node) ?? []).filter((b) => b.stamp === stamp);
+      if (!backups.length) {
+        process.stdout.write(`${n.node}: no backup from that apply: unchanged\n`);
+        continue;
+      }
+      try {
+        const options = { configPath: DEFAULTS.keepalived.config_path, unit: DEFAULTS.keepalived.service, dryRun: flags.dryRun };
+        const r = await restoreNode(n.node, conns.get(n.node)!, backups, options);
+        const what = r.restored.map(describe).join(', ');
+        process.stdout.write(
+          flags.dryRun
+            ? `${n.node}: would restore ${what}\n`
+            : `${n.node}: restored ${what}; ${options.unit} ${r.action === 'reload' ? 'reloaded' : 'restarted'} and active (replaced files kept as *${ROLLBACK_SUFFIX})\n`,
+        );
+        done.push(n.node);
+      } catch (e) {
+        const rest = order.slice(k + 1).map((x) => x.node);
+        const tail = `${done.length ? `; already rolled back: ${done.join(', ')}` : ''}${rest.length ? `; not touched: ${rest.join(', ')}` : ''}`;
+        throw new RollbackError(mask(`${(e as Error).message}${tail}`));
+      }
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+export function registerRollback(program: Command): void {
+  program
+    .command('rollback')
+    .description("Undo the last apply: restore the files it replaced (its backups on each node), then reload keepalived")
+    .argument('<inventory>', 'inventory YAML file')
+    .option('--node <names>', 'only these nodes (comma-separated)')
+    .option('-n, --dry-run', 'show what would be restored (the config backup is still checked with keepalived -t), change nothing')
+    .option('--playbook <file>', 'the playbook the apply ran, for the files it manages (default playbooks/keepalived.yaml)')
+    .addHelpText(
+      'after',
+      `
+apply keeps the replaced files as PATH.kadeploy-bak.<time of the run> (the last ${DEFAULT_KEEP_BACKUPS} per file). rollback
+restores the newest run's files on every selected node: the keepalived.conf backup must pass
+keepalived -t first, then keepalived is reloaded (restarted if it was not running) and must be active;
+if not, that node's files are put back and the rollback stops. Nodes holding a VIP go last. A restored
+backup is used up, so running rollback again goes one apply further back.
+The lock taken by apply is taken too (not by --dry-run).
+Exit codes: 0 restored, 1 failure, a node locked or unreachable, or nothing to restore, 3 invalid inventory.
+
+Examples:
+  $ kadeploy rollback inventories/lab.yaml --dry-run
+  $ kadeploy rollback inventories/lab.yaml --node lb2`,
+    )
+    .action((file: string, flags: RollbackFlags) => run(file, flags));
+}
