@@ -205,6 +205,25 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         expectOk(await kadeploy(['apply', base]), 'back to the base inventory');
       });
 
+      await t.test('kadeploy rollback restores the files of the last apply, node by node', async () => {
+        await reset();
+        expectOk(await kadeploy(['apply', bumped]), 'apply the change to roll back');
+        const changed = await assertHealthy(lab, 'after the change');
+        assert.notEqual(changed.nodes.lb2!.sum, s0.nodes.lb2!.sum);
+        const dry = await kadeploy(['rollback', bumped, '--dry-run']);
+        expectOk(dry, 'rollback --dry-run');
+        assert.match(dry.stdout, /Would restore/);
+        assert.deepEqual((await state(lab)).nodes, changed.nodes, 'dry-run changed nothing');
+        const one = await kadeploy(['rollback', bumped, '--node', 'lb2']);
+        expectOk(one, 'rollback --node lb2');
+        let s = await assertHealthy(lab, 'after rolling back lb2');
+        assert.equal(s.nodes.lb2!.sum, s0.nodes.lb2!.sum, 'lb2 back on its previous config');
+        assert.equal(s.nodes.lb1!.sum, changed.nodes.lb1!.sum, 'lb1 untouched');
+        expectOk(await kadeploy(['rollback', bumped]), 'rollback of the rest');
+        s = await assertHealthy(lab, 'after the full rollback');
+        assert.deepEqual(s.nodes, s0.nodes, 'every node back on the base config');
+      });
+
       await t.test('a rollout to every node keeps the VIP answering (100 ms prober)', async () => {
         await reset();
         const probe = startProber(lab.vip);
