@@ -96,7 +96,7 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
       task: async (_, t) => {
         checkAbort();
         const reachable = cluster.nodes.filter((n) => conns.has(n.name));
-        const { ok, placements } = await waitForPlacement(reachable, conns, vipCheck.timeoutS);
+        const { ok, placements } = await waitForPlacement(reachable, cluster.vrrpScripts, conns, vipCheck.timeoutS);
         t.title = `VIP check: ${placements.map(describePlacement).join('; ')}`;
         if (!ok) throw new ApplyError(`VIP placement wrong after ${vipCheck.timeoutS}s: ${placements.map(describePlacement).join('; ')}`);
       },

@@ -8,6 +8,22 @@ export { mapLimit } from './limit.js';
 
 export const DEFAULT_FORKS = 10;
 
+/** Failures worth a second try: the peer dropped us before authentication (sshd under load, MaxStartups). */
+const TRANSIENT = /closed the connection during the SSH handshake|ECONNRESET|connection lost before handshake/i;
+const RETRIES = 2;
+
+async function connectWithRetry(connect: () => Promise<SshConnection>): Promise<SshConnection> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect();
+    } catch (e) {
+      // Never retry an authentication or host-key refusal: those are answers, not accidents.
+      if (attempt >= RETRIES || !TRANSIENT.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 250 * (attempt + 1)));
+    }
+  }
+}
+
 export interface PoolOptions {
   /** Maximum connections being opened at once (Ansible's `--forks`). */
   forks?: number;
@@ -29,7 +45,7 @@ export class SshPool {
   get(target: SshTarget): Promise<SshConnection> {
     const existing = this.connections.get(target.name);
     if (existing) return existing;
-    const opening = this.limit(() => this.connect(target));
+    const opening = this.limit(() => connectWithRetry(() => this.connect(target)));
     this.connections.set(target.name, opening);
     const forget = (): void => {
       if (this.connections.get(target.name) === opening) this.connections.delete(target.name);

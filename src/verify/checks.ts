@@ -1,8 +1,7 @@
 // Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
 // per node and per VIP, each with a pass/fail and the reason.
 import type { Session } from '../apply/session.js';
-import { describePlacement, readPlacement, type VipPlacement } from '../apply/vip.js';
-import type { Cluster, NodeSpec } from '../inventory/model.js';
+import { describePlacement, expectedHolder, readPlacement, type VipPlacement } from '../apply/vip.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
 import { readVrrp, type VrrpReading } from './probe.js';
@@ -12,39 +11,6 @@ export interface CheckResult {
   check: string;
   ok: boolean;
   detail: string;
-}
-
-/**
- * The node that should hold a VIP now: highest effective priority among healthy nodes (keepalived
- * active; a failing track script either lowers the priority by its weight or, without weight, puts
- * the node in FAULT). With nopreempt, the current holder keeps it while healthy.
- */
-export function expectedHolderNow(
-  nodes: NodeSpec[],
-  cluster: Cluster,
-  vip: string,
-  health: Map<string, { active: boolean; scripts: Record<string, number> }>,
-  holders: string[],
-): string | undefined {
-  const weights = new Map(cluster.vrrpScripts.map((s) => [s.name, s.weight ?? 0]));
-  const candidates: Array<{ node: string; priority: number; nopreempt: boolean }> = [];
-  for (const n of nodes) {
-    const inst = n.instances.find((i) => i.vips.some((v) => v.address.split('/')[0] === vip));
-    const h = health.get(n.name);
-    if (!inst || !h?.active) continue;
-    let priority = inst.priority;
-    let fault = false;
-    for (const s of inst.trackScripts) {
-      if ((h.scripts[s] ?? 0) === 0) continue;
-      const w = weights.get(s) ?? 0;
-      if (w === 0) fault = true;
-      else priority += w;
-    }
-    if (!fault) candidates.push({ node: n.name, priority, nopreempt: inst.nopreempt });
-  }
-  const holder = holders.length === 1 ? candidates.find((c) => c.node === holders[0]) : undefined;
-  if (holder?.nopreempt) return holder.node;
-  return candidates.sort((a, b) => b.priority - a.priority)[0]?.node;
 }
 
 export async function runChecks(session: Session): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
@@ -79,7 +45,7 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     add(node.name, 'keepalived journal', r.journalErrors.length === 0, r.journalErrors.length ? r.journalErrors.join(' | ') : 'no errors in the last 10 min');
   }
 
-  const placements = await readPlacement(cluster.nodes, conns);
+  const placements = await readPlacement(cluster.nodes, cluster.vrrpScripts, conns);
   // VRRP traffic really crosses: a holder sends adverts, every other node receives them.
   for (const node of cluster.nodes) {
     const r = readings.get(node.name)!;
@@ -95,7 +61,7 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     cluster.nodes.map((n) => [n.name, { active: facts.get(n.name)!.units.keepalived?.active === true, scripts: readings.get(n.name)!.scripts }]),
   );
   for (const p of placements) {
-    const expected = expectedHolderNow(cluster.nodes, cluster, p.vip, health, p.holders);
+    const expected = expectedHolder(cluster.nodes, cluster.vrrpScripts, p.vip, p.holders, health);
     const ok = p.holders.length === 1 && p.holders[0] === expected;
     add('cluster', `VIP ${p.vip}`, ok, describePlacement({ ...p, expected }));
   }

@@ -4,10 +4,9 @@
 // happens (failure, error, Ctrl-C), every service the drill stopped is started again.
 import { request } from 'node:http';
 import type { Session } from '../apply/session.js';
-import { readPlacement } from '../apply/vip.js';
+import { expectedHolder, readPlacement } from '../apply/vip.js';
 import { KadeployError } from '../errors.js';
 import { sh } from '../shell/quote.js';
-import { expectedHolderNow } from './checks.js';
 
 export type DrillTarget = 'haproxy' | 'keepalived';
 
@@ -57,7 +56,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   const failoverBoundMs = 3 * inst.advertInt * 1000 + detectMs + SLACK_MS;
   const failbackBoundMs = 3 * inst.advertInt * 1000 + riseMs + (inst.preemptDelay ?? 0) * 1000 + SLACK_MS;
 
-  const holdersNow = async () => (await readPlacement(cluster.nodes, conns)).find((p) => p.vip === vip)?.holders ?? [];
+  const holdersNow = async () => (await readPlacement(cluster.nodes, cluster.vrrpScripts, conns)).find((p) => p.vip === vip)?.holders ?? [];
   const before = await holdersNow();
   if (before.length !== 1) throw new KadeployError(`cannot start the drill: VIP ${vip} is held by ${before.length ? before.join(' and ') : 'no node'}; run kadeploy verify`);
   const from = before[0]!;
@@ -67,7 +66,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   const health = new Map(
     cluster.nodes.map((n) => [n.name, { active: !(n.name === from && opts.stop === 'keepalived'), scripts: n.name === from ? Object.fromEntries(inst.trackScripts.map((s) => [s, 1])) : {} }]),
   );
-  const expectedTo = expectedHolderNow(cluster.nodes, cluster, vip, health, []);
+  const expectedTo = expectedHolder(cluster.nodes, cluster.vrrpScripts, vip, [], health);
   const report: DrillReport = {
     vip, from, expectedTo, failoverBoundMs, failbackBoundMs, maxHolders: 1,
     expectedOutcome: preemptive ? 'failback' : 'stayed', ok: false, problems: [],

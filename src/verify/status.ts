@@ -36,7 +36,7 @@ export async function readStatus(session: Session): Promise<ClusterStatus> {
     });
   });
   nodes.sort((a, b) => cluster.nodes.findIndex((n) => n.name === a.node) - cluster.nodes.findIndex((n) => n.name === b.node));
-  return { at: new Date().toISOString(), vips: await readPlacement(cluster.nodes, conns), nodes };
+  return { at: new Date().toISOString(), vips: await readPlacement(cluster.nodes, cluster.vrrpScripts, conns), nodes };
 }
 
 export function formatStatus(s: ClusterStatus): string {
