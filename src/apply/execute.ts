@@ -81,9 +81,11 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
   }
   for (const n of plan.nodes) {
     const work = n.changes.filter((c) => c.kind !== 'package' && c.kind !== 'assert_vip');
-    work.filter((c) => !isChange(c)).forEach((c) => count(n.node, c));
-    const todo = work.filter(isChange);
-    if (!todo.length) continue;
+    work.filter((c) => !isChange(c) && c.kind !== 'assert').forEach((c) => count(n.node, c));
+    const changes = work.filter(isChange);
+    if (!changes.length) continue;
+    // Post-change checks follow the changes, so a failing one can still roll the node back.
+    const todo = [...changes, ...work.filter((c) => c.kind === 'assert')];
     tasks.push({
       title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
       task: (_, t) => t.newListr(nodeTasks(n, todo, conns.get(n.node)!, recaps.get(n.node)!, { mask, count, fail, signal: opts.signal }), { concurrent: false, exitOnError: true }),
@@ -151,6 +153,14 @@ function nodeTasks(n: NodePlan, todo: Change[], conn: SshConnection, recap: Node
         }
         if (d.kind === 'file') backups.set(d.path, await writeDesiredFile(conn, d));
         else if (d.kind === 'command') await conn.exec(`sh -c ${sh(d.run)}`);
+        else if (d.kind === 'assert') {
+          const r = await conn.exec(`sh -c ${sh(d.run)}`, { check: false });
+          if (r.code !== 0) {
+            const why = `check failed: ${d.message ?? d.run} (exit ${r.code})`;
+            await rollback(why);
+            throw new ApplyError(ctx.mask(`${why}${recap.rolledBack ? `; rolled back: ${recap.rolledBack}` : ''}`));
+          }
+        }
         else if (d.kind === 'service') {
           for (const action of c.actions) {
             const r = await conn.exec(serviceCommand(action, d.name), { check: false });

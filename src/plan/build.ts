@@ -51,6 +51,8 @@ function planOne(d: Desired, facts: HostFacts, notified: Set<string>): Change {
       const skip = d.unless !== undefined && facts.unless[d.unless] === 0;
       return skip ? { ...base, actions: ['none'], summary: `${d.run} (unless passed)` } : { ...base, actions: ['run'], summary: `run: ${d.run}` };
     }
+    case 'assert':
+      return { ...base, actions: ['check'], summary: `check: ${d.run}` };
     case 'assert_vip':
       return { ...base, actions: ['check'], summary: 'VIP on exactly the expected node' };
   }

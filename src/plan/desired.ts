@@ -27,6 +27,7 @@ export function desiredFor(playbook: Playbook, cluster: Cluster, renderer: Rende
     }
     if ('service' in t) return [{ kind: 'service', task: t.name, ...t.service }];
     if ('command' in t) return [{ kind: 'command', task: t.name, ...t.command }];
+    if ('assert' in t) return [{ kind: 'assert', task: t.name, ...t.assert }];
     return [{ kind: 'assert_vip', task: t.name, timeoutS: t.assert_vip.timeout }];
   });
 }

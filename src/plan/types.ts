@@ -7,6 +7,7 @@ export type Desired =
   | { kind: 'file'; task: string; path: string; content: string; mode: string; secret: boolean; validate?: 'keepalived'; notify?: string }
   | { kind: 'service'; task: string; name: string; enabled: boolean; started: boolean }
   | { kind: 'command'; task: string; run: string; unless?: string }
+  | { kind: 'assert'; task: string; run: string; message?: string }
   | { kind: 'assert_vip'; task: string; timeoutS: number };
 
 export type Action =

@@ -24,6 +24,8 @@ const taskSchema = z.union([
   }),
   z.strictObject({ name: z.string(), service: z.strictObject({ name: unit, enabled: z.boolean().default(true), started: z.boolean().default(true) }) }),
   z.strictObject({ name: z.string(), command: z.strictObject({ run: z.string().min(1), unless: z.string().min(1).optional() }) }),
+  // A post-change check: run on every node that was changed, after its changes; failing rolls it back.
+  z.strictObject({ name: z.string(), assert: z.strictObject({ run: z.string().min(1), message: z.string().optional() }) }),
   z.strictObject({ name: z.string(), assert_vip: z.strictObject({ timeout: z.number().positive().default(20) }) }),
 ]);
 

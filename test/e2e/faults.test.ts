@@ -121,6 +121,17 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
       // Each case starts from the converged base, whatever the previous one left.
       const reset = async () => expectOk(await kadeploy(['apply', base]), 'reset to the base inventory');
 
+      await t.test('a failing post-change check rolls the node back and stops', async () => {
+        await reset();
+        const doc = parseDocument(PLAYBOOK);
+        (doc.get('tasks') as { items: unknown[] }).items.splice(4, 0, doc.createNode({ name: 'Post-change check', assert: { run: 'test -e /nonexistent/ready', message: 'ready marker present' } }));
+        const playbook = join(dir, 'playbook-assert.yaml');
+        writeFileSync(playbook, doc.toString());
+        const r = await kadeploy(['apply', bumped, '--playbook', playbook]);
+        expectFailure(r, 1, /lb2: check failed: ready marker present \(exit 1\); rolled back/, 'post-change check');
+        assert.deepEqual((await assertHealthy(lab, 'after the failed check')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
+      });
+
       await t.test('a failed package install changes no config', async () => {
         await reset();
         const playbook = playbookWithCommand('pkg.yaml', 'true', ['hello']);

@@ -106,6 +106,13 @@ describe('plan', () => {
     assert.deepEqual(actions(d, facts({ unless: { 'nft list ruleset | grep -q vrrp': 1 } }))[0]?.[1], 'run');
   });
 
+  it('plans a post-change check as a check, not a change', () => {
+    const d: Desired[] = [{ kind: 'assert', task: 'ready', run: 'test -e /run/ready' }];
+    const [c] = planChanges(d, facts());
+    assert.deepEqual(c?.actions, ['check']);
+    assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes: [c!] }] }), 0);
+  });
+
   it('orders nodes so the current VIP holder is changed last', () => {
     const holderFacts = converged(master);
     holderFacts.addresses.eth0!.push('192.168.69.110');
