@@ -73,6 +73,14 @@ describe('verify, status and the failover drill on a 2-node lab', { timeout: 900
       assert.ok(report.failoverMs <= report.failoverBoundMs);
       assert.deepEqual(await haproxyActiveEverywhere(lab), { lb1: 'active', lb2: 'active' });
 
+      // The same drill stopping keepalived itself.
+      const kd = await kadeploy(['verify', inv, '--failover=keepalived', '--json']);
+      const kReport = JSON.parse(kd.stdout).failover;
+      process.stderr.write(`  keepalived drill: failover ${kReport.failoverMs} ms, failback ${kReport.failbackMs} ms\n`);
+      expectCode(kd, 0, 'verify --failover=keepalived');
+      assert.deepEqual([kReport.from, kReport.to, kReport.outcome], ['lb1', 'lb2', 'failback']);
+      assert.equal((await lab.ssh('lb1', 'systemctl is-active keepalived')).stdout.trim(), 'active', 'keepalived restarted on lb1');
+
       // Ctrl-C during the drill: HAProxy is started again.
       const child = spawn(process.execPath, [CLI, 'verify', inv, '--failover'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
