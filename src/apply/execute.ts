@@ -80,12 +80,12 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
     });
   }
   for (const n of plan.nodes) {
-    const work = n.changes.filter((c) => c.kind !== 'package' && c.kind !== 'assert_vip');
-    work.filter((c) => !isChange(c) && c.kind !== 'assert').forEach((c) => count(n.node, c));
-    const changes = work.filter(isChange);
+    const steps = n.changes.filter((c) => c.kind !== 'assert_vip');
+    steps.filter((c) => !isChange(c) && c.kind !== 'assert').forEach((c) => count(n.node, c));
+    const changes = steps.filter((c) => isChange(c) && c.kind !== 'package'); // packages ran above
     if (!changes.length) continue;
     // Post-change checks follow the changes, so a failing one can still roll the node back.
-    const todo = [...changes, ...work.filter((c) => c.kind === 'assert')];
+    const todo = [...changes, ...steps.filter((c) => c.kind === 'assert')];
     tasks.push({
       title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
       task: (_, t) => t.newListr(nodeTasks(n, todo, conns.get(n.node)!, recaps.get(n.node)!, { mask, count, fail, signal: opts.signal }), { concurrent: false, exitOnError: true }),
