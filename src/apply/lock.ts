@@ -110,13 +110,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Settings = LockOptions & Required<Pick<LockOptions, 'path' | 'waitMs' | 'retryMs' | 'staleMs' | 'isAlive'>>;
 
-async function acquireOne(node: string, conn: SshConnection, me: Me, opts: Settings): Promise<void> {
-  const deadline = Date.now() + opts.waitMs;
-  let waiting = false;
+/** One attempt on one node, never waiting: taken (undefined), or who holds it. A stale lock is taken over. */
+async function tryOnce(node: string, conn: SshConnection, me: Me, opts: Settings): Promise<string | undefined> {
   for (;;) {
     const r = await conn.exec(acquireCommand(opts.path, me), { check: false });
     const [first = '', ...rest] = r.stdout.split('\n');
-    if (first === 'ACQUIRED') return;
+    if (first === 'ACQUIRED') return undefined;
     if (!first.startsWith('HELD')) {
       const why = (rest.join(' ').trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0];
       throw new LockError(`${node}: cannot take the lock ${opts.path}: ${why}`);
@@ -128,22 +127,15 @@ async function acquireOne(node: string, conn: SshConnection, me: Me, opts: Setti
       await conn.exec(removeCommand(opts.path, holder.token, me.token), { check: false });
       continue;
     }
-    if (Date.now() >= deadline) {
-      throw new LockError(
-        `${node}: another kadeploy run holds the lock ${opts.path}: ${describeHolder(holder, ageS)}; ` +
-          `waited ${Math.round(opts.waitMs / 1000)} s. Try again when it is done; if no run is active, remove ${opts.path} on ${node}.`,
-      );
-    }
-    if (!waiting) opts.onWait?.(node, describeHolder(holder, ageS));
-    waiting = true;
-    await sleep(Math.min(opts.retryMs, Math.max(0, deadline - Date.now())));
+    return describeHolder(holder, ageS);
   }
 }
 
 /**
  * Take the lock on every node, or on none: on a refusal, the locks already taken are released and
- * a LockError names the node and the holder. Nodes are locked one at a time in name order, so two
- * runs over overlapping node sets cannot each hold what the other waits for.
+ * a LockError names the node and the holder. Every node is tried at once (one round trip in all, not
+ * one per node); a run that finds any lock held gives back what it took before waiting, so it never
+ * holds some locks while waiting for others and two runs over overlapping node sets cannot deadlock.
  * Returns the release function: call it in a `finally`; it never throws (a lock it cannot remove,
  * e.g. after a lost connection, goes stale on its own).
  */
@@ -163,23 +155,55 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
     user: safeUser(),
     command: opts.command ?? 'kadeploy',
   };
-  const held: Array<[string, SshConnection]> = [];
+  let held: Array<[string, SshConnection]> = [];
+  const giveBack = async (): Promise<void> => {
+    const taken = held;
+    held = [];
+    await mapLimit(taken, 50, ([, conn]) => conn.exec(removeCommand(o.path, me.token, me.token), { check: false }).catch(() => undefined));
+  };
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
-    await mapLimit(held, 10, ([, conn]) => conn.exec(removeCommand(o.path, me.token, me.token), { check: false }).catch(() => undefined));
+    await giveBack();
   };
+  const nodes = [...conns].sort(([a], [b]) => a.localeCompare(b));
+  const deadline = Date.now() + o.waitMs;
+  const waitedOn = new Set<string>();
   try {
-    for (const [node, conn] of [...conns].sort(([a], [b]) => a.localeCompare(b))) {
-      await acquireOne(node, conn, me, o);
-      held.push([node, conn]);
+    for (;;) {
+      const attempts = await mapLimit(nodes, 50, async ([node, conn]) => {
+        try {
+          return { node, conn, holder: await tryOnce(node, conn, me, o) };
+        } catch (error) {
+          return { node, conn, error };
+        }
+      });
+      for (const a of attempts) if (!a.error && a.holder === undefined) held.push([a.node, a.conn]);
+      const failed = attempts.find((a) => a.error);
+      if (failed) throw failed.error;
+      const busy = attempts.filter((a) => a.holder !== undefined);
+      if (!busy.length) return release;
+      await giveBack();
+      const first = busy[0]!;
+      if (Date.now() >= deadline) {
+        throw new LockError(
+          `${first.node}: another kadeploy run holds the lock ${o.path}: ${first.holder}; ` +
+            `waited ${Math.round(o.waitMs / 1000)} s. Try again when it is done; if no run is active, remove ${o.path} on ${first.node}.`,
+        );
+      }
+      for (const b of busy) {
+        if (waitedOn.has(b.node)) continue;
+        waitedOn.add(b.node);
+        o.onWait?.(b.node, b.holder!);
+      }
+      // Randomised, so two runs backing off from each other do not retry in lockstep.
+      await sleep(Math.min(o.retryMs * (0.5 + Math.random()), Math.max(0, deadline - Date.now())));
     }
   } catch (e) {
     await release();
     throw e;
   }
-  return release;
 }
 
 function safeUser(): string {

@@ -1,5 +1,5 @@
 // Where the VIPs are, and where they should be: checklist step 10 ("ip a" on every node).
-import { addressesFact, vipHolder } from '../facts/addresses.js';
+import { addressesFact, vipHolder, type AddressesFact } from '../facts/addresses.js';
 import { vipsOf } from '../plan/build.js';
 import type { NodeSpec, VrrpScript } from '../inventory/model.js';
 import type { SshConnection } from '../ssh/connection.js';
@@ -48,6 +48,11 @@ export async function readPlacement(nodes: NodeSpec[], scripts: VrrpScript[], co
       return { node: n.name, addrs: addressesFact.parse(r.stdout, r.code) };
     }),
   );
+  return placementFrom(nodes, scripts, addresses);
+}
+
+/** Placement from addresses already read (e.g. with this run's facts). */
+export function placementFrom(nodes: NodeSpec[], scripts: VrrpScript[], addresses: Array<{ node: string; addrs: AddressesFact }>): VipPlacement[] {
   const vips = [...new Set(nodes.flatMap(vipsOf))];
   return vips.map((vip) => {
     const holders = addresses.filter((a) => vipHolder(a.addrs, vip) !== undefined).map((a) => a.node);

@@ -3,7 +3,6 @@ import type { Desired } from '../plan/types.js';
 import { addressesFact, type AddressesFact } from './addresses.js';
 import { factScript, parseFacts, type Fact } from './fact.js';
 import { filesFact, type FilesFact } from './files.js';
-import { keepalivedVersionFact } from './keepalived.js';
 import { osFact, type OsFact } from './os.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
@@ -49,7 +48,6 @@ export function factsFor(desired: Desired[]): Array<Fact<unknown>> {
     unitsFact([...new Set(pick('service').map((d) => d.name))]),
     filesFact(pick('file').map((d) => d.path)),
     addressesFact,
-    keepalivedVersionFact,
     unlessFact(pick('command').flatMap((d) => (d.unless ? [d.unless] : []))),
   ] as Array<Fact<unknown>>;
 }
@@ -57,5 +55,9 @@ export function factsFor(desired: Desired[]): Array<Fact<unknown>> {
 export async function gatherFacts(host: Runner, desired: Desired[]): Promise<HostFacts> {
   const facts = factsFor(desired);
   const { stdout } = await host.exec(`sh -c ${quote(factScript(facts))}`, { check: false });
-  return parseFacts(facts, stdout) as unknown as HostFacts;
+  const parsed = parseFacts(facts, stdout) as unknown as HostFacts;
+  // keepalived's version from its package (epoch and revision dropped): no extra process on the node.
+  const pkg = parsed.packages?.keepalived;
+  parsed.keepalived = pkg ? pkg.replace(/^\d+:/, '').replace(/-[^-]*$/, '') : null;
+  return parsed;
 }

@@ -16,7 +16,12 @@ export function unitsFact(units: string[]): Fact<UnitsFact> {
     command: units
       .map((u) => {
         const q = quote(u);
-        return `printf '%s\\t%s\\t%s\\t%s\\n' ${q} "$(systemctl is-enabled ${q} 2>/dev/null)" "$(systemctl is-active ${q} 2>/dev/null)" "$(systemctl show -p MainPID --value ${q} 2>/dev/null)"`;
+        // One systemctl process per unit (is-enabled + is-active + show was three).
+        return (
+          `e=; a=; p=; for kv in $(systemctl show -p UnitFileState -p ActiveState -p MainPID -- ${q} 2>/dev/null); do ` +
+          `case $kv in UnitFileState=*) e=\${kv#*=};; ActiveState=*) a=\${kv#*=};; MainPID=*) p=\${kv#*=};; esac; done; ` +
+          `printf '%s\\t%s\\t%s\\t%s\\n' ${q} "$e" "$a" "$p"`
+        );
       })
       .join('; '),
     parse(out) {

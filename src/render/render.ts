@@ -38,7 +38,7 @@ export interface Renderer {
 export function createRenderer(cluster: Cluster): Renderer {
   // The user's templates directory comes first, so any built-in template can be overridden by name.
   const dirs = cluster.templatesDir ? [cluster.templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: true }), {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: false }), {
     autoescape: false,
     throwOnUndefined: true,
     trimBlocks: true,

@@ -56,14 +56,20 @@ export function parseKnownHosts(text: string): KnownHostsEntry[] {
   return entries;
 }
 
-/** Read a known_hosts file; a missing file knows no host. */
-export async function loadKnownHosts(file: string): Promise<KnownHostsEntry[]> {
-  try {
-    return parseKnownHosts(await readFile(file, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+const knownHostsCache = new Map<string, Promise<KnownHostsEntry[]>>();
+
+/** Read a known_hosts file; a missing file knows no host. Parsed once per file and process (N connections, not N parses). */
+export function loadKnownHosts(file: string): Promise<KnownHostsEntry[]> {
+  let entries = knownHostsCache.get(file);
+  if (!entries) {
+    entries = readFile(file, 'utf8').then(parseKnownHosts, (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    knownHostsCache.set(file, entries);
+    entries.catch(() => knownHostsCache.delete(file));
   }
+  return entries;
 }
 
 /** The name OpenSSH records: `host` on port 22, `[host]:port` otherwise. */
@@ -151,6 +157,7 @@ export async function verifyHostKey(target: VerifyTarget, entries: readonly Know
 }
 
 async function appendKnownHost(file: string, name: string, key: Buffer): Promise<void> {
+  knownHostsCache.delete(file);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const existing = await readFile(file, 'utf8').catch(() => '');
   const separator = existing === '' || existing.endsWith('\n') ? '' : '\n';
