@@ -50,7 +50,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const playbook = loadPlaybook(opts.playbook);
   const unknown = (opts.limit ?? []).filter((n) => !cluster.nodes.some((s) => s.name === n));
   if (unknown.length) {
-    throw new KadeployError(`--limit: no node named ${unknown.join(', ')} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
+    throw new KadeployError(`no node named ${unknown.join(', ')} in ${opts.inventory} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
   }
   const targets = opts.limit?.length ? cluster.nodes.filter((n) => opts.limit!.includes(n.name)) : cluster.nodes;
 
@@ -81,13 +81,14 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     );
   }
   const reachable = cluster.nodes.filter((n) => conns.has(n.name));
+  const planned = targets.filter((n) => conns.has(n.name));
   let release = async (): Promise<void> => {};
   const close = async () => {
     await release();
     await pool.closeAll();
   };
   if (opts.lock) {
-    const lockConns = new Map(targets.filter((n) => conns.has(n.name)).map((n) => [n.name, conns.get(n.name)!]));
+    const lockConns = new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
     try {
       release = await acquireLocks(lockConns, { command: opts.command, onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`) });
     } catch (e) {
@@ -105,7 +106,6 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     await close();
     throw e;
   }
-  const planned = targets.filter((n) => conns.has(n.name));
   const plan = buildPlan(planned.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })));
   const skipped = failures.map((f) => f.message);
   return { cluster, warnings, pool, conns, desired, facts, plan, targets: planned, skipped, close };

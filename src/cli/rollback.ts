@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { openSession, printWarnings } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
 import { DEFAULTS } from '../inventory/defaults.js';
-import { loadInventory } from '../inventory/load.js';
 import { maskSecrets } from '../mask.js';
 import { DEFAULT_KEEP_BACKUPS, lastRun, listBackups, type Backup } from '../ops/backups.js';
 import { restoreNode, ROLLBACK_SUFFIX, RollbackError } from '../ops/rollback.js';
@@ -17,16 +16,6 @@ interface RollbackFlags {
   playbook?: string;
 }
 
-/** The --node list, checked here so a wrong name is reported under the option's own name. */
-function nodeNames(file: string, names?: string): string[] | undefined {
-  const wanted = names?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
-  if (!wanted.length) return undefined;
-  const known = loadInventory(file).cluster.nodes.map((n) => n.name);
-  const unknown = wanted.filter((n) => !known.includes(n));
-  if (unknown.length) throw new KadeployError(`--node: no node named ${unknown.join(', ')} (nodes: ${known.join(', ')})`);
-  return wanted;
-}
-
 const describe = (b: Backup) => `${b.of} (from ${b.path})`;
 
 async function run(file: string, flags: RollbackFlags): Promise<void> {
@@ -35,7 +24,7 @@ async function run(file: string, flags: RollbackFlags): Promise<void> {
   const session = await openSession({
     inventory: file,
     playbook: flags.playbook,
-    limit: nodeNames(file, flags.node),
+    limit: flags.node?.split(',').map((s) => s.trim()).filter(Boolean),
     lock: !flags.dryRun,
     command: `rollback ${file}`,
   });
