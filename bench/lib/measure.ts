@@ -245,15 +245,5 @@ export function measure(cmd: string, args: string[], opts: RunOptions = {}): Pro
   });
 }
 
-/** Run a command for its result only (no timing), output captured. */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => resolve({ code: 127, stdout, stderr: stderr + err.message }));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-  });
-}
+/** Run a command for its result only (no timing), output captured: the lab's helper. */
+export { runResult as run } from '../../src/lab/exec.js';
