@@ -1,7 +1,7 @@
 // Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
 // per node and per VIP, each with a pass/fail and the reason.
 import type { Session } from '../apply/session.js';
-import { describePlacement, expectedHolder, readPlacement, type VipPlacement } from '../apply/vip.js';
+import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
 import { readVrrp, type VrrpReading } from './probe.js';
@@ -62,8 +62,8 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
   );
   for (const p of placements) {
     const expected = expectedHolder(cluster.nodes, cluster.vrrpScripts, p.vip, p.holders, health);
-    const ok = p.holders.length === 1 && p.holders[0] === expected;
-    add('cluster', `VIP ${p.vip}`, ok, describePlacement({ ...p, expected }));
+    const judged = { ...p, expected };
+    add('cluster', `VIP ${p.vip}`, placementOk(judged), describePlacement(judged));
   }
   return { results, placements };
 }

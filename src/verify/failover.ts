@@ -60,7 +60,8 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   const before = await holdersNow();
   if (before.length !== 1) throw new KadeployError(`cannot start the drill: VIP ${vip} is held by ${before.length ? before.join(' and ') : 'no node'}; run kadeploy verify`);
   const from = before[0]!;
-  const preemptive = !inst.nopreempt && cluster.nodes.find((n) => n.name === from)!.instances[0]!.priority === Math.max(...cluster.nodes.map((n) => n.instances[0]!.priority));
+  // The VIP comes back only if `from` is the node a healthy cluster elects, and preemption is on.
+  const preemptive = !inst.nopreempt && expectedHolder(cluster.nodes, cluster.vrrpScripts, vip, []) === from;
 
   // Who should take over: the best healthy node once `from` is unhealthy.
   const health = new Map(
