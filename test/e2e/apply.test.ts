@@ -144,13 +144,13 @@ describe('apply on a 2-node lab', { timeout: 900_000 }, () => {
       const viaSudo = editInventory(changed, 'sudo.yaml', (doc) => {
         doc.setIn(['ssh', 'user'], 'deploy');
         doc.setIn(['ssh', 'sudo'], true);
-        doc.setIn(['nodes', 1, 'ssh'], doc.createNode({ proxy_jump: 'root@10.77.0.11' }));
+        doc.setIn(['nodes', 1, 'ssh'], doc.createNode({ proxy_jump: `root@${lab.nodes[0]!.ip}` }));
         doc.setIn(['nodes', 1, 'priority'], 144);
       });
       const sudoApply = await kadeploy(['apply', viaSudo]);
       expectOk(sudoApply, 'apply as deploy with sudo, lb2 through a jump host');
       assert.match(sudoApply.stdout, /lb2\s+ok=\d+ changed=2 failed=0/);
-      const who = await lab.ssh('lb2', `stat -c '%U %a' ${CONF}; grep -c 'priority 144' ${CONF}; journalctl -u ssh --no-pager | grep -c 'Accepted publickey for deploy from 10.77.0.11' || true`);
+      const who = await lab.ssh('lb2', `stat -c '%U %a' ${CONF}; grep -c 'priority 144' ${CONF}; journalctl -u ssh --no-pager | grep -c 'Accepted publickey for deploy from ${lab.nodes[0]!.ip}' || true`);
       const [owner, prio, viaJump] = who.stdout.trim().split('\n');
       assert.equal(owner, 'root 640', 'written as root through sudo');
       assert.equal(prio, '1');

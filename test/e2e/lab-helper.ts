@@ -42,8 +42,19 @@ export function labSkipReason(): string | undefined {
   return `lab tests need root on Linux: ${reason}`;
 }
 
+/**
+ * The lab the e2e tests use: the default one, or KADEPLOY_TEST_LAB / KADEPLOY_TEST_SUBNET so that
+ * several test runs (parallel work trees) can each have a lab of their own on one machine.
+ */
+export function testLabOptions(opts: LabOptions = {}): LabOptions {
+  const name = opts.name ?? process.env.KADEPLOY_TEST_LAB;
+  const subnet = opts.subnet ?? process.env.KADEPLOY_TEST_SUBNET;
+  return { ...opts, ...(name ? { name } : {}), ...(subnet ? { subnet } : {}) };
+}
+
 /** Bring up a fresh lab (an existing one of the same name is torn down first). */
-export async function startLab(opts: LabOptions = {}): Promise<Lab> {
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const opts = testLabOptions(options);
   await labDown({ name: opts.name });
   const up = await labUp({ ...opts, log: (msg) => process.stderr.write(`  lab: ${msg}\n`) });
   const s = up.status;
@@ -83,7 +94,8 @@ export async function stopLab(lab: Lab | undefined): Promise<void> {
  * Run `fn` against a fresh lab and tear it down afterwards, even when `fn` fails.
  * Skips `t` (returns undefined) on hosts that cannot run the lab.
  */
-export async function withLab<T>(t: TestContext, opts: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<T | undefined> {
+export async function withLab<T>(t: TestContext, options: LabOptions, fn: (lab: Lab) => Promise<T>): Promise<T | undefined> {
+  const opts = testLabOptions(options);
   const skip = labSkipReason();
   if (skip) {
     t.skip(skip);
