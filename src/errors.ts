@@ -54,3 +54,24 @@ export class CommandError extends KadeployError {
 }
 
 export class LabError extends KadeployError {}
+
+/** A planned step failed on a node; the message already names the node (never twice). */
+export class StepError extends KadeployError {
+  constructor(readonly node: string, message: string) {
+    super(message.startsWith(`${node}: `) ? message : `${node}: ${message}`);
+  }
+}
+
+/** apply stopped: a node failed (and was rolled back), or the VIP check failed. */
+export class ApplyError extends KadeployError {}
+
+/** Interrupted (Ctrl-C, SIGTERM, SIGHUP): the current node was put back, no further node was touched. */
+export class ApplyInterrupted extends KadeployError {
+  override readonly exitCode = 130;
+}
+
+/** A node could not be put back to its previous files. */
+export class RollbackError extends KadeployError {}
+
+/** A saved plan that cannot be used (unreadable, another version, or the nodes or inventory changed). */
+export class PlanError extends KadeployError {}

@@ -1,17 +1,17 @@
-// Carry out a plan. Order (design.md, kolla-ansible): packages on every node in parallel (harmless to
-// the VIP), then each node's config and service one node at a time, VIP holders last, each checked
-// before the next; a node whose keepalived fails after a change is put back to its previous config.
+// Carry out a plan, exactly as it says: its phases in order, each node's steps in order. The
+// executor decides nothing: when a step fails (or the run is interrupted) in a phase that allows it,
+// the node's steps run so far are undone by the one rollback (ops/rollback.ts restoreNode, the one
+// `kadeploy rollback` uses: validated, atomic, health-checked), and the run stops before the next node.
 import type { ListrTask } from 'listr2';
-import { KadeployError } from '../errors.js';
+import { ApplyError, ApplyInterrupted, KadeployError } from '../errors.js';
 import { maskSecrets } from '../mask.js';
-import { restoreCommand, writeDesiredFile } from '../ops/file.js';
-import { installCommand } from '../ops/package.js';
-import { activeCheckCommand, serviceCommand } from '../ops/service.js';
-import { isChange, type Change, type NodePlan } from '../plan/types.js';
-import { sh } from '../shell/quote.js';
-import type { SshConnection } from '../ssh/connection.js';
-import type { Session } from './session.js';
-import { describePlacement, placementFrom, placementOk, waitForPlacement } from './vip.js';
+import { BACKUP_MARK, type Backup } from '../ops/backups.js';
+import { describeUnitAction, restoreNode } from '../ops/rollback.js';
+import { runStep } from '../ops/steps.js';
+import type { NodePlan, NodeRollback, Phase, Plan, Step } from '../plan/types.js';
+import type { Runner } from '../shell/runner.js';
+import { describePlacement, judgeVipCheck, waitForVipCheck } from './vip.js';
+import type { AddressesFact } from '../facts/addresses.js';
 
 export interface NodeRecap {
   node: string;
@@ -22,92 +22,120 @@ export interface NodeRecap {
   rolledBack?: string;
 }
 
-export class ApplyError extends KadeployError {}
-
-/** Ctrl-C: the current node was put back, no further node was touched. */
-export class ApplyInterrupted extends KadeployError {
-  override readonly exitCode = 130;
-}
+export { ApplyError, ApplyInterrupted };
 
 export interface ExecuteOptions {
+  /** A connection per node: the plan's nodes, and every node read for the VIP check. */
+  conns: Map<string, Runner>;
+  /** Masked out of every message. */
+  secrets: readonly string[];
+  /** Nodes at once in a parallel phase. */
+  forks: number;
   /** listr2 renderer: 'default' on a terminal, 'simple' plain lines otherwise, 'silent' for --json. */
   renderer: 'default' | 'simple' | 'silent';
-  /** Aborted on Ctrl-C: checked between steps; the node being changed is rolled back. */
+  /** Aborted on Ctrl-C, SIGTERM or SIGHUP: checked between steps; the node being changed is rolled back. */
   signal?: AbortSignal;
+  /** The addresses read with the facts: with nothing changed, the VIP check needs no second read. */
+  addresses?: Array<{ node: string; addrs: AddressesFact }>;
+}
+
+const withNode = (node: string, message: string) => (message.startsWith(`${node}: `) ? message : `${node}: ${message}`);
+const firstLine = (message: string) => message.split('\n')[0]!;
+
+/** Undo the steps of one node that ran (those with an undo): the one rollback. Returns the recap text. */
+export async function rollbackNode(node: string, conn: Runner, done: readonly Step[], how: NodeRollback, why: string): Promise<string | undefined> {
+  const undos = done.flatMap((s) => (s.undo ? [s.undo] : []));
+  if (!undos.length) return undefined;
+  const backups: Backup[] = undos.flatMap((u) => (u.backup ? [{ of: u.path, path: u.backup, stamp: u.backup.slice(u.path.length + BACKUP_MARK.length) }] : []));
+  const created = undos.flatMap((u) => (u.backup ? [] : [u.path]));
+  try {
+    const r = await restoreNode(node, conn, backups, { configPath: how.configPath, unit: how.unit, created, expectActive: how.unitWasActive });
+    const files = [...r.restored.map((b) => `${b.of} restored`), ...r.removed.map((p) => `${p} removed`)].join(', ');
+    return `${files}, ${describeUnitAction(how.unit, r)} (${why})`;
+  } catch (e) {
+    return `ROLLBACK FAILED: ${(e as Error).message} (${why})`;
+  }
 }
 
 /** The recap is returned even when a step failed: the user needs to know what was done and undone. */
-export async function executePlan(session: Session, opts: ExecuteOptions): Promise<{ recaps: NodeRecap[]; error?: KadeployError }> {
-  const { plan, conns, facts, cluster } = session;
+export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ recaps: NodeRecap[]; error?: KadeployError }> {
   const recaps = new Map<string, NodeRecap>(plan.nodes.map((n) => [n.node, { node: n.node, ok: 0, changed: 0, failed: 0 }]));
-  const mask = (text: string) => maskSecrets(text, cluster.secrets);
-  const count = (node: string, c: Change) => {
-    const r = recaps.get(node)!;
-    if (isChange(c)) r.changed++;
-    else r.ok++;
-  };
-  const fail = (node: string, e: unknown): never => {
-    if (e instanceof ApplyInterrupted) throw e;
-    recaps.get(node)!.failed++;
-    throw new ApplyError(mask(`${node}: ${(e as Error).message}`));
-  };
-  const checkAbort = () => {
-    if (opts.signal?.aborted) throw new ApplyInterrupted('interrupted: no further step was started');
+  const byName = new Map<string, NodePlan>(plan.nodes.map((n) => [n.node, n]));
+  const mask = (text: string) => maskSecrets(text, opts.secrets);
+  const aborted = () => opts.signal?.aborted === true;
+
+  const runNode = async (phase: Phase, entry: Phase['nodes'][number], titles?: (step: Step) => void) => {
+    const { node, steps } = entry;
+    const recap = recaps.get(node)!;
+    const conn = opts.conns.get(node)!;
+    const done: Step[] = [];
+    try {
+      for (const step of steps) {
+        if (aborted()) {
+          const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback, 'interrupted') : undefined;
+          if (rolled) recap.rolledBack = rolled;
+          throw new ApplyInterrupted(
+            done.length
+              ? `interrupted while changing ${node}${rolled ? `; ${node} rolled back: ${rolled}` : ''}; no further node was touched`
+              : 'interrupted: no further step was started',
+          );
+        }
+        titles?.(step);
+        await runStep(node, conn, step);
+        done.push(step);
+      }
+      recap.changed += entry.changes;
+      recap.ok += entry.ok;
+    } catch (e) {
+      if (e instanceof ApplyInterrupted) throw new ApplyInterrupted(mask(e.message));
+      recap.failed++;
+      const why = withNode(node, (e as Error).message);
+      // Any failure mid-node (a step, a lost connection, a timeout) puts the node back before stopping.
+      const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback, firstLine(why).slice(node.length + 2)) : undefined;
+      if (rolled) recap.rolledBack = rolled;
+      throw new ApplyError(mask(`${why}${rolled ? `; rolled back: ${rolled}` : ''}`));
+    }
   };
 
-  const installs = plan.nodes.flatMap((n) => n.changes.filter((c) => c.kind === 'package' && isChange(c)).map((c) => ({ n, c })));
-  const tasks: Array<ListrTask> = [];
-  if (installs.length) {
+  const tasks: ListrTask[] = [];
+  let changing = false;
+  for (const phase of plan.phases) {
+    const active = phase.nodes.filter((n) => n.steps.length);
+    for (const idle of phase.nodes.filter((n) => !n.steps.length)) {
+      const r = recaps.get(idle.node)!;
+      r.ok += idle.ok;
+      r.changed += idle.changes;
+    }
+    if (!active.length) continue;
+    changing = true;
     tasks.push({
-      title: `Install packages on ${installs.length} node(s) in parallel`,
+      title: phase.title,
       task: (_, t) =>
-        t.newListr(
-          installs.map(({ n, c }) => ({
-            title: `${n.node}: ${c.summary}`,
-            task: async () => {
-              checkAbort();
-              const d = c.desired as Extract<Change['desired'], { kind: 'package' }>;
-              try {
-                await conns.get(n.node)!.exec(installCommand(facts.get(n.node)!.os, d.names, cluster.aptProxy));
-                count(n.node, c);
-              } catch (e) {
-                fail(n.node, e);
-              }
-            },
-          })),
-          { concurrent: cluster.forks, exitOnError: true },
-        ),
+        phase.parallel
+          ? t.newListr(
+              active.map((entry) => ({ title: `${entry.node}: ${entry.steps.map((s) => s.title).join('; ')}`, task: () => runNode(phase, entry) })),
+              { concurrent: opts.forks, exitOnError: true },
+            )
+          : t.newListr(
+              active.map((entry) => ({
+                title: entry.node,
+                task: (_c, sub) => runNode(phase, entry, (step) => (sub.output = step.title)),
+              })),
+              { concurrent: false, exitOnError: true },
+            ),
     });
   }
-  for (const n of plan.nodes) {
-    const steps = n.changes.filter((c) => c.kind !== 'assert_vip');
-    steps.filter((c) => !isChange(c) && c.kind !== 'assert').forEach((c) => count(n.node, c));
-    const changes = steps.filter((c) => isChange(c) && c.kind !== 'package'); // packages ran above
-    if (!changes.length) continue;
-    // Post-change checks follow the changes, so a failing one can still roll the node back.
-    const todo = [...changes, ...steps.filter((c) => c.kind === 'assert')];
-    tasks.push({
-      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
-      task: (_, t) => t.newListr(nodeTasks(n, todo, conns.get(n.node)!, recaps.get(n.node)!, { mask, count, fail, signal: opts.signal }), { concurrent: false, exitOnError: true }),
-    });
-  }
-  // Nothing to change: the addresses read with this run's facts are the placement (no second read).
-  const nothingChanged = tasks.length === 0;
-  const vipCheck = session.desired.get(session.targets[0]?.name ?? '')?.find((d) => d.kind === 'assert_vip');
-  if (vipCheck && vipCheck.kind === 'assert_vip') {
+  const check = plan.vipCheck;
+  if (check) {
     tasks.push({
       title: 'Check VIP placement with ip a on every node',
       task: async (_, t) => {
-        checkAbort();
-        const reachable = cluster.nodes.filter((n) => conns.has(n.name));
-        const known = nothingChanged
-          ? placementFrom(reachable, cluster.vrrpScripts, reachable.map((n) => ({ node: n.name, addrs: facts.get(n.name)!.addresses })))
-          : undefined;
-        const { ok, placements } = known?.every(placementOk)
-          ? { ok: true, placements: known }
-          : await waitForPlacement(reachable, cluster.vrrpScripts, conns, vipCheck.timeoutS);
+        if (aborted()) throw new ApplyInterrupted('interrupted: no further step was started');
+        // Nothing changed and the facts show every VIP in place: no second read.
+        const known = !changing && check.satisfied && opts.addresses ? judgeVipCheck(check, opts.addresses) : undefined;
+        const { ok, placements } = known?.ok ? known : await waitForVipCheck(check, opts.conns);
         t.title = `VIP check: ${placements.map(describePlacement).join('; ')}`;
-        if (!ok) throw new ApplyError(`VIP placement wrong after ${vipCheck.timeoutS}s: ${placements.map(describePlacement).join('; ')}`);
+        if (!ok) throw new ApplyError(`VIP placement wrong after ${check.timeoutS}s: ${placements.map(describePlacement).join('; ')}`);
       },
     });
   }
@@ -129,67 +157,6 @@ export async function executePlan(session: Session, opts: ExecuteOptions): Promi
     const error = e instanceof KadeployError ? e : new ApplyError(mask(String((e as Error).message ?? e)));
     return { recaps: [...recaps.values()], error };
   }
-}
-
-interface NodeContext {
-  mask: (s: string) => string;
-  count: (node: string, c: Change) => void;
-  fail: (node: string, e: unknown) => never;
-  signal?: AbortSignal;
-}
-
-function nodeTasks(n: NodePlan, todo: Change[], conn: SshConnection, recap: NodeRecap, ctx: NodeContext): ListrTask[] {
-  const backups = new Map<string, string | undefined>(); // path → backup (undefined: file was new)
-  const units = [...new Set(todo.flatMap((c) => (c.desired.kind === 'service' ? [c.desired.name] : [])))];
-  // Put the node back as it was: previous files, then keepalived reloaded on them (restart only when
-  // reload fails, since a restart moves the VIP).
-  const rollback = async (why: string) => {
-    if (!backups.size) return;
-    for (const [path, backup] of backups) await conn.exec(restoreCommand(path, backup), { check: false });
-    for (const unit of units) {
-      await conn.exec(`${sh('systemctl', 'reload', unit)} || ${sh('systemctl', 'restart', unit)}`, { check: false });
-    }
-    recap.rolledBack = `${[...backups.keys()].join(', ')} restored${units.length ? `, ${units.join(', ')} reloaded` : ''} (${why})`;
-  };
-  return todo.map((c) => ({
-    title: c.summary,
-    task: async () => {
-      const d = c.desired;
-      try {
-        if (ctx.signal?.aborted) {
-          await rollback('interrupted');
-          throw new ApplyInterrupted(`interrupted while changing ${n.node}${recap.rolledBack ? `; ${n.node} rolled back: ${recap.rolledBack}` : ''}; no further node was touched`);
-        }
-        if (d.kind === 'file') backups.set(d.path, await writeDesiredFile(conn, d));
-        else if (d.kind === 'command') await conn.exec(`sh -c ${sh(d.run)}`);
-        else if (d.kind === 'assert') {
-          const r = await conn.exec(`sh -c ${sh(d.run)}`, { check: false });
-          if (r.code !== 0) {
-            const why = `check failed: ${d.message ?? d.run} (exit ${r.code})`;
-            await rollback(why);
-            throw new ApplyError(ctx.mask(`${why}${recap.rolledBack ? `; rolled back: ${recap.rolledBack}` : ''}`));
-          }
-        }
-        else if (d.kind === 'service') {
-          for (const action of c.actions) {
-            const r = await conn.exec(serviceCommand(action, d.name), { check: false });
-            if (action === 'enable' && r.code === 0) continue;
-            const health = r.code === 0 ? await conn.exec(activeCheckCommand(d.name), { check: false }) : r;
-            if (health.code !== 0) {
-              const why = `${d.name} ${action} failed: ${`${health.stdout}${health.stderr}`.trim().split('\n').join(' | ')}`;
-              await rollback(why);
-              throw new ApplyError(ctx.mask(`${why}${recap.rolledBack ? `; rolled back: ${recap.rolledBack}` : ''}`));
-            }
-          }
-        }
-        ctx.count(n.node, c);
-      } catch (e) {
-        // Any failure mid-node (lost connection, timeout…) tries to put the node back before stopping.
-        if (!(e instanceof ApplyInterrupted) && !recap.rolledBack) await rollback((e as Error).message.split('\n')[0]!).catch(() => undefined);
-        ctx.fail(n.node, e);
-      }
-    },
-  }));
 }
 
 export function formatRecap(recaps: NodeRecap[]): string {

@@ -1,6 +1,8 @@
 // Everything before a change: load the inventory and playbook, connect to every node, read facts,
 // build the plan. Fails before touching anything when any node cannot be reached or trusted.
-import { ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
+// `withSession` is how every command opens one: Ctrl-C, SIGTERM and SIGHUP abort it the same way
+// (the node being changed is rolled back), and the locks and connections are always released.
+import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
 import { gatherFacts, type HostFacts } from '../facts/index.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
@@ -13,6 +15,7 @@ import { acquireLocks } from './lock.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
+import { needsOf } from '../tasks/registry.js';
 
 export interface SessionOptions {
   inventory: string;
@@ -29,14 +32,12 @@ export interface SessionOptions {
   command?: string;
 }
 
-export interface Session {
+/** Connected to the nodes (and locked when asked): what `status` needs, no templates, no facts. */
+export interface Connected {
   cluster: Cluster;
   warnings: Issue[];
   pool: SshPool;
   conns: Map<string, SshConnection>;
-  desired: Map<string, Desired[]>;
-  facts: Map<string, HostFacts>;
-  plan: Plan;
   /** Nodes the plan may change (after --limit and --skip-unreachable). */
   targets: NodeSpec[];
   /** Unreachable nodes left out with --skip-unreachable, with the reason. */
@@ -45,19 +46,24 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function openSession(opts: SessionOptions): Promise<Session> {
-  const { cluster, warnings } = loadInventory(opts.inventory);
-  const playbook = loadPlaybook(opts.playbook);
+export interface Session extends Connected {
+  desired: Map<string, Desired[]>;
+  facts: Map<string, HostFacts>;
+  plan: Plan;
+}
+
+function targetsOf(cluster: Cluster, opts: SessionOptions): NodeSpec[] {
   const unknown = (opts.limit ?? []).filter((n) => !cluster.nodes.some((s) => s.name === n));
   if (unknown.length) {
     throw new KadeployError(`no node named ${unknown.join(', ')} in ${opts.inventory} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
   }
-  const targets = opts.limit?.length ? cluster.nodes.filter((n) => opts.limit!.includes(n.name)) : cluster.nodes;
+  return opts.limit?.length ? cluster.nodes.filter((n) => opts.limit!.includes(n.name)) : cluster.nodes;
+}
 
-  // Render everything before connecting: a template error must not cost a connection, or a change.
-  const renderer = createRenderer(cluster);
-  const desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)]));
-
+/** Connect to every node (and take the locks). `loaded`: the inventory, when the caller has it. */
+export async function connect(opts: SessionOptions, loaded = loadInventory(opts.inventory)): Promise<Connected> {
+  const { cluster, warnings } = loaded;
+  const targets = targetsOf(cluster, opts);
   const forks = opts.forks ?? cluster.forks;
   const pool = new SshPool({ forks });
   const conns = new Map<string, SshConnection>();
@@ -80,13 +86,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         (opts.skipUnreachable ? '' : '\n(--skip-unreachable goes on without unreachable nodes)'),
     );
   }
-  const reachable = cluster.nodes.filter((n) => conns.has(n.name));
   const planned = targets.filter((n) => conns.has(n.name));
   let release = async (): Promise<void> => {};
-  const close = async () => {
-    await release();
-    await pool.closeAll();
-  };
   if (opts.lock) {
     const lockConns = new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
     try {
@@ -96,19 +97,67 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       throw e;
     }
   }
+  const close = async () => {
+    await release();
+    await pool.closeAll();
+  };
+  return { cluster, warnings, pool, conns, targets: planned, skipped: failures.map((f) => f.message), close };
+}
 
+export async function openSession(opts: SessionOptions): Promise<Session> {
+  const loaded = loadInventory(opts.inventory);
+  const { cluster } = loaded;
+  const playbook = loadPlaybook(opts.playbook);
+  targetsOf(cluster, opts);
+  // Render everything before connecting: a template error must not cost a connection, or a change.
+  const renderer = createRenderer(cluster);
+  const desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)]));
+
+  const c = await connect(opts, loaded);
   const facts = new Map<string, HostFacts>();
+  const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
   try {
-    await mapLimit(reachable, forks, async (node) => {
-      facts.set(node.name, await gatherFacts(conns.get(node.name)!, desired.get(node.name)!));
+    await mapLimit(reachable, opts.forks ?? cluster.forks, async (node) => {
+      facts.set(node.name, await gatherFacts(c.conns.get(node.name)!, needsOf(desired.get(node.name)!)));
     });
   } catch (e) {
-    await close();
+    await c.close();
     throw e;
   }
-  const plan = buildPlan(planned.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })));
-  const skipped = failures.map((f) => f.message);
-  return { cluster, warnings, pool, conns, desired, facts, plan, targets: planned, skipped, close };
+  const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
+  const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy });
+  return { ...c, desired, facts, plan };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Open a session (or a bare connection), run `fn`, always close. SIGINT, SIGTERM and SIGHUP abort
+ * `signal` (and are kept from killing the process): `fn` finishes its current step and undoes it.
+ * A signal before `fn` starts (while connecting) ends the run before any change.
+ */
+export async function withSession<S extends Connected, T>(
+  open: () => Promise<S>,
+  fn: (session: S, signal: AbortSignal) => Promise<T>,
+  onSignal?: (name: string) => void,
+): Promise<T> {
+  const abort = new AbortController();
+  const handler = (name: NodeJS.Signals) => {
+    if (!abort.signal.aborted) onSignal?.(name);
+    abort.abort();
+  };
+  for (const s of SIGNALS) process.on(s, handler);
+  try {
+    const session = await open();
+    try {
+      if (abort.signal.aborted) throw new ApplyInterrupted('interrupted before any change');
+      return await fn(session, abort.signal);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    for (const s of SIGNALS) process.off(s, handler);
+  }
 }
 
 export const printWarnings = (warnings: Issue[]): void => {

@@ -1,8 +1,14 @@
+// `kadeploy apply`, `diff`, `plan` and `show`: build the plan (or read a saved one), print it, and
+// for apply execute it exactly.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { executePlan, formatRecap } from '../apply/execute.js';
-import { openSession, printWarnings } from '../apply/session.js';
+import { openSession, printWarnings, withSession, type Session, type SessionOptions } from '../apply/session.js';
+import { KadeployError } from '../errors.js';
 import { formatPlan, planToJson } from '../plan/format.js';
-import { pendingChanges } from '../plan/types.js';
+import { attachContents, checkFingerprints, readSavedPlan, serialisePlan } from '../plan/saved.js';
+import { pendingChanges, type Plan } from '../plan/types.js';
 
 interface ApplyFlags {
   dryRun?: boolean;
@@ -14,59 +20,88 @@ interface ApplyFlags {
   acceptNewHostKeys?: boolean;
   skipUnreachable?: boolean;
   color?: boolean;
+  commands?: boolean;
+  plan?: string;
+  out?: string;
 }
 
 const EXIT_CODES = `
 Exit codes:
   0  success (with --detailed-exitcode: success and nothing to change)
-  1  failure: unreachable or untrusted node, node locked by another run, failed step
+  1  failure: unreachable or untrusted node, node locked by another run, failed step, stale plan
      (the recap says what was rolled back)
   2  with --detailed-exitcode: changes are pending (dry-run) or were made (apply)
   3  invalid inventory (nothing contacted)
-  130 interrupted (Ctrl-C): the node being changed was rolled back, no further node touched`;
+  130 interrupted (Ctrl-C, SIGTERM, SIGHUP): the node being changed was rolled back, no further node touched`;
 
-async function run(file: string, flags: ApplyFlags, dryRun: boolean): Promise<void> {
+const colorOf = (flags: ApplyFlags) => flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
+const limitOf = (flags: ApplyFlags) => flags.limit?.split(',').map((s) => s.trim()).filter(Boolean);
+
+function sessionOptions(file: string, flags: ApplyFlags, lock: boolean): SessionOptions {
   const forks = flags.forks ? Number(flags.forks) : undefined;
-  const session = await openSession({
+  return {
     inventory: file,
     playbook: flags.playbook,
-    limit: flags.limit?.split(',').map((s) => s.trim()).filter(Boolean),
+    limit: limitOf(flags),
     forks: forks && forks > 0 ? forks : undefined,
     acceptNewHostKeys: flags.acceptNewHostKeys,
     skipUnreachable: flags.skipUnreachable,
-    lock: !dryRun,
+    lock,
     command: `apply ${file}`,
-  });
-  const abort = new AbortController();
-  const onSigint = () => {
-    if (!abort.signal.aborted) process.stderr.write('\nkadeploy: interrupt: finishing the current step, rolling back the node being changed…\n');
-    abort.abort();
   };
-  process.on('SIGINT', onSigint);
-  try {
-    for (const s of session.skipped) process.stderr.write(`kadeploy: warning: skipped unreachable node ${s}\n`);
-    printWarnings(session.warnings);
-    const pending = pendingChanges(session.plan);
-    const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
-    if (dryRun) {
-      process.stdout.write(flags.json ? planToJson(session.plan, session.cluster.secrets) : formatPlan(session.plan, session.cluster.secrets, { color }));
-    } else {
-      if (!flags.json) process.stdout.write(formatPlan(session.plan, session.cluster.secrets, { color }));
-      const renderer = flags.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple';
-      const { recaps, error } = await executePlan(session, { renderer, signal: abort.signal });
-      process.stdout.write(flags.json ? `${JSON.stringify({ recap: recaps, error: error?.message }, null, 2)}\n` : formatRecap(recaps));
-      if (error) throw error;
-    }
-    if (flags.detailedExitcode && pending > 0) process.exitCode = 2;
-  } finally {
-    process.off('SIGINT', onSigint);
-    await session.close();
-  }
+}
+
+const interrupted = () => process.stderr.write('\nkadeploy: interrupt: finishing the current step, rolling back the node being changed…\n');
+
+async function execute(session: Session, plan: Plan, flags: ApplyFlags, signal: AbortSignal): Promise<void> {
+  const renderer = flags.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple';
+  const addresses = [...session.facts].map(([node, f]) => ({ node, addrs: f.addresses }));
+  const { recaps, error } = await executePlan(plan, { conns: session.conns, secrets: session.cluster.secrets, forks: session.cluster.forks, renderer, signal, addresses });
+  process.stdout.write(flags.json ? `${JSON.stringify({ recap: recaps, error: error?.message }, null, 2)}\n` : formatRecap(recaps));
+  if (error) throw error;
+}
+
+async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean): Promise<void> {
+  if (flags.plan) return applySaved(file, flags);
+  if (!file) throw new KadeployError('apply: an inventory is required (or --plan PLAN)');
+  await withSession(
+    () => openSession(sessionOptions(file, flags, !dryRun)),
+    async (session, signal) => {
+      for (const s of session.skipped) process.stderr.write(`kadeploy: warning: skipped unreachable node ${s}\n`);
+      printWarnings(session.warnings);
+      const { plan, cluster } = session;
+      const style = { color: colorOf(flags), commands: flags.commands };
+      if (dryRun) process.stdout.write(flags.json ? planToJson(plan, cluster.secrets) : formatPlan(plan, cluster.secrets, style));
+      else {
+        if (!flags.json) process.stdout.write(formatPlan(plan, cluster.secrets, style));
+        await execute(session, plan, flags, signal);
+      }
+      if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;
+    },
+    interrupted,
+  );
+}
+
+/** apply --plan: the saved plan, exactly, on nodes that still match the facts it was built on. */
+async function applySaved(file: string | undefined, flags: ApplyFlags): Promise<void> {
+  const saved = readSavedPlan(flags.plan!);
+  const inventory = file ?? saved.inventory;
+  await withSession(
+    () => openSession({ ...sessionOptions(inventory, { ...flags, limit: saved.limit?.join(',') }, true), playbook: flags.playbook ?? saved.playbook }),
+    async (session, signal) => {
+      printWarnings(session.warnings);
+      checkFingerprints(saved, session.facts, flags.plan!);
+      const plan = attachContents(saved.plan, session.desired, flags.plan!);
+      if (!flags.json) process.stdout.write(formatPlan(plan, session.cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+      await execute(session, plan, flags, signal);
+      if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;
+    },
+    interrupted,
+  );
 }
 
 function addOptions(cmd: Command): Command {
   return cmd
-    .argument('<inventory>', 'inventory YAML file')
     .option('--playbook <file>', 'run this playbook instead of playbooks/keepalived.yaml')
     .option('-l, --limit <nodes>', 'change only these nodes (comma-separated); all are still read')
     .option('-f, --forks <n>', 'parallel SSH connections (default: inventory forks, or 10)')
@@ -74,6 +109,7 @@ function addOptions(cmd: Command): Command {
     .option('--detailed-exitcode', 'exit 2 when changes are pending or were made')
     .option('--accept-new-host-keys', 'trust and record unknown host keys (a changed key is always refused)')
     .option('--skip-unreachable', 'go on without nodes that cannot be reached (default: stop before any change)')
+    .option('--commands', 'also print every command of the plan, with its undo')
     .option('--no-color', 'no colours in diffs');
 }
 
@@ -82,7 +118,9 @@ export function registerApply(program: Command): void {
     program
       .command('apply')
       .description('Deploy keepalived to every node of the inventory (the checklist playbook), or show what would change')
-      .option('-n, --dry-run', 'show what would change, change nothing'),
+      .argument('[inventory]', 'inventory YAML file (with --plan: default, the plan\'s)')
+      .option('-n, --dry-run', 'show what would change, change nothing')
+      .option('--plan <file>', 'apply exactly this saved plan (kadeploy plan -o); refused when a node changed since'),
   )
     .addHelpText(
       'after',
@@ -90,12 +128,60 @@ export function registerApply(program: Command): void {
 
 Examples:
   $ kadeploy apply inventories/lab.yaml
-  $ kadeploy apply inventories/lab.yaml --dry-run
+  $ kadeploy apply inventories/lab.yaml --dry-run --commands
+  $ kadeploy plan inventories/lab.yaml -o lab.plan && kadeploy apply --plan lab.plan
   $ kadeploy apply prod.yaml --limit lb2 --detailed-exitcode`,
     )
-    .action((file: string, flags: ApplyFlags) => run(file, flags, flags.dryRun === true));
+    .action((file: string | undefined, flags: ApplyFlags) => run(file, flags, flags.dryRun === true));
 
-  addOptions(program.command('diff').description('Same as apply --dry-run: print what would change on each node, change nothing'))
+  addOptions(program.command('diff').description('Same as apply --dry-run: print what would change on each node, change nothing').argument('<inventory>', 'inventory YAML file'))
     .addHelpText('after', `${EXIT_CODES}\n\nExample:\n  $ kadeploy diff inventories/lab.yaml --json`)
     .action((file: string, flags: ApplyFlags) => run(file, flags, true));
+
+  addOptions(
+    program
+      .command('plan')
+      .description('Build the plan and print it (as apply --dry-run); with -o, save it for apply --plan')
+      .argument('<inventory>', 'inventory YAML file')
+      .option('-o, --out <file>', 'write the plan here (no secrets: contents by sha256, diffs masked)'),
+  )
+    .addHelpText(
+      'after',
+      `
+The saved plan records, per node, a fingerprint of the facts it was built on. apply --plan reads the
+nodes again and refuses, changing nothing, when one no longer matches (naming the node and what
+changed), or when a file rendered now does not hash as planned.
+
+Example:
+  $ kadeploy plan inventories/lab.yaml -o lab.plan && kadeploy show lab.plan && kadeploy apply --plan lab.plan`,
+    )
+    .action(async (file: string, flags: ApplyFlags) => {
+      await withSession(
+        () => openSession(sessionOptions(file, flags, false)),
+        async (session) => {
+          printWarnings(session.warnings);
+          const { plan, cluster, facts } = session;
+          process.stdout.write(flags.json ? planToJson(plan, cluster.secrets) : formatPlan(plan, cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+          if (flags.out) {
+            writeFileSync(flags.out, serialisePlan(plan, facts, cluster.secrets, { inventory: resolve(file), playbook: flags.playbook && resolve(flags.playbook), limit: limitOf(flags) }), { mode: 0o600 });
+            process.stderr.write(`kadeploy: plan written to ${flags.out}; apply it with: kadeploy apply --plan ${flags.out}\n`);
+          }
+          if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;
+        },
+      );
+    });
+
+  program
+    .command('show')
+    .description('Print a saved plan as apply --dry-run does (no connection)')
+    .argument('<plan>', 'a plan written by kadeploy plan -o')
+    .option('--json', 'the plan as JSON')
+    .option('--commands', 'also print every command of the plan, with its undo')
+    .option('--no-color', 'no colours in diffs')
+    .action((file: string, flags: ApplyFlags) => {
+      const saved = readSavedPlan(file);
+      if (flags.json) return void process.stdout.write(planToJson(saved.plan, []));
+      process.stdout.write(`Plan of ${saved.inventory}, made ${saved.created}\n`);
+      process.stdout.write(formatPlan(saved.plan, [], { color: colorOf(flags), commands: flags.commands }));
+    });
 }

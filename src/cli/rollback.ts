@@ -2,12 +2,12 @@
 // the newest backup run (among the selected nodes) are restored, so every node goes back to the same
 // apply; nodes holding a VIP go last, one node at a time, and the first failure stops the rest.
 import type { Command } from 'commander';
-import { openSession, printWarnings } from '../apply/session.js';
+import { openSession, printWarnings, withSession, type Session } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
 import { DEFAULT_KEEP_BACKUPS, lastRun, listBackups, type Backup } from '../ops/backups.js';
-import { restoreNode, ROLLBACK_SUFFIX, RollbackError } from '../ops/rollback.js';
+import { describeUnitAction, restoreNode, ROLLBACK_SUFFIX, RollbackError } from '../ops/rollback.js';
 import { mapLimit } from '../ssh/pool.js';
 
 interface RollbackFlags {
@@ -21,14 +21,19 @@ const describe = (b: Backup) => `${b.of} (from ${b.path})`;
 async function run(file: string, flags: RollbackFlags): Promise<void> {
   // The session of an apply: every node reached (or nothing happens), the lock taken unless this
   // is a dry run, and the plan's order, which puts the nodes holding a VIP last.
-  const session = await openSession({
-    inventory: file,
-    playbook: flags.playbook,
-    limit: flags.node?.split(',').map((s) => s.trim()).filter(Boolean),
-    lock: !flags.dryRun,
-    command: `rollback ${file}`,
-  });
-  try {
+  const open = () =>
+    openSession({
+      inventory: file,
+      playbook: flags.playbook,
+      limit: flags.node?.split(',').map((s) => s.trim()).filter(Boolean),
+      lock: !flags.dryRun,
+      command: `rollback ${file}`,
+    });
+  await withSession(open, (session, signal) => restore(session, flags, signal));
+}
+
+async function restore(session: Session, flags: RollbackFlags, signal: AbortSignal): Promise<void> {
+  {
     printWarnings(session.warnings);
     const { cluster, conns, plan, desired } = session;
     const mask = (s: string) => maskSecrets(s, cluster.secrets);
@@ -48,6 +53,7 @@ async function run(file: string, flags: RollbackFlags): Promise<void> {
 
     const done: string[] = [];
     for (const [k, n] of order.entries()) {
+      if (signal.aborted) throw new RollbackError(`interrupted; already rolled back: ${done.join(', ') || 'none'}; not touched: ${order.slice(k).map((x) => x.node).join(', ')}`);
       const backups = (found.get(n.node) ?? []).filter((b) => b.stamp === stamp);
       if (!backups.length) {
         process.stdout.write(`${n.node}: no backup from that apply: unchanged\n`);
@@ -60,7 +66,7 @@ async function run(file: string, flags: RollbackFlags): Promise<void> {
         process.stdout.write(
           flags.dryRun
             ? `${n.node}: would restore ${what}\n`
-            : `${n.node}: restored ${what}; ${options.unit} ${r.action === 'reload' ? 'reloaded' : 'restarted'} and active (replaced files kept as *${ROLLBACK_SUFFIX})\n`,
+            : `${n.node}: restored ${what}; ${describeUnitAction(options.unit, r)} and active (replaced files kept as *${ROLLBACK_SUFFIX})\n`,
         );
         done.push(n.node);
       } catch (e) {
@@ -69,8 +75,6 @@ async function run(file: string, flags: RollbackFlags): Promise<void> {
         throw new RollbackError(mask(`${(e as Error).message}${tail}`));
       }
     }
-  } finally {
-    await session.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openSession, printWarnings } from '../apply/session.js';
+import { connect, openSession, printWarnings, withSession } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
 import { DrillAborted, failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
@@ -33,18 +33,15 @@ Examples:
     .action(async (file: string, flags: VerifyFlags) => {
       const stop: DrillTarget | undefined = flags.failover === undefined ? undefined : flags.failover === true ? 'haproxy' : (flags.failover as DrillTarget);
       if (stop && stop !== 'haproxy' && stop !== 'keepalived') throw new KadeployError(`--failover: expected haproxy or keepalived, got "${stop}"`);
-      const session = await openSession({ inventory: file });
-      const abort = new AbortController();
-      const onSigint = () => abort.abort();
-      process.on('SIGINT', onSigint);
-      try {
+      await withSession(() => openSession({ inventory: file }), async (session, signal) => {
+        try {
         printWarnings(session.warnings);
         const { results } = await runChecks(session);
         const drill = stop
           ? await failoverDrill(session, {
               stop,
               probePort: Number(flags.probePort),
-              signal: abort.signal,
+              signal,
               log: flags.json ? undefined : (l) => process.stderr.write(`  drill: ${l}\n`),
             })
           : undefined;
@@ -54,10 +51,8 @@ Examples:
       } catch (e) {
         if (e instanceof DrillAborted) process.stderr.write('kadeploy: drill interrupted; every stopped service was started again\n');
         throw e;
-      } finally {
-        process.off('SIGINT', onSigint);
-        await session.close();
-      }
+        }
+      });
     });
 
   program
@@ -68,21 +63,15 @@ Examples:
     .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
     .addHelpText('after', '\nExamples:\n  $ kadeploy status inventories/lab.yaml\n  $ kadeploy status inventories/lab.yaml --watch 1')
     .action(async (file: string, flags: { json?: boolean; watch?: string | boolean }) => {
-      const session = await openSession({ inventory: file });
-      let stop = false;
-      const onSigint = () => (stop = true);
-      process.on('SIGINT', onSigint);
-      try {
+      // Status reads only what it shows: no templates, no facts, no plan.
+      await withSession(() => connect({ inventory: file }), async (session, signal) => {
         const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : Number(flags.watch);
         do {
           const s = await readStatus(session);
           const text = flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s);
           process.stdout.write(every && process.stdout.isTTY && !flags.json ? `\x1b[2J\x1b[H${text}` : text);
           if (every) await new Promise((r) => setTimeout(r, every * 1000));
-        } while (every && !stop);
-      } finally {
-        process.off('SIGINT', onSigint);
-        await session.close();
-      }
+        } while (every && !signal.aborted);
+      });
     });
 }

@@ -1,5 +1,4 @@
 // Read everything the plan needs from one host, in one round trip, once per run.
-import type { Desired } from '../plan/types.js';
 import { addressesFact, type AddressesFact } from './addresses.js';
 import { factScript, parseFacts, type Fact } from './fact.js';
 import { filesFact, type FilesFact } from './files.js';
@@ -7,6 +6,7 @@ import { osFact, type OsFact } from './os.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
 import { quote } from '../shell/quote.js';
+import type { Runner } from '../shell/runner.js';
 
 export interface HostFacts {
   os: OsFact;
@@ -19,9 +19,13 @@ export interface HostFacts {
   unless: Record<string, number>;
 }
 
-/** The part of an SSH connection facts need (keeps facts testable with a fake). */
-export interface Runner {
-  exec(command: string, opts?: { check?: boolean; timeoutMs?: number; stdin?: string }): Promise<{ stdout: string; stderr: string; code: number }>;
+/** What a task kind needs read from the node (src/tasks/<kind>.ts says, the registry sums it up). */
+export interface FactNeeds {
+  packages?: string[];
+  units?: string[];
+  files?: string[];
+  /** `unless` commands of command tasks: their exit codes. */
+  unless?: string[];
 }
 
 function unlessFact(commands: string[]): Fact<Record<string, number>> {
@@ -40,20 +44,13 @@ function unlessFact(commands: string[]): Fact<Record<string, number>> {
   };
 }
 
-export function factsFor(desired: Desired[]): Array<Fact<unknown>> {
-  const pick = <K extends Desired['kind']>(kind: K) => desired.filter((d): d is Extract<Desired, { kind: K }> => d.kind === kind);
-  return [
-    osFact,
-    packagesFact([...new Set(pick('package').flatMap((d) => d.names))]),
-    unitsFact([...new Set(pick('service').map((d) => d.name))]),
-    filesFact(pick('file').map((d) => d.path)),
-    addressesFact,
-    unlessFact(pick('command').flatMap((d) => (d.unless ? [d.unless] : []))),
-  ] as Array<Fact<unknown>>;
+export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
+  const all = (key: keyof FactNeeds) => [...new Set(needs.flatMap((n) => n[key] ?? []))];
+  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), addressesFact, unlessFact(all('unless'))] as Array<Fact<unknown>>;
 }
 
-export async function gatherFacts(host: Runner, desired: Desired[]): Promise<HostFacts> {
-  const facts = factsFor(desired);
+export async function gatherFacts(host: Runner, needs: FactNeeds[]): Promise<HostFacts> {
+  const facts = factsFor(needs);
   const { stdout } = await host.exec(`sh -c ${quote(factScript(facts))}`, { check: false });
   const parsed = parseFacts(facts, stdout) as unknown as HostFacts;
   // keepalived's version from its package (epoch and revision dropped): no extra process on the node.

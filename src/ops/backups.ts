@@ -85,3 +85,16 @@ export async function pruneBackups(conn: SshConnection, path: string, keep = DEF
     return [];
   }
 }
+
+/**
+ * One command keeping the newest `keep` backups of `path` (by stamp; anything else is left alone).
+ * Run right after a write, whose backup is the newest.
+ */
+export function pruneCommand(path: string, keep = DEFAULT_KEEP_BACKUPS): string {
+  const prefix = quote(path + BACKUP_MARK);
+  const stamp = '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z';
+  return (
+    `for f in ${prefix}*; do case \${f#${prefix}} in ${stamp}) printf '%s\\n' "$f";; esac; done | ` +
+    `sort -r | tail -n +${Math.max(1, keep) + 1} | while IFS= read -r f; do rm -f -- "$f"; done`
+  );
+}

@@ -1,10 +1,11 @@
-// Put one node back to the files of a backup run: validate the old config first, swap the files in
-// atomically, reload (or restart) keepalived and check it is active; undo the swap when it is not.
-// A restored backup is used up, so the next rollback steps one run further back; the files it
-// replaced are kept once, as PATH.kadeploy-rollback.
-import { KadeployError } from '../errors.js';
+// The one rollback, used by `kadeploy rollback` and by apply when a step fails on a node: validate
+// the old config first, swap the files in atomically (a file the apply created is removed), reload
+// keepalived (restart when not running or when the reload fails) and check it is active; undo the
+// swap when it is not. A restored backup is used up, so the next rollback steps one run further
+// back; the files it replaced are kept once, as PATH.kadeploy-rollback.
+import { RollbackError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
-import type { SshConnection } from '../ssh/connection.js';
+import type { Runner } from '../shell/runner.js';
 import type { Backup } from './backups.js';
 import { activeCheckCommand, serviceCommand } from './service.js';
 
@@ -32,39 +33,61 @@ export interface RestoreOptions {
   configPath: string;
   unit: string;
   dryRun?: boolean;
+  /** Files that did not exist before (apply created them): removed. */
+  created?: readonly string[];
+  /**
+   * Default true: the unit must be active afterwards. False (apply on a node where the unit was not
+   * running before): a stopped unit is left stopped, a running one reloaded without a health demand.
+   */
+  expectActive?: boolean;
   service?: ServiceControl;
   validate?: (file: string) => string;
 }
 
 export interface RestoreResult {
   restored: Backup[];
-  /** What was done to the unit; undefined for a dry run or when nothing was restored. */
+  /** Files removed (they did not exist before). */
+  removed: string[];
+  /** What was done to the unit; undefined for a dry run, when nothing was restored, or a unit left stopped. */
   action?: 'reload' | 'restart';
+  /** The reload failed, so the unit was restarted. */
+  reloadFailed?: boolean;
 }
 
-export class RollbackError extends KadeployError {}
+/** "keepalived reloaded", "keepalived restarted (its reload failed)"… for recaps and messages. */
+export function describeUnitAction(unit: string, r: RestoreResult): string {
+  if (!r.action) return `${unit} left stopped`;
+  return r.action === 'reload' ? `${unit} reloaded` : `${unit} restarted${r.reloadFailed ? ' (its reload failed)' : ''}`;
+}
 
-/** Copy each backup beside its file, then rename over it: readers see the old file or the new one. */
-export function swapInCommand(backups: readonly Backup[]): string {
-  return backups
-    .map((b) => {
+export { RollbackError };
+
+const keep = (of: string) => `if [ -e ${quote(of)} ]; then ${sh('cp', '-p', of, of + ROLLBACK_SUFFIX)}; fi`;
+
+/** Copy each backup beside its file, then rename over it: readers see the old file or the new one. Created files go. */
+export function swapInCommand(backups: readonly Backup[], created: readonly string[] = []): string {
+  return [
+    ...backups.map((b) => {
       const tmp = `${b.of}.kadeploy-restore.tmp`;
-      return `{ if [ -e ${quote(b.of)} ]; then ${sh('cp', '-p', b.of, b.of + ROLLBACK_SUFFIX)}; fi && ${sh('cp', '-p', b.path, tmp)} && ${sh('mv', '-f', tmp, b.of)}; }`;
-    })
-    .join(' && ');
+      return `{ ${keep(b.of)} && ${sh('cp', '-p', b.path, tmp)} && ${sh('mv', '-f', tmp, b.of)}; }`;
+    }),
+    ...created.map((of) => `{ ${keep(of)} && ${sh('rm', '-f', of)}; }`),
+  ].join(' && ');
 }
 
 /** Undo swapInCommand: the saved files go back. */
-export function swapBackCommand(backups: readonly Backup[]): string {
-  return backups.map((b) => `if [ -e ${quote(b.of + ROLLBACK_SUFFIX)} ]; then ${sh('cp', '-p', b.of + ROLLBACK_SUFFIX, b.of)}; fi`).join('; ');
+export function swapBackCommand(paths: readonly string[]): string {
+  return paths.map((of) => `if [ -e ${quote(of + ROLLBACK_SUFFIX)} ]; then ${sh('cp', '-p', of + ROLLBACK_SUFFIX, of)}; fi`).join('; ');
 }
 
 const lastLines = (text: string) => text.trim().split('\n').slice(-3).join(' | ');
 
-export async function restoreNode(node: string, conn: SshConnection, backups: readonly Backup[], opts: RestoreOptions): Promise<RestoreResult> {
-  if (!backups.length) return { restored: [] };
+export async function restoreNode(node: string, conn: Runner, backups: readonly Backup[], opts: RestoreOptions): Promise<RestoreResult> {
+  const created = opts.created ?? [];
+  if (!backups.length && !created.length) return { restored: [], removed: [] };
   const service = opts.service ?? systemd;
   const validate = opts.validate ?? ((file: string) => sh('keepalived', '-t', '-f', file));
+  const paths = [...backups.map((b) => b.of), ...created];
 
   const config = backups.find((b) => b.of === opts.configPath);
   if (config) {
@@ -73,28 +96,40 @@ export async function restoreNode(node: string, conn: SshConnection, backups: re
       throw new RollbackError(`${node}: the backup ${config.path} fails validation, nothing changed on ${node}: ${lastLines(check.stdout + check.stderr)}`);
     }
   }
-  if (opts.dryRun) return { restored: [...backups] };
+  const result: RestoreResult = { restored: [...backups], removed: [...created] };
+  if (opts.dryRun) return result;
 
   try {
-    await conn.exec(swapInCommand(backups));
+    const swap = await conn.exec(swapInCommand(backups, created), { check: false });
+    if (swap.code !== 0) throw new Error(lastLines(swap.stdout + swap.stderr) || `exit ${swap.code}`);
   } catch (e) {
-    await conn.exec(swapBackCommand(backups), { check: false }).catch(() => undefined);
+    await conn.exec(swapBackCommand(paths), { check: false }).catch(() => undefined);
     throw new RollbackError(`${node}: could not put the backups in place (previous files kept): ${(e as Error).message}`);
   }
   const running = (await conn.exec(service.isActive(opts.unit), { check: false })).code === 0;
-  const action = running ? 'reload' : 'restart';
-  await conn.exec(service[action](opts.unit), { check: false });
-  const health = await conn.exec(service.check(opts.unit), { check: false });
+  const mustBeActive = opts.expectActive !== false;
+  if (running) {
+    result.action = 'reload';
+    if ((await conn.exec(service.reload(opts.unit), { check: false })).code !== 0) {
+      result.action = 'restart';
+      result.reloadFailed = true;
+      await conn.exec(service.restart(opts.unit), { check: false });
+    }
+  } else if (mustBeActive) {
+    result.action = 'restart';
+    await conn.exec(service.restart(opts.unit), { check: false });
+  }
+  const health = result.action && mustBeActive ? await conn.exec(service.check(opts.unit), { check: false }) : { code: 0, stdout: '' };
   if (health.code !== 0) {
     // Back to what ran before the rollback, and say so: the node must not stay without keepalived.
-    await conn.exec(swapBackCommand(backups), { check: false });
+    await conn.exec(swapBackCommand(paths), { check: false });
     const again = await conn.exec(`${service.restart(opts.unit)} && ${service.check(opts.unit)}`, { check: false });
     throw new RollbackError(
-      `${node}: ${opts.unit} is not active after ${action} with the restored files (${lastLines(health.stdout)}); ` +
+      `${node}: ${opts.unit} is not active after ${result.action} with the restored files (${lastLines(health.stdout)}); ` +
         `the previous files were put back and ${opts.unit} restarted${again.code === 0 ? '' : ', BUT IT IS STILL NOT ACTIVE'}`,
     );
   }
   // Used up: the next rollback goes one run further back. Not fatal: the node is already fine.
-  await conn.exec(sh('rm', '-f', '--', ...backups.map((b) => b.path)), { check: false }).catch(() => undefined);
-  return { restored: [...backups], action };
+  if (backups.length) await conn.exec(sh('rm', '-f', '--', ...backups.map((b) => b.path)), { check: false }).catch(() => undefined);
+  return result;
 }

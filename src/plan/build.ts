@@ -1,79 +1,105 @@
-// Plan building: a pure function of desired state and facts. No I/O, so it is tested as data.
-import { createTwoFilesPatch } from 'diff';
+// Plan building: a pure function of desired state and facts. No I/O, so it is tested as data
+// (test/fixtures/plan-cases). Each task kind plans its own change and commands (src/tasks/); this
+// module makes the schedule: packages on every node in parallel, then one node at a time with the
+// current VIP holders last (so the VIP moves at most once), each node's checks after its changes,
+// then the VIP check with the expected holders.
+import { randomBytes } from 'node:crypto';
 import { vipHolder } from '../facts/addresses.js';
 import type { HostFacts } from '../facts/index.js';
-import type { NodeSpec } from '../inventory/model.js';
-import type { Change, Desired, NodePlan, Plan } from './types.js';
+import { DEFAULTS } from '../inventory/defaults.js';
+import type { NodeSpec, VrrpScript } from '../inventory/model.js';
+import { RUN_BACKUP_SUFFIX } from '../ops/backups.js';
+import type { PlanContext } from '../tasks/kind.js';
+import { taskKind } from '../tasks/registry.js';
+import { expectedHolder, vipsOf } from './expected.js';
+import { isChange, type Change, type DesiredBase, type NodePlan, type Phase, type Plan, type VipCheck } from './types.js';
 
-const normMode = (mode: string) => mode.padStart(4, '0');
-
-export function planChanges(desired: Desired[], facts: HostFacts): Change[] {
-  const notified = new Set<string>(); // services whose config file changes
-  const changes: Change[] = [];
-  for (const d of desired) {
-    changes.push(planOne(d, facts, notified));
-  }
-  return changes;
+export interface PlanOptions {
+  aptProxy?: string;
+  backupSuffix?: string;
+  runId?: string;
 }
 
-function planOne(d: Desired, facts: HostFacts, notified: Set<string>): Change {
-  const base = { task: d.task, kind: d.kind, desired: d };
-  switch (d.kind) {
-    case 'package': {
-      const missing = d.names.filter((n) => facts.packages[n] === undefined);
-      return missing.length
-        ? { ...base, actions: ['install'], summary: `install ${missing.join(', ')}`, desired: { ...d, names: missing } }
-        : { ...base, actions: ['none'], summary: `${d.names.join(', ')} installed` };
-    }
-    case 'file': {
-      const remote = facts.files[d.path];
-      if (remote && remote.content === d.content && normMode(remote.mode) === normMode(d.mode) && remote.owner === 'root') {
-        return { ...base, actions: ['none'], summary: `${d.path} up to date` };
-      }
-      if (d.notify) notified.add(d.notify);
-      const action = remote ? 'update' : 'create';
-      const modeNote = remote && normMode(remote.mode) !== normMode(d.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(d.mode)}` : '';
-      const diff = createTwoFilesPatch(`a${d.path}`, `b${d.path}`, remote?.content ?? '', d.content, undefined, undefined, { context: 3 });
-      return { ...base, actions: [action], summary: `${d.path} (${action}${modeNote})`, diff };
-    }
-    case 'service': {
-      const unit = facts.units[d.name] ?? { enabled: false, active: false, pid: 0 };
-      const actions: Change['actions'] = [];
-      if (d.enabled && !unit.enabled) actions.push('enable');
-      if (d.started && !unit.active) actions.push('start');
-      // A running keepalived rereads its config on SIGHUP: reload keeps the VIP where it is.
-      else if (d.started && notified.has(d.name)) actions.push('reload');
-      return actions.length
-        ? { ...base, actions, summary: `${d.name}: ${actions.join(', ')}` }
-        : { ...base, actions: ['none'], summary: `${d.name} enabled and running` };
-    }
-    case 'command': {
-      const skip = d.unless !== undefined && facts.unless[d.unless] === 0;
-      return skip ? { ...base, actions: ['none'], summary: `${d.run} (unless passed)` } : { ...base, actions: ['run'], summary: `run: ${d.run}` };
-    }
-    case 'assert':
-      return { ...base, actions: ['check'], summary: `check: ${d.run}` };
-    case 'assert_vip':
-      return { ...base, actions: ['check'], summary: 'VIP on exactly the expected node' };
-  }
+const contextOf = (o: PlanOptions = {}): PlanContext => ({
+  notified: new Set<string>(),
+  backupSuffix: o.backupSuffix ?? RUN_BACKUP_SUFFIX,
+  runId: o.runId ?? randomBytes(4).toString('hex'),
+  aptProxy: o.aptProxy,
+});
+
+/** One node's changes, in playbook order. */
+export function planChanges(desired: readonly DesiredBase[], facts: HostFacts, options?: PlanOptions | PlanContext): Change[] {
+  const ctx = options && 'notified' in options ? options : contextOf(options);
+  return desired.map((d) => taskKind(d.kind).plan!(d, facts, ctx));
 }
 
-/** VIPs (bare IPs) of a node's instances. */
-export const vipsOf = (node: NodeSpec): string[] =>
-  [...new Set(node.instances.flatMap((i) => i.vips.map((v) => v.address.split('/')[0]!)))];
+export interface PlanInput {
+  spec: NodeSpec;
+  desired: readonly DesiredBase[];
+  facts: HostFacts;
+}
 
 /**
- * Order nodes so the VIP moves at most once: nodes holding no VIP first (lowest priority first),
- * current holders last.
+ * `nodes`: the nodes to change; `all`: every node reached (for the VIP check: who holds what now).
  */
-export function buildPlan(nodes: Array<{ spec: NodeSpec; desired: Desired[]; facts: HostFacts }>): Plan {
+export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: PlanInput[]; scripts?: VrrpScript[] } = {}): Plan {
+  const ctx = contextOf(options);
   const planned: Array<NodePlan & { priority: number }> = nodes.map(({ spec, desired, facts }) => ({
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
-    changes: planChanges(desired, facts),
+    changes: planChanges(desired, facts, { ...ctx, notified: new Set() }),
+    rollback: {
+      configPath: DEFAULTS.keepalived.config_path,
+      unit: DEFAULTS.keepalived.service,
+      unitWasActive: facts.units[DEFAULTS.keepalived.service]?.active === true,
+    },
     priority: Math.max(...spec.instances.map((i) => i.priority)),
   }));
   planned.sort((a, b) => a.holds.length - b.holds.length || a.priority - b.priority);
-  return { nodes: planned.map(({ priority: _, ...p }) => p) };
+  const order = planned.map(({ priority: _, ...p }) => p);
+  return { nodes: order, phases: schedule(order), vipCheck: vipCheckOf(order, options.all ?? nodes, options.scripts ?? []) };
+}
+
+const phaseOf = (c: Change) => taskKind(c.kind).phase ?? 'node';
+
+function schedule(nodes: NodePlan[]): Phase[] {
+  const phases: Phase[] = [];
+  const packages = nodes
+    .map((n) => ({ n, changes: n.changes.filter((c) => phaseOf(c) === 'packages' && isChange(c)) }))
+    .filter(({ changes }) => changes.length);
+  if (packages.length) {
+    phases.push({
+      title: `Install packages on ${packages.length} node(s) in parallel`,
+      parallel: true,
+      rollback: false,
+      nodes: packages.map(({ n, changes }) => ({ node: n.node, steps: changes.flatMap((c) => c.steps), changes: changes.length, ok: 0 })),
+    });
+  }
+  for (const n of nodes) {
+    const changes = n.changes.filter((c) => phaseOf(c) === 'node' && isChange(c));
+    const unchanged = n.changes.filter((c) => (phaseOf(c) === 'node' || phaseOf(c) === 'packages') && !isChange(c)).length;
+    // Post-change checks follow the changes, so a failing one can still roll the node back.
+    const checks = changes.length ? n.changes.filter((c) => phaseOf(c) === 'check') : [];
+    phases.push({
+      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
+      parallel: false,
+      rollback: true,
+      nodes: [{ node: n.node, steps: [...changes, ...checks].flatMap((c) => c.steps), changes: changes.length, ok: unchanged + checks.length }],
+    });
+  }
+  return phases;
+}
+
+function vipCheckOf(nodes: NodePlan[], all: PlanInput[], scripts: VrrpScript[]): VipCheck | undefined {
+  const want = nodes.flatMap((n) => n.changes).find((c) => c.kind === 'assert_vip')?.desired as { timeoutS: number } | undefined;
+  if (!want) return undefined;
+  const specs = all.map((a) => a.spec);
+  const vips = [...new Set(specs.flatMap(vipsOf))].map((vip) => {
+    const holders = all.filter((a) => vipHolder(a.facts.addresses, vip) !== undefined).map((a) => a.spec.name);
+    const anyHolder = specs.some((s) => s.instances.some((i) => i.nopreempt && i.vips.some((v) => v.address.split('/')[0] === vip)));
+    return { vip, expected: expectedHolder(specs, scripts, vip, holders), anyHolder, holders };
+  });
+  const satisfied = vips.every((v) => v.holders.length === 1 && (v.anyHolder || v.holders[0] === v.expected));
+  return { timeoutS: want.timeoutS, vips: vips.map(({ holders: _, ...v }) => v), satisfied };
 }

@@ -1,9 +1,12 @@
 // Plan output: a readable per-node listing with coloured unified diffs, or JSON. Secrets are masked.
 import { maskSecrets } from '../mask.js';
+import { stripPlan } from './saved.js';
 import { isChange, pendingChanges, type Change, type Plan } from './types.js';
 
 export interface Style {
   color: boolean;
+  /** Also each step's exact command (and, for a failing node, what its rollback restores). */
+  commands?: boolean;
 }
 
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
@@ -35,7 +38,17 @@ export function formatPlan(plan: Plan, secrets: readonly string[], style: Style)
       const sym = SYMBOL[c.actions[0] ?? 'none'] ?? '~';
       out.push(`  ${paint(style.color, sym === '+' ? 32 : 33, sym)} ${c.kind.padEnd(8)} ${c.summary}`);
       if (c.diff) out.push(indent(colourDiff(maskSecrets(c.diff, secrets), style.color), 6));
+      if (style.commands) {
+        for (const s of c.steps) {
+          out.push(`      $ ${maskSecrets(s.command, secrets)}${s.stdin ? `  < content sha256:${s.stdin.sha256.slice(0, 16)}` : ''}`);
+          if (s.undo) out.push(`        undo: ${s.undo.backup ? `restore ${s.undo.path} from ${s.undo.backup}` : `remove ${s.undo.path}`}`);
+        }
+      }
     }
+  }
+  if (style.commands && plan.vipCheck) {
+    const v = plan.vipCheck;
+    out.push(`VIP check (up to ${v.timeoutS}s): ${v.vips.map((x) => `${x.vip} on ${x.anyHolder ? 'any single node' : (x.expected ?? 'no node')}`).join('; ')}`);
   }
   const total = pendingChanges(plan);
   const touched = plan.nodes.filter((n) => n.changes.some(isChange)).length;
@@ -45,16 +58,19 @@ export function formatPlan(plan: Plan, secrets: readonly string[], style: Style)
 
 const indent = (text: string, n: number) => text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
 
-/** JSON form: file contents are left out (the diff shows them), secrets masked. */
+/** JSON form: file contents are left out (the diff shows them; steps carry their sha256), secrets masked. */
 export function planToJson(plan: Plan, secrets: readonly string[]): string {
   const strip = (c: Change) => {
     const { desired, diff, ...rest } = c;
     const { content: _content, ...target } = desired as { content?: string };
     return { ...rest, target, ...(diff ? { diff } : {}) };
   };
+  const bare = stripPlan(plan, secrets);
   const json = {
     changes_pending: pendingChanges(plan),
-    nodes: plan.nodes.map((n) => ({ ...n, changes: n.changes.map(strip) })),
+    nodes: plan.nodes.map((n) => ({ ...n, changes: n.changes.map(strip).map((c) => ({ ...c, steps: c.steps.map((s) => (s.stdin ? { ...s, stdin: { sha256: s.stdin.sha256 } } : s)) })) })),
+    phases: bare.phases,
+    vip_check: plan.vipCheck,
   };
   return `${maskSecrets(JSON.stringify(json, null, 2), secrets)}\n`;
 }

@@ -1,5 +1,5 @@
 // Who holds each VIP now, and each node's VRRP state with its last transition (ip a + journal).
-import type { Session } from '../apply/session.js';
+import type { Connected } from '../apply/session.js';
 import { readPlacement, type VipPlacement } from '../apply/vip.js';
 import { mapLimit } from '../ssh/pool.js';
 import { readVrrp } from './probe.js';
@@ -16,7 +16,7 @@ export interface ClusterStatus {
   nodes: NodeStatus[];
 }
 
-export async function readStatus(session: Session): Promise<ClusterStatus> {
+export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>): Promise<ClusterStatus> {
   const { cluster, conns } = session;
   const nodes: NodeStatus[] = [];
   await mapLimit(cluster.nodes, cluster.forks, async (n) => {

@@ -17,7 +17,7 @@ import {
   RUN_BACKUP_SUFFIX,
   type Backup,
 } from '../../src/ops/backups.js';
-import { writeDesiredFile } from '../../src/ops/file.js';
+import { writeDesiredFile } from '../../src/tasks/file.js';
 import { restoreNode, RollbackError, type ServiceControl } from '../../src/ops/rollback.js';
 import { sh } from '../../src/shell/quote.js';
 import { SshConnection } from '../../src/ssh/connection.js';

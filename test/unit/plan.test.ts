@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { factScript, parseFacts } from '../../src/facts/fact.js';
 import { factsFor, type HostFacts } from '../../src/facts/index.js';
+import { needsOf } from '../../src/tasks/registry.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { buildPlan, planChanges } from '../../src/plan/build.js';
 import { desiredFor } from '../../src/plan/desired.js';
@@ -48,6 +49,7 @@ function converged(node = master): HostFacts {
   });
 }
 
+const rollback = { configPath: CONF, unit: 'keepalived', unitWasActive: true };
 const actions = (d: Desired[], f: HostFacts) => planChanges(d, f).map((c) => [c.kind, c.actions.join('+'), c.summary]);
 
 describe('plan', () => {
@@ -63,7 +65,7 @@ describe('plan', () => {
   it('on a converged node: nothing to do', () => {
     const changes = planChanges(desiredOf(), converged());
     assert.deepEqual(changes.map((c) => c.actions[0]), ['none', 'none', 'none', 'check']);
-    assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes }] }), 0);
+    assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes, rollback }] }), 0);
   });
 
   it('installs only the missing package', () => {
@@ -110,7 +112,7 @@ describe('plan', () => {
     const d: Desired[] = [{ kind: 'assert', task: 'ready', run: 'test -e /run/ready' }];
     const [c] = planChanges(d, facts());
     assert.deepEqual(c?.actions, ['check']);
-    assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes: [c!] }] }), 0);
+    assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes: [c!], rollback }] }), 0);
   });
 
   it('orders nodes so the current VIP holder is changed last', () => {
@@ -145,7 +147,7 @@ describe('facts', () => {
       { kind: 'file', task: 't', path: join(dir, 'absent'), content: '', mode: '0640', secret: false },
       { kind: 'command', task: 'c', run: 'true', unless: 'exit 3' },
     ];
-    const list = factsFor(d);
+    const list = factsFor(needsOf(d));
     const out = execFileSync('sh', ['-c', factScript(list)], { encoding: 'utf8' });
     const f = parseFacts(list, out) as unknown as HostFacts;
     assert.deepEqual(f.files[present], { mode: '0640', owner: 'root', group: 'root', content: 'line one\nline "two" $(not run)\n' });

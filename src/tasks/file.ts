@@ -1,0 +1,70 @@
+// Task kind `file` (what `template` and `managed_files` want): a file with its content, mode and owner
+// root. Planned as commands: upload to a temp file beside it (private until its mode is set), validate
+// it there (keepalived -t), keep the old file as PATH.kadeploy-bak.<run>, rename into place (readers
+// see the old file or the new one), prune old backups. The undo puts the backup back (ops/rollback.ts).
+import { createHash, randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
+import { runStep } from '../ops/steps.js';
+import type { Runner } from '../shell/runner.js';
+import { sh } from '../shell/quote.js';
+import type { Desired, Step } from '../plan/types.js';
+import { noop, type PlanContext, type TaskKind } from './kind.js';
+
+type Want = Extract<Desired, { kind: 'file' }>;
+
+const normMode = (mode: string) => mode.padStart(4, '0');
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** The commands that put `w` in place; `exists`: there is a file to keep as backup. */
+export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): Step[] {
+  const tmp = posix.join(posix.dirname(w.path), `.${posix.basename(w.path)}.kadeploy-${ctx.runId}.tmp`);
+  const backup = w.path + ctx.backupSuffix;
+  const cleanup = `{ ${sh('rm', '-f', tmp)}; exit 1; }`;
+  const steps: Step[] = [
+    {
+      title: `upload ${w.path}`,
+      // umask 077: the content may hold secrets and stays private until its final mode is set.
+      command: `{ umask 077 && cat > ${sh(tmp)} && ${sh('chown', 'root:root', tmp)} && ${sh('chmod', normMode(w.mode), tmp)}; } || ${cleanup}`,
+      stdin: { sha256: sha256(w.content), content: w.content },
+    },
+  ];
+  if (w.validate === 'keepalived') {
+    steps.push({ title: `validate ${w.path}`, command: `${sh('keepalived', '-t', '-f', tmp)} || ${cleanup}`, failure: { message: `${w.path} fails keepalived -t`, show: 'output' } });
+  }
+  steps.push(
+    exists
+      ? { title: `replace ${w.path}`, command: `${sh('cp', '-p', w.path, backup)} && ${sh('mv', '-f', tmp, w.path)}`, undo: { path: w.path, backup } }
+      : { title: `create ${w.path}`, command: sh('mv', '-f', tmp, w.path), undo: { path: w.path } },
+  );
+  if (exists) steps.push({ title: `keep the newest ${DEFAULT_KEEP_BACKUPS} backups of ${w.path}`, command: pruneCommand(w.path, DEFAULT_KEEP_BACKUPS), optional: true });
+  return steps;
+}
+
+export const fileKind: TaskKind<never, Want> = {
+  key: 'file',
+  needs: (w) => ({ files: [w.path] }),
+  plan(w, facts, ctx) {
+    const remote = facts.files[w.path];
+    if (remote && remote.content === w.content && normMode(remote.mode) === normMode(w.mode) && remote.owner === 'root') {
+      return noop(w, `${w.path} up to date`);
+    }
+    if (w.notify) ctx.notified.add(w.notify);
+    const action = remote ? 'update' : 'create';
+    const modeNote = remote && normMode(remote.mode) !== normMode(w.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(w.mode)}` : '';
+    const diff = createTwoFilesPatch(`a${w.path}`, `b${w.path}`, remote?.content ?? '', w.content, undefined, undefined, { context: 3 });
+    return { task: w.task, kind: 'file', actions: [action], summary: `${w.path} (${action}${modeNote})`, diff, desired: w, steps: fileSteps(w, remote != null, ctx) };
+  },
+};
+
+/**
+ * Write one file now, with the planned steps (the executor does the same inside a plan). Returns
+ * the backup of the replaced file, undefined when the file is new.
+ */
+export async function writeDesiredFile(conn: Runner & { target: { name: string } }, w: Want): Promise<string | undefined> {
+  const exists = (await conn.exec(`test -e ${sh(w.path)}`, { check: false })).code === 0;
+  const steps = fileSteps(w, exists, { backupSuffix: RUN_BACKUP_SUFFIX, runId: randomBytes(4).toString('hex') });
+  for (const step of steps) await runStep(conn.target.name, conn, step);
+  return steps.find((s) => s.undo)?.undo?.backup;
+}

@@ -1,0 +1,31 @@
+// Task kind `package`: install what is missing, all nodes in parallel before any config changes.
+// Without `names`, the packages keepalived needs (src/inventory/defaults.ts: the one list).
+import { z } from 'zod';
+import { DEFAULTS } from '../inventory/defaults.js';
+import { installCommand } from '../ops/package.js';
+import type { Desired } from '../plan/types.js';
+import { noop, type TaskKind } from './kind.js';
+
+type Want = Extract<Desired, { kind: 'package' }>;
+const args = z.strictObject({ names: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/)).min(1).optional() });
+
+export const packageKind: TaskKind<z.infer<typeof args>, Want> = {
+  key: 'package',
+  args,
+  phase: 'packages',
+  want: (a, task) => [{ kind: 'package', task, names: a.names ?? [...DEFAULTS.keepalived.packages] } satisfies Want],
+  needs: (w) => ({ packages: w.names }),
+  plan(w, facts, ctx) {
+    const missing = w.names.filter((n) => facts.packages[n] === undefined);
+    if (!missing.length) return noop(w, `${w.names.join(', ')} installed`);
+    return {
+      task: w.task,
+      kind: 'package',
+      actions: ['install'],
+      summary: `install ${missing.join(', ')}`,
+      desired: { ...w, names: missing },
+      // Installs run before any config change: a failed install has nothing to undo.
+      steps: [{ title: `install ${missing.join(', ')}`, command: installCommand(facts.os, missing, ctx.aptProxy) }],
+    };
+  },
+};
