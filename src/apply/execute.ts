@@ -42,8 +42,8 @@ export interface ExecuteOptions {
 const withNode = (node: string, message: string) => (message.startsWith(`${node}: `) ? message : `${node}: ${message}`);
 const firstLine = (message: string) => message.split('\n')[0]!;
 
-/** Undo the steps of one node that ran (those with an undo): the one rollback. Returns the recap text. */
-export async function rollbackNode(node: string, conn: Runner, done: readonly Step[], how: NodeRollback, why: string): Promise<string | undefined> {
+/** Undo the steps of one node that ran (those with an undo): the one rollback. Returns what it did. */
+export async function rollbackNode(node: string, conn: Runner, done: readonly Step[], how: NodeRollback): Promise<string | undefined> {
   const undos = done.flatMap((s) => (s.undo ? [s.undo] : []));
   if (!undos.length) return undefined;
   const backups: Backup[] = undos.flatMap((u) => (u.backup ? [{ of: u.path, path: u.backup, stamp: u.backup.slice(u.path.length + BACKUP_MARK.length) }] : []));
@@ -51,9 +51,9 @@ export async function rollbackNode(node: string, conn: Runner, done: readonly St
   try {
     const r = await restoreNode(node, conn, backups, { configPath: how.configPath, unit: how.unit, created, expectActive: how.unitWasActive });
     const files = [...r.restored.map((b) => `${b.of} restored`), ...r.removed.map((p) => `${p} removed`)].join(', ');
-    return `${files}, ${describeUnitAction(how.unit, r)} (${why})`;
+    return `${files}, ${describeUnitAction(how.unit, r)}`;
   } catch (e) {
-    return `ROLLBACK FAILED: ${(e as Error).message} (${why})`;
+    return `ROLLBACK FAILED: ${(e as Error).message}`;
   }
 }
 
@@ -72,8 +72,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
     try {
       for (const step of steps) {
         if (aborted()) {
-          const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback, 'interrupted') : undefined;
-          if (rolled) recap.rolledBack = rolled;
+          const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback) : undefined;
+          if (rolled) recap.rolledBack = mask(`${rolled} (interrupted)`);
           throw new ApplyInterrupted(
             done.length
               ? `interrupted while changing ${node}${rolled ? `; ${node} rolled back: ${rolled}` : ''}; no further node was touched`
@@ -91,8 +91,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
       recap.failed++;
       const why = withNode(node, (e as Error).message);
       // Any failure mid-node (a step, a lost connection, a timeout) puts the node back before stopping.
-      const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback, firstLine(why).slice(node.length + 2)) : undefined;
-      if (rolled) recap.rolledBack = rolled;
+      const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback) : undefined;
+      if (rolled) recap.rolledBack = mask(`${rolled} (${firstLine(why).slice(node.length + 2)})`);
       throw new ApplyError(mask(`${why}${rolled ? `; rolled back: ${rolled}` : ''}`));
     }
   };

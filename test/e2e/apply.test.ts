@@ -77,8 +77,10 @@ describe('apply on a 2-node lab', { timeout: 900_000 }, () => {
       const changed = editInventory(inv, 'prio.yaml', (doc) => doc.setIn(['nodes', 1, 'priority'], 145));
       const dry = await kadeploy(['apply', changed, '--dry-run', '--detailed-exitcode']);
       assert.equal(dry.code, 2, `dry-run exit code 2 when changes are pending:\n${dry.stdout}${dry.stderr}`);
-      assert.match(dry.stdout, /lb1 \(10\.77\.0\.11\).*: no changes/);
-      assert.match(dry.stdout, /lb2 \(10\.77\.0\.12\): 2 change\(s\)/);
+      // The lab's addresses (not the default lab's literals), so the test runs on a lab of its own.
+      const ipRe = (i: number) => lab.nodes[i]!.ip.replaceAll('.', '\\.');
+      assert.match(dry.stdout, new RegExp(`lb1 \\(${ipRe(0)}\\).*: no changes`));
+      assert.match(dry.stdout, new RegExp(`lb2 \\(${ipRe(1)}\\): 2 change\\(s\\)`));
       const diffLines = dry.stdout.split('\n').filter((l) => /^\s+[-+]\s/.test(l) && !/^\s+(---|\+\+\+)/.test(l));
       assert.deepEqual(diffLines.map((l) => l.trim().replace(/\s+/g, ' ')), ['- priority 140', '+ priority 145']);
       assert.match(dry.stdout, /keepalived: reload/);
