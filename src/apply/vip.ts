@@ -41,22 +41,6 @@ export function describePlacement(p: VipPlacement): string {
   return `VIP ${p.vip} on ${where}${p.expected ? ` (expected ${p.expected})` : ''}`;
 }
 
-/** Poll until every VIP is on exactly its expected node, or the timeout passes. */
-export async function waitForPlacement(
-  nodes: NodeSpec[],
-  scripts: VrrpScript[],
-  conns: Map<string, SshConnection>,
-  timeoutS: number,
-): Promise<{ ok: boolean; placements: VipPlacement[] }> {
-  const deadline = Date.now() + timeoutS * 1000;
-  for (;;) {
-    const placements = await readPlacement(nodes, scripts, conns);
-    if (placements.every(placementOk)) return { ok: true, placements };
-    if (Date.now() > deadline) return { ok: false, placements };
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
 /** The plan's VIP check against addresses read now: each VIP on exactly its expected node (any single one with nopreempt). */
 export function judgeVipCheck(check: VipCheck, addresses: Array<{ node: string; addrs: AddressesFact }>): { ok: boolean; placements: VipPlacement[] } {
   const placements = check.vips.map(({ vip, expected, anyHolder }) => {

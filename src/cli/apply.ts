@@ -133,11 +133,16 @@ Examples:
   $ kadeploy apply prod.yaml --limit lb2 --detailed-exitcode`,
     )
     .action((file: string | undefined, flags: ApplyFlags) => run(file, flags, flags.dryRun === true));
+}
 
+export function registerDiff(program: Command): void {
   addOptions(program.command('diff').description('Same as apply --dry-run: print what would change on each node, change nothing').argument('<inventory>', 'inventory YAML file'))
     .addHelpText('after', `${EXIT_CODES}\n\nExample:\n  $ kadeploy diff inventories/lab.yaml --json`)
     .action((file: string, flags: ApplyFlags) => run(file, flags, true));
+}
 
+/** `plan` (build, print, save) and `show` (print a saved one). */
+export function registerPlan(program: Command): void {
   addOptions(
     program
       .command('plan')

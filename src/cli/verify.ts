@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { connect, openSession, printWarnings, withSession } from '../apply/session.js';
+import { openSession, printWarnings, withSession } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
 import { DrillAborted, failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
-import { formatStatus, readStatus } from '../verify/status.js';
 
 interface VerifyFlags {
   json?: boolean;
@@ -55,23 +54,4 @@ Examples:
       });
     });
 
-  program
-    .command('status')
-    .description('Who holds each VIP now, and each node\'s VRRP state with its last transition')
-    .argument('<inventory>', 'inventory YAML file')
-    .option('--json', 'machine-readable output')
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
-    .addHelpText('after', '\nExamples:\n  $ kadeploy status inventories/lab.yaml\n  $ kadeploy status inventories/lab.yaml --watch 1')
-    .action(async (file: string, flags: { json?: boolean; watch?: string | boolean }) => {
-      // Status reads only what it shows: no templates, no facts, no plan.
-      await withSession(() => connect({ inventory: file }), async (session, signal) => {
-        const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : Number(flags.watch);
-        do {
-          const s = await readStatus(session);
-          const text = flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s);
-          process.stdout.write(every && process.stdout.isTTY && !flags.json ? `\x1b[2J\x1b[H${text}` : text);
-          if (every) await new Promise((r) => setTimeout(r, every * 1000));
-        } while (every && !signal.aborted);
-      });
-    });
 }
