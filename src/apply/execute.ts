@@ -8,7 +8,7 @@ import { maskSecrets } from '../mask.js';
 import { BACKUP_MARK, type Backup } from '../ops/backups.js';
 import { describeUnitAction, restoreNode } from '../ops/rollback.js';
 import { runStep } from '../ops/steps.js';
-import type { NodePlan, NodeRollback, Phase, Plan, Step } from '../plan/types.js';
+import type { NodePlan, NodeRollback, Phase, Plan, Step } from '../types.js';
 import type { Runner } from '../shell/runner.js';
 import { describePlacement, judgeVipCheck, waitForVipCheck } from './vip.js';
 import type { AddressesFact } from '../facts/addresses.js';

@@ -8,7 +8,7 @@ import { loadInventory } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { buildPlan } from '../plan/build.js';
 import { desiredFor } from '../plan/desired.js';
-import type { Desired, Plan } from '../plan/types.js';
+import type { Desired, Plan } from '../types.js';
 import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
 import { acquireLocks } from './lock.js';

@@ -2,7 +2,7 @@
 import { addressesFact, vipHolder, type AddressesFact } from '../facts/addresses.js';
 import { expectedHolder, vipsOf } from '../plan/expected.js';
 import type { NodeSpec, VrrpScript } from '../inventory/model.js';
-import type { VipCheck } from '../plan/types.js';
+import type { VipCheck } from '../types.js';
 import type { Runner } from '../shell/runner.js';
 import type { SshConnection } from '../ssh/connection.js';
 

@@ -8,7 +8,7 @@ import { openSession, printWarnings, withSession, type Session, type SessionOpti
 import { KadeployError } from '../errors.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { attachContents, checkFingerprints, readSavedPlan, serialisePlan } from '../plan/saved.js';
-import { pendingChanges, type Plan } from '../plan/types.js';
+import { pendingChanges, type Plan } from '../types.js';
 
 interface ApplyFlags {
   dryRun?: boolean;

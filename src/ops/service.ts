@@ -1,5 +1,5 @@
 // systemd unit actions, each followed by a health check: a unit that is not active afterwards is a failure.
-import type { Action } from '../plan/types.js';
+import type { Action } from '../types.js';
 import { sh } from '../shell/quote.js';
 
 export const serviceCommand = (action: Action, unit: string): string => sh('systemctl', action, unit);

@@ -3,7 +3,7 @@
 // command. Content referenced by hash must be at hand and hash the same (a saved plan re-renders it).
 import { createHash } from 'node:crypto';
 import { CommandError, PlanError, StepError } from '../errors.js';
-import type { Step } from '../plan/types.js';
+import type { Step } from '../types.js';
 import type { Runner } from '../shell/runner.js';
 
 const lastLines = (text: string) => text.trim().split('\n').slice(-3).join(' | ');

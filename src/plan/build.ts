@@ -12,7 +12,7 @@ import { RUN_BACKUP_SUFFIX } from '../ops/backups.js';
 import type { PlanContext } from '../tasks/kind.js';
 import { taskKind } from '../tasks/registry.js';
 import { expectedHolder, vipsOf } from './expected.js';
-import { isChange, type Change, type DesiredBase, type NodePlan, type Phase, type Plan, type VipCheck } from './types.js';
+import { isChange, type Change, type DesiredBase, type NodePlan, type Phase, type Plan, type VipCheck } from '../types.js';
 
 export interface PlanOptions {
   aptProxy?: string;

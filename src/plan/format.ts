@@ -1,7 +1,7 @@
 // Plan output: a readable per-node listing with coloured unified diffs, or JSON. Secrets are masked.
 import { maskSecrets } from '../mask.js';
 import { stripPlan } from './saved.js';
-import { isChange, pendingChanges, type Change, type Plan } from './types.js';
+import { isChange, pendingChanges, type Change, type Plan } from '../types.js';
 
 export interface Style {
   color: boolean;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { PlanError } from '../errors.js';
 import type { HostFacts } from '../facts/index.js';
 import { maskSecrets } from '../mask.js';
-import type { Change, Desired, Plan, Step } from './types.js';
+import type { Change, Desired, Plan, Step } from '../types.js';
 
 export const PLAN_FORMAT = 'kadeploy-plan';
 export const PLAN_VERSION = 1;

@@ -2,7 +2,7 @@
 // expected node. It runs once for the cluster, after every node; the plan builder records the
 // expected holders (apply/vip.ts) in the plan's vipCheck.
 import { z } from 'zod';
-import type { Desired } from '../plan/types.js';
+import type { Desired } from '../types.js';
 import type { TaskKind } from './kind.js';
 
 type Want = Extract<Desired, { kind: 'assert_vip' }>;

@@ -2,7 +2,7 @@
 // failing rolls that node back.
 import { z } from 'zod';
 import { sh } from '../shell/quote.js';
-import type { Desired } from '../plan/types.js';
+import type { Desired } from '../types.js';
 import type { TaskKind } from './kind.js';
 
 type Want = Extract<Desired, { kind: 'assert' }>;

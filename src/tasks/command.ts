@@ -2,7 +2,7 @@
 // the facts). It has no undo of its own: a failure rolls back the node's files.
 import { z } from 'zod';
 import { sh } from '../shell/quote.js';
-import type { Desired } from '../plan/types.js';
+import type { Desired } from '../types.js';
 import { noop, type TaskKind } from './kind.js';
 
 type Want = Extract<Desired, { kind: 'command' }>;

@@ -9,7 +9,7 @@ import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/ba
 import { runStep } from '../ops/steps.js';
 import type { Runner } from '../shell/runner.js';
 import { sh } from '../shell/quote.js';
-import type { Desired, Step } from '../plan/types.js';
+import type { Desired, Step } from '../types.js';
 import { noop, type PlanContext, type TaskKind } from './kind.js';
 
 type Want = Extract<Desired, { kind: 'file' }>;

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { FactNeeds, HostFacts } from '../facts/index.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import type { Renderer } from '../render/render.js';
-import type { Change, DesiredBase } from '../plan/types.js';
+import type { Change, DesiredBase } from '../types.js';
 
 /** What a task's `want` may use: rendering is local (no SSH). */
 export interface WantContext {

@@ -1,6 +1,6 @@
 // Task kind `managed_files`: the inventory's `files:` (check and notify scripts), each planned as a file.
 import { z } from 'zod';
-import type { Desired } from '../plan/types.js';
+import type { Desired } from '../types.js';
 import type { TaskKind } from './kind.js';
 
 export const managedFilesKind: TaskKind<Record<string, never>> = {

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { installCommand } from '../ops/package.js';
-import type { Desired } from '../plan/types.js';
+import type { Desired } from '../types.js';
 import { noop, type TaskKind } from './kind.js';
 
 type Want = Extract<Desired, { kind: 'package' }>;

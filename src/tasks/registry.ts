@@ -1,7 +1,7 @@
 // The task kinds, by key. Adding a kind is one module (src/tasks/<kind>.ts) and one line here (or a
 // call to registerTaskKind); the playbook schema, facts, planning and apply all go through this map.
 import type { FactNeeds } from '../facts/index.js';
-import type { DesiredBase } from '../plan/types.js';
+import type { DesiredBase } from '../types.js';
 import { assertKind } from './assert.js';
 import { assertVipKind } from './assert-vip.js';
 import { commandKind } from './command.js';

@@ -3,7 +3,7 @@
 // reload is followed by a health check: a unit not active afterwards fails the node (rolled back).
 import { z } from 'zod';
 import { activeCheckCommand, serviceCommand } from '../ops/service.js';
-import type { Action, Desired, Step } from '../plan/types.js';
+import type { Action, Desired, Step } from '../types.js';
 import { noop, type TaskKind } from './kind.js';
 
 type Want = Extract<Desired, { kind: 'service' }>;

@@ -1,7 +1,7 @@
 // Task kind `template`: one file rendered from a template (user templates_dir first, then built-in).
 import { z } from 'zod';
 import { DEFAULTS } from '../inventory/defaults.js';
-import type { Desired } from '../plan/types.js';
+import type { Desired } from '../types.js';
 import type { TaskKind } from './kind.js';
 import { unitName } from './service.js';
 

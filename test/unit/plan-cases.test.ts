@@ -15,7 +15,7 @@ import type { HostFacts } from '../../src/facts/index.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { buildPlan } from '../../src/plan/build.js';
 import { desiredFor } from '../../src/plan/desired.js';
-import type { Desired, Plan } from '../../src/plan/types.js';
+import type { Desired, Plan } from '../../src/types.js';
 import { loadPlaybook } from '../../src/playbook/playbook.js';
 import { createRenderer } from '../../src/render/render.js';
 import type { Runner } from '../../src/shell/runner.js';

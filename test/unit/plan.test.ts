@@ -12,7 +12,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { buildPlan, planChanges } from '../../src/plan/build.js';
 import { desiredFor } from '../../src/plan/desired.js';
 import { formatPlan, planToJson } from '../../src/plan/format.js';
-import { pendingChanges, type Desired } from '../../src/plan/types.js';
+import { pendingChanges, type Desired } from '../../src/types.js';
 import { loadPlaybook } from '../../src/playbook/playbook.js';
 import { createRenderer } from '../../src/render/render.js';
 
