@@ -1,6 +1,6 @@
 // `kadeploy apply`, `diff`, `plan` and `show`: build the plan (or read a saved one), print it, and
 // for apply execute it exactly.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { executePlan, formatRecap } from '../apply/execute.js';
@@ -62,7 +62,7 @@ async function execute(session: Session, plan: Plan, flags: ApplyFlags, signal: 
 }
 
 async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean): Promise<void> {
-  if (flags.plan) return applySaved(file, flags);
+  if (flags.plan) return applySaved(file, flags, dryRun);
   if (!file) throw new KadeployError('apply: an inventory is required (or --plan PLAN)');
   await withSession(
     () => openSession(sessionOptions(file, flags, !dryRun)),
@@ -83,17 +83,18 @@ async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean)
 }
 
 /** apply --plan: the saved plan, exactly, on nodes that still match the facts it was built on. */
-async function applySaved(file: string | undefined, flags: ApplyFlags): Promise<void> {
+async function applySaved(file: string | undefined, flags: ApplyFlags, dryRun: boolean): Promise<void> {
   const saved = readSavedPlan(flags.plan!);
   const inventory = file ?? saved.inventory;
   await withSession(
-    () => openSession({ ...sessionOptions(inventory, { ...flags, limit: saved.limit?.join(',') }, true), playbook: flags.playbook ?? saved.playbook }),
+    () => openSession({ ...sessionOptions(inventory, { ...flags, limit: saved.limit?.join(',') }, !dryRun), playbook: flags.playbook ?? saved.playbook }),
     async (session, signal) => {
       printWarnings(session.warnings);
       checkFingerprints(saved, session.facts, flags.plan!);
       const plan = attachContents(saved.plan, session.desired, flags.plan!);
-      if (!flags.json) process.stdout.write(formatPlan(plan, session.cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
-      await execute(session, plan, flags, signal);
+      // --dry-run: the plan still matches the nodes; print it, change nothing.
+      if (dryRun || !flags.json) process.stdout.write(flags.json ? planToJson(plan, session.cluster.secrets) : formatPlan(plan, session.cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+      if (!dryRun) await execute(session, plan, flags, signal);
       if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;
     },
     interrupted,
@@ -168,7 +169,9 @@ Example:
           const { plan, cluster, facts } = session;
           process.stdout.write(flags.json ? planToJson(plan, cluster.secrets) : formatPlan(plan, cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
           if (flags.out) {
-            writeFileSync(flags.out, serialisePlan(plan, facts, cluster.secrets, { inventory: resolve(file), playbook: flags.playbook && resolve(flags.playbook), limit: limitOf(flags) }), { mode: 0o600 });
+            // A new private file (an existing one, or a link in its place, is replaced, never written through).
+            rmSync(flags.out, { force: true });
+            writeFileSync(flags.out, serialisePlan(plan, facts, cluster.secrets, { inventory: resolve(file), playbook: flags.playbook && resolve(flags.playbook), limit: limitOf(flags) }), { mode: 0o600, flag: 'wx' });
             process.stderr.write(`kadeploy: plan written to ${flags.out}; apply it with: kadeploy apply --plan ${flags.out}\n`);
           }
           if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;

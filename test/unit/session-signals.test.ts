@@ -1,0 +1,49 @@
+// One helper opens a session for every command: SIGINT, SIGTERM and SIGHUP abort it alike, the
+// session is always closed (locks released), and the handlers go away afterwards.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { withSession, type Connected } from '../../src/apply/session.js';
+import { ApplyInterrupted } from '../../src/errors.js';
+
+const fake = (log: string[]) => ({ close: async () => void log.push('closed') }) as unknown as Connected;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+describe('withSession', () => {
+  for (const sig of SIGNALS) {
+    it(`${sig} aborts the run (not the process), the session is closed, the handlers removed`, async () => {
+      const before = SIGNALS.map((s) => process.listenerCount(s));
+      const log: string[] = [];
+      const seen: string[] = [];
+      const aborted = await withSession(
+        async () => fake(log),
+        async (_s, signal) => {
+          process.emit(sig, sig);
+          process.emit(sig, sig);
+          return signal.aborted;
+        },
+        (name) => seen.push(name),
+      );
+      assert.equal(aborted, true);
+      assert.deepEqual(seen, [sig], 'told once');
+      assert.deepEqual(log, ['closed']);
+      assert.deepEqual(SIGNALS.map((s) => process.listenerCount(s)), before);
+    });
+  }
+
+  it('a signal while connecting ends the run before any change, and still closes', async () => {
+    const log: string[] = [];
+    let ran = false;
+    await assert.rejects(
+      withSession(
+        async () => {
+          process.emit('SIGTERM', 'SIGTERM');
+          return fake(log);
+        },
+        async () => void (ran = true),
+      ),
+      ApplyInterrupted,
+    );
+    assert.equal(ran, false);
+    assert.deepEqual(log, ['closed']);
+  });
+});
