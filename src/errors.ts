@@ -55,6 +55,9 @@ export class CommandError extends KadeployError {
 
 export class LabError extends KadeployError {}
 
+/** A template could not be rendered for a node. */
+export class RenderError extends KadeployError {}
+
 /** A planned step failed on a node; the message already names the node (never twice). */
 export class StepError extends KadeployError {
   constructor(readonly node: string, message: string) {

@@ -22,8 +22,6 @@ export interface NodeRecap {
   rolledBack?: string;
 }
 
-export { ApplyError, ApplyInterrupted };
-
 export interface ExecuteOptions {
   /** A connection per node: the plan's nodes, and every node read for the VIP check. */
   conns: Map<string, Runner>;

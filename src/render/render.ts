@@ -3,7 +3,7 @@
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
-import { KadeployError } from '../errors.js';
+import { RenderError } from '../errors.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { quote } from '../shell/quote.js';
@@ -24,7 +24,7 @@ export interface DesiredFile {
   validate?: 'keepalived';
 }
 
-export class RenderError extends KadeployError {}
+export { RenderError };
 
 export interface Renderer {
   /** Render one template (user directory first, then built-in) for a node. */
