@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { LabError } from '../errors.js';
 import type { LabConfig } from './config.js';
 import { runResult, spawnDetached, SYSTEM_PATH, type RunResult } from './exec.js';
-import { configureNodeLink } from './network.js';
+import { configureNodeLink, removeLink } from './network.js';
 import { overlayDirs } from './overlay.js';
 import { tcpGreeting, waitFor } from './probe.js';
-import { childPids, isAlive, isNamespaceInit, procRef, terminate, type ProcRef } from './procs.js';
+import { childPids, isAlive, isNamespaceInit, namespacesOf, processesIn, procRef, terminate, type ProcRef } from './procs.js';
 import type { NodeState } from './state.js';
 
 const BOOT_TIMEOUT_MS = 90_000;
@@ -54,8 +54,9 @@ export function spawnNode(cfg: LabConfig, node: NodeState): ProcRef {
 /** Find the spawned node's PID 1 and give the node its address; returns the node's new state. */
 export async function attachNode(cfg: LabConfig, node: NodeState, nspawn: ProcRef): Promise<NodeState> {
   const init = await findInit(nspawn, `node ${node.name}`, consoleLog(cfg, node.name));
+  const namespaces = namespacesOf(init.pid);
   const hostVeth = await configureNodeLink(init.pid, node.ip, cfg);
-  return { ...node, nspawn, init, hostVeth };
+  return { ...node, nspawn, init, hostVeth, ...(namespaces ? { namespaces } : {}) };
 }
 
 /** Run a shell command inside a node (all its namespaces) with a clean environment. */
@@ -84,17 +85,37 @@ export async function waitNodeReady(node: NodeState): Promise<string> {
   return system;
 }
 
+/**
+ * Wait until nothing of a stopped node is left: no process in its namespaces (e.g. one that entered
+ * its network namespace from the host) and no host end of its veth. Only then can it boot again.
+ */
+async function waitNodeGone(node: NodeState): Promise<void> {
+  if (node.namespaces?.length) {
+    const ns = node.namespaces;
+    await waitFor(`the processes in node ${node.name}'s namespaces to exit`, 15_000, async () =>
+      processesIn(ns).length === 0 ? true : undefined,
+    ).catch((err: Error) => {
+      const left = processesIn(ns).map((p) => `${p.pid} ${p.cmdline}`).join('; ');
+      throw new LabError(`${err.message}: still running: ${left}`);
+    });
+  }
+  // nspawn names the host end vb-MACHINE when that fits (it does for lab machine names).
+  await removeLink(node.hostVeth ?? `vb-${node.machine}`);
+}
+
 /** Orderly shutdown: SIGTERM makes nspawn power the node off; kill what is left after the grace time. */
 export async function shutdownNode(node: NodeState): Promise<void> {
   await terminate(node.nspawn, 20_000);
   // Killing a PID namespace's init kills every process in the node.
   await terminate(node.init, 5000, 'SIGKILL');
+  await waitNodeGone(node);
 }
 
 /** Pull the plug: SIGKILL the node's PID 1, which kills its whole PID namespace; nspawn then exits. */
 export async function killNode(node: NodeState): Promise<void> {
   await terminate(node.init, 5000, 'SIGKILL');
   await terminate(node.nspawn, 5000);
+  await waitNodeGone(node);
 }
 
 /** `systemctl is-system-running` of a running node, or undefined when it is down. */

@@ -1,6 +1,6 @@
 // Recorded processes: a PID plus what proves it is still ours (start time and command line),
 // so a stale PID reused by an unrelated process is never signalled.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ProcRef {
@@ -85,4 +85,30 @@ export function isNamespaceInit(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Namespaces of a node that must be gone when it is: a process in any of them is still the node's. */
+export const NODE_NAMESPACES = ['net', 'pid', 'mnt'] as const;
+
+/** The namespace ids (e.g. `net:[4026532281]`) of a live process, or undefined when it is gone. */
+export function namespacesOf(pid: number): string[] | undefined {
+  try {
+    return NODE_NAMESPACES.map((ns) => readlinkSync(`/proc/${pid}/ns/${ns}`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live processes in any of the given namespaces (zombies hold none). */
+export function processesIn(namespaces: string[]): ProcRef[] {
+  const wanted = new Set(namespaces);
+  const found: ProcRef[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (!namespacesOf(pid)?.some((ns) => wanted.has(ns))) continue;
+    const ref = procRef(pid);
+    if (ref) found.push(ref);
+  }
+  return found;
 }

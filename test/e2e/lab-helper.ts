@@ -1,9 +1,13 @@
 // Shared by e2e tests that need real nodes: bring a lab up, hand its addresses and SSH material to
 // the test, and always tear it down. Tests skip (visibly) on hosts that cannot run the lab, unless
 // KADEPLOY_REQUIRE_LAB=1 (set by .ci/run), where such a host is a failure.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { labDown, labUnsupportedReason, labUp, nodeExec, type LabOptions, type RunResult } from '../../src/lab/index.js';
 import { runResult } from '../../src/lab/exec.js';
+import { isAlive, processesIn, type ProcRef } from '../../src/lab/procs.js';
+import type { LabState } from '../../src/lab/state.js';
 
 export interface LabNode {
   name: string;
@@ -106,5 +110,41 @@ export async function withLab<T>(t: TestContext, options: LabOptions, fn: (lab: 
   } finally {
     // Also when startLab failed half-way: labDown finds whatever was recorded.
     await labDown({ name: opts.name });
+  }
+}
+
+/** What a running lab consists of, read from its state.json: to check later that all of it is gone. */
+export interface LabFootprint {
+  stateDir: string;
+  bridge: string;
+  /** apt proxy, nspawn and node PID 1s. */
+  procs: ProcRef[];
+  /** Host ends of the nodes' veths. */
+  links: string[];
+  /** The nodes' net, pid and mnt namespace ids. */
+  namespaces: string[];
+}
+
+export function labFootprint(stateDir: string): LabFootprint {
+  const state = JSON.parse(readFileSync(`${stateDir}/state.json`, 'utf8')) as LabState;
+  return {
+    stateDir,
+    bridge: state.config.bridge,
+    procs: [state.proxy, ...state.nodes.flatMap((n) => [n.nspawn, n.init])].filter((p): p is ProcRef => !!p),
+    links: state.nodes.flatMap((n) => (n.hostVeth ? [n.hostVeth] : [])),
+    namespaces: state.nodes.flatMap((n) => n.namespaces ?? []),
+  };
+}
+
+/** Assert that no process, namespace, link or mount of the lab is left. */
+export async function assertLabGone(f: LabFootprint): Promise<void> {
+  assert.ok(f.procs.length > 0 && f.namespaces.length > 0, 'state.json recorded processes and namespaces');
+  // isAlive also compares the start time and command line: a reused PID does not count.
+  assert.deepEqual(f.procs.filter(isAlive).map((p) => `${p.pid} ${p.cmdline}`), [], 'no recorded process alive');
+  assert.deepEqual(processesIn(f.namespaces).map((p) => `${p.pid} ${p.cmdline}`), [], 'no process in the nodes\' namespaces');
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${f.stateDir}/`));
+  assert.deepEqual(mounts, [], 'no mount under the state dir');
+  for (const link of [...f.links, f.bridge]) {
+    assert.notEqual((await runResult('ip', ['link', 'show', 'dev', link])).code, 0, `link ${link} removed`);
   }
 }
