@@ -85,19 +85,25 @@ export async function waitNodeReady(node: NodeState): Promise<string> {
   return system;
 }
 
+/** Wait until no process is in the given namespaces; false when some still are after `ms`. */
+async function namespacesEmpty(namespaces: string[], what: string, ms: number): Promise<boolean> {
+  return waitFor(what, ms, async () => (processesIn(namespaces).length === 0 ? true : undefined)).catch(() => false);
+}
+
 /**
- * Wait until nothing of a stopped node is left: no process in its namespaces (e.g. one that entered
- * its network namespace from the host) and no host end of its veth. Only then can it boot again.
+ * Wait until nothing of a stopped node is left: no process in its namespaces (one that entered its
+ * network namespace from the host outlives the node's PID 1 and keeps its veth alive: it is killed)
+ * and no host end of its veth. Only then can the node boot again.
  */
 async function waitNodeGone(node: NodeState): Promise<void> {
-  if (node.namespaces?.length) {
-    const ns = node.namespaces;
-    await waitFor(`the processes in node ${node.name}'s namespaces to exit`, 15_000, async () =>
-      processesIn(ns).length === 0 ? true : undefined,
-    ).catch((err: Error) => {
+  const ns = node.namespaces ?? [];
+  const what = `the processes in node ${node.name}'s namespaces to exit`;
+  if (ns.length && !(await namespacesEmpty(ns, what, 3000))) {
+    for (const p of processesIn(ns)) await terminate(p, 0, 'SIGKILL');
+    if (!(await namespacesEmpty(ns, what, 10_000))) {
       const left = processesIn(ns).map((p) => `${p.pid} ${p.cmdline}`).join('; ');
-      throw new LabError(`${err.message}: still running: ${left}`);
-    });
+      throw new LabError(`node ${node.name}: processes still in its namespaces: ${left}`);
+    }
   }
   // nspawn names the host end vb-MACHINE when that fits (it does for lab machine names).
   await removeLink(node.hostVeth ?? `vb-${node.machine}`);

@@ -1,9 +1,15 @@
 // Issue 14: `lab down` returns only when every process, namespace, link and mount of the lab is
 // gone, so `lab down && lab up` works every time (it used to fail with "Failed to add new veth
 // interfaces (vb-lb1:host0): File exists" when the kernel had not yet destroyed the node's veth).
+// Every other cycle, a process entered from the host into the node's network namespace outlives the
+// node's PID 1 and keeps its veth alive: the race made certain.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { labConfig, labDown } from '../../src/lab/index.js';
+import { processesIn } from '../../src/lab/procs.js';
+import type { LabState } from '../../src/lab/state.js';
 import { kadeploy } from '../support/cli.js';
 import { assertLabGone, labFootprint, labSkipReason, testLabOptions } from './lab-helper.js';
 
@@ -23,6 +29,15 @@ test(`lab down && lab up, ${CYCLES} times in a row (1 node): nothing of the lab 
       assert.equal(up.code, 0, `cycle ${i}: lab up failed:\n${up.stdout}${up.stderr}`);
       assert.match(up.stdout, /lb1 +\S+ +running/, `cycle ${i}: lb1 running`);
       const footprint = labFootprint(cfg.stateDir);
+      if (i % 2 === 1) {
+        const init = (JSON.parse(readFileSync(cfg.statePath, 'utf8')) as LabState).nodes[0]!.init!.pid;
+        const lingering = spawn('nsenter', ['-t', String(init), '-n', 'sleep', '600'], { detached: true, stdio: 'ignore' });
+        lingering.unref();
+        for (let n = 0; n < 50 && !processesIn(footprint.namespaces).some((p) => p.pid === lingering.pid); n++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(processesIn(footprint.namespaces).some((p) => p.pid === lingering.pid), `cycle ${i}: a process lingers in lb1's netns`);
+      }
       const t1 = Date.now();
       // No pause between up and down, nor between down and the next up.
       const down = await kadeploy(['lab', 'down', '--name', cfg.name]);
