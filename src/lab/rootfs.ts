@@ -98,10 +98,10 @@ function rootfsInUse(): Set<string> {
  * Caches that an older recipe of the same release left and that no lab uses any more (each is a few
  * hundred MB). Another release's rootfs, or one whose release cannot be read, is never a candidate.
  */
-export function staleRootfs(current: string, release: Release, inUse: Set<string>): string[] {
-  return readdirSync(CACHE_ROOT)
+export function staleRootfs(cacheRoot: string, current: string, release: Release, inUse: Set<string>): string[] {
+  return readdirSync(cacheRoot)
     .filter((f) => /^rootfs-[0-9a-f]+$/.test(f))
-    .map((f) => join(CACHE_ROOT, f))
+    .map((f) => join(cacheRoot, f))
     .filter((path) => path !== current && !inUse.has(path) && rootfsRelease(path) === release);
 }
 
@@ -125,6 +125,6 @@ export async function ensureRootfs(release: Release, log: (msg: string) => void)
     throw err;
   }
   log(`${release} rootfs built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  for (const old of staleRootfs(path, release, rootfsInUse())) rmSync(old, { recursive: true, force: true });
+  for (const old of staleRootfs(CACHE_ROOT, path, release, rootfsInUse())) rmSync(old, { recursive: true, force: true });
   return path;
 }
