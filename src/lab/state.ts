@@ -11,8 +11,6 @@ export interface NodeState extends NodeSpec {
   init?: ProcRef;
   /** Host side of the node's veth pair, on the bridge. */
   hostVeth?: string;
-  /** The node's namespaces (net, pid, mnt ids of its PID 1): stopping waits until no process is in them. */
-  namespaces?: string[];
 }
 
 export interface LabState {

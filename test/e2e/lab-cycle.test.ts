@@ -5,8 +5,9 @@
 // node's PID 1 and keeps its veth alive: the race made certain.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { labConfig, labDown } from '../../src/lab/index.js';
 import { processesIn } from '../../src/lab/procs.js';
 import type { LabState } from '../../src/lab/state.js';
@@ -28,16 +29,16 @@ test(`lab down && lab up, ${CYCLES} times in a row (1 node): nothing of the lab 
       const up = await kadeploy(['lab', 'up', '--nodes', '1', ...args]);
       assert.equal(up.code, 0, `cycle ${i}: lab up failed:\n${up.stdout}${up.stderr}`);
       assert.match(up.stdout, /lb1 +\S+ +running/, `cycle ${i}: lb1 running`);
-      const footprint = labFootprint(cfg.stateDir);
       if (i % 2 === 1) {
         const init = (JSON.parse(readFileSync(cfg.statePath, 'utf8')) as LabState).nodes[0]!.init!.pid;
+        const netns = readlinkSync(`/proc/${init}/ns/net`);
         const lingering = spawn('nsenter', ['-t', String(init), '-n', 'sleep', '600'], { detached: true, stdio: 'ignore' });
         lingering.unref();
-        for (let n = 0; n < 50 && !processesIn(footprint.namespaces).some((p) => p.pid === lingering.pid); n++) {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.ok(processesIn(footprint.namespaces).some((p) => p.pid === lingering.pid), `cycle ${i}: a process lingers in lb1's netns`);
+        const inNetns = (): boolean => processesIn([netns]).some((p) => p.pid === lingering.pid);
+        for (let n = 0; n < 50 && !inNetns(); n++) await sleep(100);
+        assert.ok(inNetns(), `cycle ${i}: a process lingers in lb1's network namespace`);
       }
+      const footprint = labFootprint(cfg.stateDir);
       const t1 = Date.now();
       // No pause between up and down, nor between down and the next up.
       const down = await kadeploy(['lab', 'down', '--name', cfg.name]);

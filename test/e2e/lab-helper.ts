@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { labDown, labUnsupportedReason, labUp, nodeExec, type LabOptions, type RunResult } from '../../src/lab/index.js';
 import { runResult } from '../../src/lab/exec.js';
-import { isAlive, processesIn, type ProcRef } from '../../src/lab/procs.js';
+import { isAlive, namespacesOf, processesIn, type ProcRef } from '../../src/lab/procs.js';
 import type { LabState } from '../../src/lab/state.js';
 
 export interface LabNode {
@@ -119,29 +119,34 @@ export interface LabFootprint {
   bridge: string;
   /** apt proxy, nspawn and node PID 1s. */
   procs: ProcRef[];
+  /** Every process in the nodes' net, pid or mnt namespaces now (e.g. one entered from the host). */
+  nsProcs: ProcRef[];
   /** Host ends of the nodes' veths. */
   links: string[];
-  /** The nodes' net, pid and mnt namespace ids. */
-  namespaces: string[];
 }
 
+/**
+ * Take while the lab runs: namespace ids only name the lab's namespaces while they exist (freed ids
+ * are soon reused by other containers), so the processes in them are listed now, checked later by PID.
+ */
 export function labFootprint(stateDir: string): LabFootprint {
   const state = JSON.parse(readFileSync(`${stateDir}/state.json`, 'utf8')) as LabState;
+  const namespaces = state.nodes.flatMap((n) => (n.init && isAlive(n.init) ? (namespacesOf(n.init.pid) ?? []) : []));
   return {
     stateDir,
     bridge: state.config.bridge,
     procs: [state.proxy, ...state.nodes.flatMap((n) => [n.nspawn, n.init])].filter((p): p is ProcRef => !!p),
+    nsProcs: processesIn(namespaces),
     links: state.nodes.flatMap((n) => (n.hostVeth ? [n.hostVeth] : [])),
-    namespaces: state.nodes.flatMap((n) => n.namespaces ?? []),
   };
 }
 
-/** Assert that no process, namespace, link or mount of the lab is left. */
+/** Assert that no process, link or mount of the lab is left. */
 export async function assertLabGone(f: LabFootprint): Promise<void> {
-  assert.ok(f.procs.length > 0 && f.namespaces.length > 0, 'state.json recorded processes and namespaces');
+  assert.ok(f.procs.length > 0 && f.nsProcs.length > 0, 'state.json recorded processes; the nodes\' namespaces had some');
   // isAlive also compares the start time and command line: a reused PID does not count.
   assert.deepEqual(f.procs.filter(isAlive).map((p) => `${p.pid} ${p.cmdline}`), [], 'no recorded process alive');
-  assert.deepEqual(processesIn(f.namespaces).map((p) => `${p.pid} ${p.cmdline}`), [], 'no process in the nodes\' namespaces');
+  assert.deepEqual(f.nsProcs.filter(isAlive).map((p) => `${p.pid} ${p.cmdline}`), [], 'no process of the nodes\' namespaces alive');
   const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${f.stateDir}/`));
   assert.deepEqual(mounts, [], 'no mount under the state dir');
   for (const link of [...f.links, f.bridge]) {
