@@ -10,7 +10,7 @@ export function installCommand(os: OsFact, names: string[], aptProxy?: string): 
   if (os.family === 'debian') {
     const proxy = aptProxy ? ['-o', `Acquire::http::Proxy=${aptProxy}`] : [];
     // --force-confold: never let a package prompt about, or replace, a config file we manage.
-    // DPkg::Lock::Timeout (apt >= 1.9.11): wait for a dpkg lock another process (unattended-upgrades) holds.
+    // DPkg::Lock::Timeout: wait for a dpkg lock another process (unattended-upgrades) holds (apt 2.2+, Debian 11+).
     return [
       'export DEBIAN_FRONTEND=noninteractive',
       sh('apt-get', ...proxy, '-q', 'update'),
