@@ -1,8 +1,8 @@
 // `kadeploy lab ...`: a local lab of Debian nodes to deploy onto, and fault injection for tests.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  cutLink, DEFAULT_LAB, labDown, labStatus, labUp, MAX_NODES, nodeExec, restoreLink, startNode,
-  startService, stopNode, stopService, type LabStatus,
+  cutLink, DEFAULT_LAB, DEFAULT_RELEASE, labDown, labStatus, labUp, MAX_NODES, nodeExec, restoreLink, startNode,
+  RELEASES, startService, stopNode, stopService, type LabStatus,
 } from '../lab/index.js';
 
 const log = (msg: string): void => void process.stderr.write(`lab: ${msg}\n`);
@@ -31,7 +31,7 @@ function formatStatus(s: LabStatus): string {
     ]),
   );
   return [
-    `lab "${s.name}": ${s.up ? 'up' : 'partly up (run `kadeploy lab up` to rebuild or `kadeploy lab down`)'}`,
+    `lab "${s.name}" (Debian ${s.release}): ${s.up ? 'up' : 'partly up (run `kadeploy lab up` to rebuild or `kadeploy lab down`)'}`,
     `bridge ${s.bridge} ${s.bridgePresent ? s.hostIp : '(missing)'}, VIP ${s.vip}, apt proxy ${s.proxyUrl} ${s.proxyRunning ? 'running' : 'stopped'}`,
     table(rows),
     '',
@@ -62,14 +62,15 @@ export function registerLab(program: Command): void {
     .description('boot the lab (idempotent) and print its SSH key, known_hosts and inventory paths')
     .option('--nodes <n>', `number of nodes, 1..${MAX_NODES} (default 2)`, positiveInt)
     .option('--subnet <cidr>', 'lab subnet: host .1, nodes .11.., VIP .100 (default 10.77.0.0/24)')
+    .addOption(new Option('--release <name>', `Debian release of the nodes (default ${DEFAULT_RELEASE})`).choices(RELEASES))
     .addOption(nameOption())
-    .action(async (o: { nodes?: number; subnet?: string; name: string }) => {
-      const r = await labUp({ name: o.name, nodes: o.nodes, subnet: o.subnet, log });
+    .action(async (o: { nodes?: number; subnet?: string; release?: string; name: string }) => {
+      const r = await labUp({ name: o.name, nodes: o.nodes, subnet: o.subnet, release: o.release, log });
       for (const [node, system] of Object.entries(r.systems)) {
         if (system !== 'running') log(`${node}: ${system}`);
       }
       const verb = r.alreadyUp ? 'was already up' : `up in ${r.seconds.toFixed(1)} s`;
-      const head = `lab "${r.status.name}" ${verb} (${r.status.nodes.length} nodes)\n`;
+      const head = `lab "${r.status.name}" ${verb} (${r.status.nodes.length} ${r.status.release} nodes)\n`;
       process.stdout.write(head + formatStatus(r.status) + formatPaths(r.status));
     });
 

@@ -9,6 +9,10 @@ export const DEFAULT_SUBNET = '10.77.0.0/24';
 export const PROXY_PORT = 3142;
 // Priorities step down by 10 from 150 and must stay valid VRRP priorities.
 export const MAX_NODES = 12;
+// Debian releases a lab's nodes can run (11, 12, 13): each has its own cached rootfs and keepalived.
+export const RELEASES = ['bullseye', 'bookworm', 'trixie'] as const;
+export type Release = (typeof RELEASES)[number];
+export const DEFAULT_RELEASE: Release = 'bookworm';
 
 // Short names keep bridge and veth names within the kernel's 15-character limit.
 const NAME_RE = /^[a-z][a-z0-9]{0,9}$/;
@@ -17,6 +21,8 @@ export interface LabOptions {
   name?: string;
   nodes?: number;
   subnet?: string;
+  /** Debian release of the nodes (default bookworm). */
+  release?: string;
 }
 
 export interface NodeSpec {
@@ -31,6 +37,7 @@ export interface LabConfig {
   name: string;
   subnet: string;
   prefix: number;
+  release: Release;
   bridge: string;
   hostIp: string;
   vip: string;
@@ -52,6 +59,13 @@ export function checkLabName(name: string): string {
     throw new LabError(`invalid lab name "${name}": use 1-10 lowercase letters or digits, starting with a letter`);
   }
   return name;
+}
+
+export function checkRelease(release: string): Release {
+  if (!(RELEASES as readonly string[]).includes(release)) {
+    throw new LabError(`invalid lab release "${release}": expected one of ${RELEASES.join(', ')}`);
+  }
+  return release as Release;
 }
 
 export function labStateDir(name: string): string {
@@ -97,6 +111,7 @@ export function labConfig(opts: LabOptions = {}): LabConfig {
     throw new LabError(`invalid node count ${count}: a lab has 1 to ${MAX_NODES} nodes`);
   }
   const subnet = opts.subnet ?? DEFAULT_SUBNET;
+  const release = checkRelease(opts.release ?? DEFAULT_RELEASE);
   const { base, prefix } = parseSubnet(subnet);
   const hostIp = intToIp(base + 1);
   const stateDir = labStateDir(name);
@@ -108,6 +123,7 @@ export function labConfig(opts: LabOptions = {}): LabConfig {
     name,
     subnet,
     prefix,
+    release,
     bridge: labBridge(name),
     hostIp,
     vip: intToIp(base + 100),

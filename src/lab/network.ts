@@ -37,8 +37,38 @@ export async function bridgeUp(cfg: LabConfig): Promise<void> {
   await run('ip', ['link', 'set', cfg.bridge, 'up']);
 }
 
+/** Poll until a host link is absent; false when it is still there after `ms`. */
+async function waitLinkGone(name: string, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (await linkExists(name)) {
+    if (Date.now() > until) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+/**
+ * Make sure a host link is gone, not merely going: the kernel destroys a node's veth with its network
+ * namespace, asynchronously, after the node's processes exit; until then its name is taken (the next
+ * `systemd-nspawn` of that node fails with "File exists"). Delete it if it lingers.
+ */
+export async function removeLink(name: string): Promise<void> {
+  if (await waitLinkGone(name, 2000)) return;
+  await runResult('ip', ['link', 'del', 'dev', name]); // it may vanish on its own meanwhile
+  if (!(await waitLinkGone(name, 15_000))) throw new LabError(`host link ${name} is still present 15 s after deleting it`);
+}
+
+/** Host links enslaved to the bridge (the nodes' veths); none when the bridge is absent. */
+export async function bridgePorts(bridge: string): Promise<string[]> {
+  if (!(await linkExists(bridge))) return [];
+  return (JSON.parse(await run('ip', ['-j', 'link', 'show', 'master', bridge])) as IpLink[]).map((l) => l.ifname);
+}
+
+/** Remove the bridge and whatever veth is still attached to it. */
 export async function bridgeDown(bridge: string): Promise<void> {
+  for (const port of await bridgePorts(bridge)) await removeLink(port);
   if (await linkExists(bridge)) await run('ip', ['link', 'del', bridge]);
+  await removeLink(bridge);
 }
 
 /** Run `ip ARGS` inside a node's network namespace. */

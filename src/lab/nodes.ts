@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { LabError } from '../errors.js';
 import type { LabConfig } from './config.js';
 import { runResult, spawnDetached, SYSTEM_PATH, type RunResult } from './exec.js';
-import { configureNodeLink } from './network.js';
+import { configureNodeLink, removeLink } from './network.js';
 import { overlayDirs } from './overlay.js';
 import { tcpGreeting, waitFor } from './probe.js';
-import { childPids, isAlive, isNamespaceInit, procRef, terminate, type ProcRef } from './procs.js';
+import {
+  childPids, holdNamespaces, isAlive, isNamespaceInit, processesIn, procRef, releaseNamespaces, terminate,
+  type HeldNamespaces, type ProcRef,
+} from './procs.js';
 import type { NodeState } from './state.js';
 
 const BOOT_TIMEOUT_MS = 90_000;
@@ -84,17 +87,52 @@ export async function waitNodeReady(node: NodeState): Promise<string> {
   return system;
 }
 
+/** Wait until no process is in the given namespaces; false when some still are after `ms`. */
+async function namespacesEmpty(namespaces: string[], what: string, ms: number): Promise<boolean> {
+  return waitFor(what, ms, async () => (processesIn(namespaces).length === 0 ? true : undefined)).catch(() => false);
+}
+
+/**
+ * Wait until nothing of a stopped node is left: no process in its namespaces (one that entered its
+ * network namespace from the host outlives the node's PID 1 and keeps its veth alive: it is killed)
+ * and no host end of its veth. Only then can the node boot again. The namespaces were held open
+ * (`held`) since before the node was stopped, so their ids still name the node's and no one else's.
+ */
+async function waitNodeGone(node: NodeState, held: HeldNamespaces | undefined): Promise<void> {
+  if (held) {
+    try {
+      const what = `the processes in node ${node.name}'s namespaces to exit`;
+      if (!(await namespacesEmpty(held.ids, what, 3000))) {
+        for (const p of processesIn(held.ids)) await terminate(p, 0, 'SIGKILL');
+        if (!(await namespacesEmpty(held.ids, what, 10_000))) {
+          const left = processesIn(held.ids).map((p) => `${p.pid} ${p.cmdline}`).join('; ');
+          throw new LabError(`node ${node.name}: processes still in its namespaces: ${left}`);
+        }
+      }
+    } finally {
+      releaseNamespaces(held);
+    }
+  }
+  // Released, the network namespace is destroyed with its veth. nspawn names the host end
+  // vb-MACHINE when that fits (it does for lab machine names).
+  await removeLink(node.hostVeth ?? `vb-${node.machine}`);
+}
+
 /** Orderly shutdown: SIGTERM makes nspawn power the node off; kill what is left after the grace time. */
 export async function shutdownNode(node: NodeState): Promise<void> {
+  const held = holdNamespaces(node.init);
   await terminate(node.nspawn, 20_000);
   // Killing a PID namespace's init kills every process in the node.
   await terminate(node.init, 5000, 'SIGKILL');
+  await waitNodeGone(node, held);
 }
 
 /** Pull the plug: SIGKILL the node's PID 1, which kills its whole PID namespace; nspawn then exits. */
 export async function killNode(node: NodeState): Promise<void> {
+  const held = holdNamespaces(node.init);
   await terminate(node.init, 5000, 'SIGKILL');
   await terminate(node.nspawn, 5000);
+  await waitNodeGone(node, held);
 }
 
 /** `systemctl is-system-running` of a running node, or undefined when it is down. */

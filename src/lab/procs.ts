@@ -1,6 +1,6 @@
 // Recorded processes: a PID plus what proves it is still ours (start time and command line),
 // so a stale PID reused by an unrelated process is never signalled.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ProcRef {
@@ -85,4 +85,58 @@ export function isNamespaceInit(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Namespaces of a node that must be gone when it is: a process in any of them is still the node's. */
+export const NODE_NAMESPACES = ['net', 'pid', 'mnt'] as const;
+
+/** The namespace ids (e.g. `net:[4026532281]`) of a live process, or undefined when it is gone. */
+export function namespacesOf(pid: number): string[] | undefined {
+  try {
+    return NODE_NAMESPACES.map((ns) => readlinkSync(`/proc/${pid}/ns/${ns}`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's namespaces held open: while held, their ids cannot be freed and given to someone else's. */
+export interface HeldNamespaces {
+  ids: string[];
+  fds: number[];
+}
+
+/** Hold the namespaces of a recorded process that is still running; undefined when it is not. */
+export function holdNamespaces(ref: ProcRef | undefined): HeldNamespaces | undefined {
+  if (!ref || !isAlive(ref)) return undefined;
+  const fds: number[] = [];
+  try {
+    for (const ns of NODE_NAMESPACES) fds.push(openSync(`/proc/${ref.pid}/ns/${ns}`, 'r'));
+  } catch {
+    fds.forEach((fd) => closeSync(fd));
+    return undefined;
+  }
+  // Still the same process once opened: the namespaces are really its own, not a reused PID's.
+  if (!isAlive(ref)) {
+    fds.forEach((fd) => closeSync(fd));
+    return undefined;
+  }
+  return { ids: fds.map((fd) => readlinkSync(`/proc/self/fd/${fd}`)), fds };
+}
+
+export function releaseNamespaces(held: HeldNamespaces): void {
+  held.fds.forEach((fd) => closeSync(fd));
+}
+
+/** Live processes in any of the given namespaces (zombies hold none). Only meaningful while they are held. */
+export function processesIn(namespaces: string[]): ProcRef[] {
+  const wanted = new Set(namespaces);
+  const found: ProcRef[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (!namespacesOf(pid)?.some((ns) => wanted.has(ns))) continue;
+    const ref = procRef(pid);
+    if (ref) found.push(ref);
+  }
+  return found;
 }

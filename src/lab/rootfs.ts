@@ -1,16 +1,15 @@
-// The cached Debian rootfs every node's overlay sits on: built once with debootstrap, keyed by a
-// hash of its recipe so a recipe change builds a new one, and built aside then renamed into place
-// so a crash never leaves a half-built cache behind.
+// The cached Debian rootfs every node's overlay sits on: one per release, built once with
+// debootstrap, keyed by a hash of its recipe (release included) so a recipe change builds a new one,
+// and built aside then renamed into place so a crash never leaves a half-built cache behind.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_ROOT, LAB_ROOT } from './config.js';
+import { CACHE_ROOT, LAB_ROOT, type Release } from './config.js';
 import { run } from './exec.js';
 import { unmountUnder } from './mounts.js';
 import { startTimeOf } from './procs.js';
 import { readState } from './state.js';
 
-const SUITE = 'bookworm';
 const MIRROR = 'http://deb.debian.org/debian';
 // psmisc: `killall -0 haproxy` track scripts; curl: check scripts. No keepalived: installing it is kadeploy's job.
 const PACKAGES = [
@@ -30,18 +29,27 @@ UseDNS no
 // Bump when customize() changes: the hash below cannot see code.
 const CUSTOMIZE_REVISION = 1;
 
-function debootstrapArgs(target: string): string[] {
-  return ['--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, target, MIRROR];
+function debootstrapArgs(release: Release, target: string): string[] {
+  return ['--variant=minbase', `--include=${PACKAGES.join(',')}`, release, target, MIRROR];
 }
 
-/** Hash of everything that shapes the rootfs: debootstrap arguments and the files written into it. */
-function rootfsHash(): string {
-  const recipe = JSON.stringify({ debootstrap: debootstrapArgs('ROOTFS'), sshd: SSHD_CONF, customize: CUSTOMIZE_REVISION });
+/** Hash of everything that shapes the rootfs: debootstrap arguments (the release too) and the files written into it. */
+function rootfsHash(release: Release): string {
+  const recipe = JSON.stringify({ debootstrap: debootstrapArgs(release, 'ROOTFS'), sshd: SSHD_CONF, customize: CUSTOMIZE_REVISION });
   return createHash('sha256').update(recipe).digest('hex').slice(0, 16);
 }
 
-function rootfsPath(): string {
-  return join(CACHE_ROOT, `rootfs-${rootfsHash()}`);
+export function rootfsPath(release: Release): string {
+  return join(CACHE_ROOT, `rootfs-${rootfsHash(release)}`);
+}
+
+/** The Debian codename a built rootfs holds (its /etc/os-release), or undefined when unreadable. */
+export function rootfsRelease(root: string): string | undefined {
+  try {
+    return /^VERSION_CODENAME=(\S+)$/m.exec(readFileSync(join(root, 'etc/os-release'), 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Make the image node-neutral: no shared host keys, machine id or package downloads. */
@@ -86,26 +94,28 @@ function rootfsInUse(): Set<string> {
   );
 }
 
-/** Drop caches of older recipes that no lab uses any more: each is a few hundred MB. */
-function pruneOldRootfs(current: string): void {
-  const inUse = rootfsInUse();
-  for (const f of readdirSync(CACHE_ROOT)) {
-    const path = join(CACHE_ROOT, f);
-    if (/^rootfs-[0-9a-f]+$/.test(f) && path !== current && !inUse.has(path)) rmSync(path, { recursive: true, force: true });
-  }
+/**
+ * Caches that an older recipe of the same release left and that no lab uses any more (each is a few
+ * hundred MB). Another release's rootfs, or one whose release cannot be read, is never a candidate.
+ */
+export function staleRootfs(cacheRoot: string, current: string, release: Release, inUse: Set<string>): string[] {
+  return readdirSync(cacheRoot)
+    .filter((f) => /^rootfs-[0-9a-f]+$/.test(f))
+    .map((f) => join(cacheRoot, f))
+    .filter((path) => path !== current && !inUse.has(path) && rootfsRelease(path) === release);
 }
 
-/** The cached rootfs path, building it first when the current recipe has no cache yet. */
-export async function ensureRootfs(log: (msg: string) => void): Promise<string> {
-  const path = rootfsPath();
+/** The cached rootfs path of `release`, building it first when its current recipe has no cache yet. */
+export async function ensureRootfs(release: Release, log: (msg: string) => void): Promise<string> {
+  const path = rootfsPath(release);
   if (existsSync(path)) return path;
   mkdirSync(CACHE_ROOT, { recursive: true });
   await removeStaleBuilds();
   const tmp = `${path}.build-${process.pid}-${startTimeOf(process.pid) ?? 0}`;
-  log(`building rootfs ${path} with debootstrap (a few minutes, once)`);
+  log(`building the ${release} rootfs ${path} with debootstrap (a few minutes, once)`);
   const started = Date.now();
   try {
-    await run('debootstrap', debootstrapArgs(tmp));
+    await run('debootstrap', debootstrapArgs(release, tmp));
     customize(tmp);
     renameSync(tmp, path);
   } catch (err) {
@@ -114,7 +124,7 @@ export async function ensureRootfs(log: (msg: string) => void): Promise<string> 
     if (existsSync(path)) return path;
     throw err;
   }
-  log(`rootfs built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  pruneOldRootfs(path);
+  log(`${release} rootfs built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  for (const old of staleRootfs(CACHE_ROOT, path, release, rootfsInUse())) rmSync(old, { recursive: true, force: true });
   return path;
 }

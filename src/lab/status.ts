@@ -1,5 +1,5 @@
 // `lab status`: what runs, read from recorded state and checked against the live system.
-import { DEFAULT_LAB, labConfig } from './config.js';
+import { DEFAULT_LAB, DEFAULT_RELEASE, labConfig, type Release } from './config.js';
 import { hostLinkStates, linkExists } from './network.js';
 import { systemState } from './nodes.js';
 import { isAlive } from './procs.js';
@@ -23,6 +23,8 @@ export interface LabStatus {
   name: string;
   /** Bridge, proxy and every node running. */
   up: boolean;
+  /** Debian release of the nodes. */
+  release: Release;
   bridge: string;
   bridgePresent: boolean;
   hostIp: string;
@@ -67,6 +69,8 @@ export async function labStatus(opts: { name?: string } = {}): Promise<LabStatus
   return {
     name,
     up: !!state && bridgePresent && proxyRunning && nodes.every((n) => n.running),
+    // Labs started before releases existed recorded none: they are bookworm.
+    release: cfg.release ?? DEFAULT_RELEASE,
     bridge: cfg.bridge,
     bridgePresent,
     hostIp: cfg.hostIp,

@@ -2,7 +2,7 @@
 // is fully up is left alone; a partly-up one (crash, stopped node) is torn down and rebuilt.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { LabError } from '../errors.js';
-import { labConfig, type LabOptions } from './config.js';
+import { DEFAULT_RELEASE, labConfig, type LabOptions } from './config.js';
 import { labDown } from './down.js';
 import { checkHost, ensurePrerequisites } from './host.js';
 import { labInventory } from './inventory.js';
@@ -41,9 +41,12 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     if (status.up) {
       const differs =
         (opts.nodes !== undefined && opts.nodes !== existing.nodes.length) ||
-        (opts.subnet !== undefined && opts.subnet !== existing.config.subnet);
+        (opts.subnet !== undefined && opts.subnet !== existing.config.subnet) ||
+        (opts.release !== undefined && opts.release !== (existing.config.release ?? DEFAULT_RELEASE));
       if (differs) {
-        throw new LabError(`lab "${cfg.name}" is up with ${existing.nodes.length} nodes on ${existing.config.subnet}: run \`kadeploy lab down\` first`);
+        throw new LabError(
+          `lab "${cfg.name}" is up with ${existing.nodes.length} ${existing.config.release ?? DEFAULT_RELEASE} nodes on ${existing.config.subnet}: run \`kadeploy lab down\` first`,
+        );
       }
       return { status, alreadyUp: true, seconds: elapsed(), systems: {} };
     }
@@ -52,7 +55,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   }
 
   await ensurePrerequisites(log);
-  const rootfs = await ensureRootfs(log);
+  const rootfs = await ensureRootfs(cfg.release, log);
   mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
   // Recorded before anything starts, so `lab down` can always clean up after a crash.
   const state: LabState = { version: 1, config: cfg, rootfs, nodes: cfg.nodes.map((n) => ({ ...n })) };

@@ -1,9 +1,13 @@
 // Shared by e2e tests that need real nodes: bring a lab up, hand its addresses and SSH material to
 // the test, and always tear it down. Tests skip (visibly) on hosts that cannot run the lab, unless
 // KADEPLOY_REQUIRE_LAB=1 (set by .ci/run), where such a host is a failure.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { labDown, labUnsupportedReason, labUp, nodeExec, type LabOptions, type RunResult } from '../../src/lab/index.js';
 import { runResult } from '../../src/lab/exec.js';
+import { isAlive, namespacesOf, processesIn, type ProcRef } from '../../src/lab/procs.js';
+import type { LabState } from '../../src/lab/state.js';
 
 export interface LabNode {
   name: string;
@@ -106,5 +110,46 @@ export async function withLab<T>(t: TestContext, options: LabOptions, fn: (lab: 
   } finally {
     // Also when startLab failed half-way: labDown finds whatever was recorded.
     await labDown({ name: opts.name });
+  }
+}
+
+/** What a running lab consists of, read from its state.json: to check later that all of it is gone. */
+export interface LabFootprint {
+  stateDir: string;
+  bridge: string;
+  /** apt proxy, nspawn and node PID 1s. */
+  procs: ProcRef[];
+  /** Every process in the nodes' net, pid or mnt namespaces now (e.g. one entered from the host). */
+  nsProcs: ProcRef[];
+  /** Host ends of the nodes' veths. */
+  links: string[];
+}
+
+/**
+ * Take while the lab runs: namespace ids only name the lab's namespaces while they exist (freed ids
+ * are soon reused by other containers), so the processes in them are listed now, checked later by PID.
+ */
+export function labFootprint(stateDir: string): LabFootprint {
+  const state = JSON.parse(readFileSync(`${stateDir}/state.json`, 'utf8')) as LabState;
+  const namespaces = state.nodes.flatMap((n) => (n.init && isAlive(n.init) ? (namespacesOf(n.init.pid) ?? []) : []));
+  return {
+    stateDir,
+    bridge: state.config.bridge,
+    procs: [state.proxy, ...state.nodes.flatMap((n) => [n.nspawn, n.init])].filter((p): p is ProcRef => !!p),
+    nsProcs: processesIn(namespaces),
+    links: state.nodes.flatMap((n) => (n.hostVeth ? [n.hostVeth] : [])),
+  };
+}
+
+/** Assert that no process, link or mount of the lab is left. */
+export async function assertLabGone(f: LabFootprint): Promise<void> {
+  assert.ok(f.procs.length > 0 && f.nsProcs.length > 0, 'state.json recorded processes; the nodes\' namespaces had some');
+  // isAlive also compares the start time and command line: a reused PID does not count.
+  assert.deepEqual(f.procs.filter(isAlive).map((p) => `${p.pid} ${p.cmdline}`), [], 'no recorded process alive');
+  assert.deepEqual(f.nsProcs.filter(isAlive).map((p) => `${p.pid} ${p.cmdline}`), [], 'no process of the nodes\' namespaces alive');
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${f.stateDir}/`));
+  assert.deepEqual(mounts, [], 'no mount under the state dir');
+  for (const link of [...f.links, f.bridge]) {
+    assert.notEqual((await runResult('ip', ['link', 'show', 'dev', link])).code, 0, `link ${link} removed`);
   }
 }

@@ -5,43 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { cutLink, DEFAULT_LAB, labDown, labStatus, restoreLink, startNode, startService, stopNode, stopService } from '../../src/lab/index.js';
 import { runResult } from '../../src/lab/exec.js';
-import { labBridge } from '../../src/lab/config.js';
-import { withLab, type Lab } from './lab-helper.js';
-
-interface Recorded {
-  pid: number;
-  startTime: string;
-  cmdline: string;
-}
-
-/** Every process `lab up` recorded in state.json (proxy, nspawn and node PID 1s). */
-function recordedProcs(lab: Lab): Recorded[] {
-  const state = JSON.parse(readFileSync(`${lab.stateDir}/state.json`, 'utf8')) as {
-    proxy?: Recorded;
-    nodes: Array<{ nspawn?: Recorded; init?: Recorded }>;
-  };
-  return [state.proxy, ...state.nodes.flatMap((n) => [n.nspawn, n.init])].filter((p): p is Recorded => !!p);
-}
-
-/** Still the same running process? (A zombie or a reused PID does not count.) */
-function stillRunning(p: Recorded): boolean {
-  try {
-    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] !== 'Z' && fields[19] === p.startTime;
-  } catch {
-    return false;
-  }
-}
-
-async function assertNothingLeft(lab: Lab, procs: Recorded[], bridge: string): Promise<void> {
-  assert.ok(procs.length > 0, 'state.json recorded processes');
-  assert.deepEqual(procs.filter(stillRunning).map((p) => `${p.pid} ${p.cmdline}`), [], 'no recorded process alive');
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${lab.stateDir}/`));
-  assert.deepEqual(mounts, [], 'no mount under the state dir');
-  const link = await runResult('ip', ['link', 'show', bridge]);
-  assert.notEqual(link.code, 0, `bridge ${bridge} removed`);
-}
+import { assertLabGone, labFootprint, withLab, type Lab, type LabFootprint } from './lab-helper.js';
 
 async function sshOk(lab: Lab, node: string, cmd: string): Promise<string> {
   const r = await lab.ssh(node, cmd);
@@ -50,7 +14,7 @@ async function sshOk(lab: Lab, node: string, cmd: string): Promise<string> {
 }
 
 test('2-node lab: systemd, HAProxy and apt through the proxy over strict SSH; faults; clean teardown', async (t) => {
-  let procs: Recorded[] = [];
+  let footprint: LabFootprint | undefined;
   const lab = await withLab(t, { nodes: 2 }, async (lab) => {
     t.diagnostic(`lab up (2 nodes): ${lab.upSeconds.toFixed(1)} s`);
     if (lab.name === DEFAULT_LAB && !process.env.KADEPLOY_TEST_SUBNET) {
@@ -107,30 +71,30 @@ test('2-node lab: systemd, HAProxy and apt through the proxy over strict SSH; fa
       assert.equal((await labStatus(ref)).up, true);
     });
 
-    procs = recordedProcs(lab);
+    footprint = labFootprint(lab.stateDir);
     return lab;
   });
-  if (!lab) return;
-  await assertNothingLeft(lab, procs, labBridge(lab.name));
+  if (!lab || !footprint) return;
+  await assertLabGone(footprint);
   await labDown({ name: lab.name }); // safe twice
-  await assertNothingLeft(lab, procs, labBridge(lab.name));
+  await assertLabGone(footprint);
 });
 
 test('3-node lab with a cached rootfs comes up quickly; lab down cleans up after a crash', async (t) => {
-  let procs: Recorded[] = [];
+  let footprint: LabFootprint | undefined;
   const lab = await withLab(t, { nodes: 3 }, async (lab) => {
     const msg = `lab up (3 nodes, cached rootfs): ${lab.upSeconds.toFixed(1)} s (goal: under 60 s)`;
     t.diagnostic(msg);
     process.stderr.write(`  ${msg}\n`);
     assert.equal(lab.nodes.length, 3);
     assert.equal(await sshOk(lab, 'lb3', 'hostname'), 'lb3');
-    procs = recordedProcs(lab);
+    footprint = labFootprint(lab.stateDir);
     // Simulate a crash: kill the proxy and one node behind the lab's back.
-    for (const p of procs.filter((p) => p.cmdline.includes('apt-cacher-ng') || p.cmdline.includes('/nodes/lb3/'))) {
+    for (const p of footprint.procs.filter((p) => p.cmdline.includes('apt-cacher-ng') || p.cmdline.includes('/nodes/lb3/'))) {
       process.kill(p.pid, 'SIGKILL');
     }
     return lab;
   });
-  if (!lab) return;
-  await assertNothingLeft(lab, procs, labBridge(lab.name));
+  if (!lab || !footprint) return;
+  await assertLabGone(footprint);
 });
