@@ -1,4 +1,5 @@
 // One SSH connection to one host (directly or through jump hosts) that runs commands with a timeout and sudo.
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
@@ -7,8 +8,8 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { CommandError, ConnectError } from '../errors.js';
-import { sh } from '../shell/quote.js';
-import { TimeoutError } from './errors.js';
+import { quote, sh } from '../shell/quote.js';
+import { SudoPasswordError, TimeoutError } from './errors.js';
 import { hostKeyAlgorithms, hostKeyName, loadKnownHosts, verifyHostKey, type KnownHostsEntry } from './known-hosts.js';
 import { createLimiter } from './limit.js';
 import type { SshTarget } from './target.js';
@@ -36,14 +37,22 @@ const MAX_CHANNELS = 8;
 const CLOSE_GRACE_MS = 2_000;
 const REDACTED = '********';
 
+/** Markers that let kadeploy see what sudo does: it asks for the password, or it started the command. */
+export interface SudoMarkers {
+  prompt: string;
+  started: string;
+}
+
 /**
- * The command line that runs `command` as root. The password (when used) travels on stdin, never in
- * the command line, so it cannot show up in `ps`, logs or errors.
+ * The command line that runs `command` as root. Without markers, `sudo -n` (no password). With them,
+ * sudo prints `prompt` (on stderr) when, and only when, it wants the password, and the command
+ * prints `started` (on stderr) before anything else: the password is written only after the
+ * prompt, the command's input only after `started`, so neither can reach the other. The password
+ * never appears in the command line (`ps`, logs, errors).
  */
-export function sudoCommand(command: string, withPassword: boolean): string {
-  return withPassword
-    ? sh('sudo', '-S', '-k', '-p', '', '--', 'sh', '-c', command)
-    : sh('sudo', '-n', '--', 'sh', '-c', command);
+export function sudoCommand(command: string, markers?: SudoMarkers): string {
+  if (!markers) return sh('sudo', '-n', '--', 'sh', '-c', command);
+  return sh('sudo', '-S', '-k', '-p', markers.prompt, '--', 'sh', '-c', `printf %s ${quote(markers.started)} >&2; ${command}`);
 }
 
 /**
@@ -66,7 +75,11 @@ export class SshConnection {
   readonly closed: Promise<void>;
   private readonly channels = createLimiter(MAX_CHANNELS);
   private readonly inFlight = new Set<(err: Error) => void>();
-  private sudoNeedsPassword?: Promise<boolean>;
+  // Random per connection: no file or command output can forge them.
+  private readonly markers: SudoMarkers = {
+    prompt: `[kadeploy-sudo-prompt-${randomBytes(8).toString('hex')}]`,
+    started: `[kadeploy-sudo-started-${randomBytes(8).toString('hex')}]`,
+  };
   private lostReason?: string;
   private isClosed = false;
 
@@ -113,12 +126,14 @@ export class SshConnection {
     const { check = true, timeoutMs = this.target.commandTimeoutMs } = opts;
     const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
     const useSudo = (opts.sudo ?? this.target.sudo) && this.target.user !== 'root';
-    const password = useSudo ? await this.sudoPasswordToSend() : undefined;
+    const password = useSudo ? this.target.sudoPassword : undefined;
     const guarded = withRemoteTimeout(command, timeoutMs);
-    const remote = useSudo ? sudoCommand(guarded, password !== undefined) : guarded;
-    const input = password === undefined ? stdin : Buffer.concat([Buffer.from(`${password}\n`), stdin ?? Buffer.alloc(0)]);
+    const remote = useSudo ? sudoCommand(guarded, password === undefined ? undefined : this.markers) : guarded;
     const label = this.redact(command);
-    const result = await this.channels(() => this.run(label, remote, input, timeoutMs));
+    const result = await this.channels(() => this.run(label, remote, stdin, timeoutMs, password));
+    if (useSudo && password === undefined && result.code !== 0 && /^sudo: (a password is required|a terminal is required)/m.test(result.stderr)) {
+      throw new SudoPasswordError(this.target.name, this.target.user, 'missing');
+    }
     if (check && result.code !== 0) throw new CommandError(this.target.name, label, result.code, result.stdout, result.stderr);
     return result;
   }
@@ -134,21 +149,11 @@ export class SshConnection {
   }
 
   /**
-   * The password to feed sudo, or undefined when sudo will not read one. `-k` ignores cached
-   * credentials, so the probe answers for the policy itself; a password sent to a sudo that does
-   * not ask for it would reach the command's stdin instead.
+   * Run one remote command line; `label` is what messages show (the command before sudo wrapping).
+   * With `sudoPassword`, `remote` is a `sudoCommand` with this connection's markers: the password
+   * goes to sudo's prompt only, and `stdin` to the command only once it has started.
    */
-  private sudoPasswordToSend(): Promise<string | undefined> {
-    const password = this.target.sudoPassword;
-    if (password === undefined) return Promise.resolve(undefined);
-    this.sudoNeedsPassword ??= this.channels(() =>
-      this.run('sudo -k -n true', 'sudo -k -n true', undefined, this.target.connectTimeoutMs),
-    ).then((probe) => probe.code !== 0);
-    return this.sudoNeedsPassword.then((needed) => (needed ? password : undefined));
-  }
-
-  /** Run one remote command line; `label` is what messages show (the command before sudo wrapping). */
-  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
+  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number, sudoPassword?: string): Promise<ExecResult> {
     const host = this.target.name;
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
@@ -189,24 +194,70 @@ export class SshConnection {
         let code: number | null = null;
         let signal: string | undefined;
         ch.on('data', (chunk: Buffer) => out.push(chunk));
-        ch.stderr.on('data', (chunk: Buffer) => errOut.push(chunk));
+        const sudo = sudoPassword === undefined ? undefined : this.sudoDialog(sudoPassword, ch, () => ch.end(stdin));
+        ch.stderr.on('data', (chunk: Buffer) => {
+          if (!sudo || sudo.started) errOut.push(chunk);
+          else if (sudo.feed(chunk) === 'refused') settle(() => reject(new SudoPasswordError(host, this.target.user, 'refused')));
+        });
         ch.on('exit', (exitCode: number | null, signalName?: string) => {
           code = exitCode;
           signal = signalName;
         });
         ch.on('close', () =>
-          settle(() =>
+          settle(() => {
+            if (sudo && !sudo.started) {
+              // sudo ended without running the command: its own messages are the command's stderr.
+              if (sudo.refused()) return reject(new SudoPasswordError(host, this.target.user, 'refused'));
+              errOut.push(Buffer.from(sudo.messages(), 'latin1'));
+            }
             resolve({
               stdout: text(out),
               stderr: text(errOut),
               code: exitStatus(code, signal),
               durationMs: Math.round(performance.now() - started),
-            }),
-          ),
+            });
+          }),
         );
-        ch.end(stdin);
+        if (!sudo) ch.end(stdin);
       });
     });
+  }
+
+  /**
+   * Follow sudo's stderr until the command starts: answer its first prompt with the password, call
+   * `start` when the command's marker appears, report `refused` on a second prompt (sudo asking again
+   * means the password was wrong; it is never sent twice).
+   */
+  private sudoDialog(password: string, ch: ClientChannel, start: () => void) {
+    const { prompt, started } = this.markers;
+    let seen = '';
+    let prompts = 0;
+    const dialog = {
+      started: false,
+      feed: (chunk: Buffer): 'refused' | undefined => {
+        seen += chunk.toString('latin1');
+        const at = seen.indexOf(started);
+        if (at >= 0) {
+          dialog.started = true;
+          const rest = seen.slice(at + started.length);
+          if (rest !== '') ch.stderr.emit('data', Buffer.from(rest, 'latin1'));
+          start();
+          return undefined;
+        }
+        const count = seen.split(prompt).length - 1;
+        if (count === prompts) return undefined;
+        prompts = count;
+        if (count > 1) {
+          ch.close();
+          return 'refused';
+        }
+        ch.write(`${password}\n`);
+        return undefined;
+      },
+      refused: (): boolean => prompts > 0 && /incorrect password|Sorry, try again/i.test(seen),
+      messages: (): string => seen.split(prompt).join(''),
+    };
+    return dialog;
   }
 
   /** Defence in depth: whatever a command prints, the sudo password never leaves this class. */

@@ -123,7 +123,7 @@ describe('exec on a real sshd', { skip }, () => {
     for (const value of hostile) {
       assert.equal((await conn.exec(`printf %s ${quote(value)}`)).stdout, value);
       // The wrapper quotes the whole command once more; run it minus the sudo prefix.
-      const wrapped = sudoCommand(sh('printf', '%s', value), false);
+      const wrapped = sudoCommand(sh('printf', '%s', value));
       assert.equal((await conn.exec(wrapped.replace(/^sudo -n -- /, ''))).stdout, value);
     }
   });
@@ -511,8 +511,11 @@ describe('known_hosts parsing (pure)', () => {
 });
 
 describe('sudo wrapping (pure)', () => {
-  it('uses sudo -n without a password and sudo -S with one; the password is never in the command', () => {
-    assert.equal(sudoCommand('systemctl reload keepalived', false), `sudo -n -- sh -c 'systemctl reload keepalived'`);
-    assert.equal(sudoCommand(`echo 'x'`, true), `sudo -S -k -p '' -- sh -c 'echo '\\''x'\\'''`);
+  it('uses sudo -n without a password, sudo -S with prompt and start markers with one; the password is never in the command', () => {
+    assert.equal(sudoCommand('systemctl reload keepalived'), `sudo -n -- sh -c 'systemctl reload keepalived'`);
+    assert.equal(
+      sudoCommand(`echo 'x'`, { prompt: '[P]', started: '[S]' }),
+      `sudo -S -k -p '[P]' -- sh -c 'printf %s '\\''[S]'\\'' >&2; echo '\\''x'\\'''`,
+    );
   });
 });
