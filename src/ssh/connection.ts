@@ -1,12 +1,13 @@
 // One SSH connection to one host (directly or through jump hosts) that runs commands with a timeout and sudo.
 import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
+import type { AnyAuthMethod, Client, ClientChannel, IdentityCallback, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
 import { CommandError, ConnectError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
 import { SudoPasswordError, TimeoutError } from './errors.js';
@@ -87,6 +88,7 @@ export class SshConnection {
     readonly target: SshTarget,
     private readonly client: Client,
     private readonly jump?: SshConnection,
+    proxy?: ChildProcess,
   ) {
     client.on('error', (err) => {
       this.lostReason = err.message;
@@ -94,6 +96,7 @@ export class SshConnection {
     this.closed = new Promise((resolve) => {
       client.once('close', () => {
         this.isClosed = true;
+        if (proxy && proxy.exitCode === null) proxy.kill();
         const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
         for (const fail of this.inFlight) fail(lost);
         if (this.jump) void this.jump.close().then(resolve);
@@ -112,12 +115,23 @@ export class SshConnection {
       throw new ConnectError(target.name, `cannot read known_hosts file ${target.knownHostsFile}: ${err.message}`);
     });
     const jump = target.proxyJump ? await SshConnection.connect(target.proxyJump) : undefined;
+    const proxy = !jump && target.proxyCommand ? proxyCommand(target.proxyCommand) : undefined;
     try {
-      const sock = jump ? await jump.forwardTo(target) : await openSocket(target);
+      const sock = jump ? await jump.forwardTo(target) : proxy ? proxy.sock : await openSocket(target);
       const client = await handshake(target, sock, auth, knownHosts);
-      return new SshConnection(target, client, jump);
+      return new SshConnection(target, client, jump, proxy?.child);
     } catch (err) {
       await jump?.close();
+      if (proxy) {
+        const status = await proxy.status();
+        proxy.child.kill();
+        // A proxy that failed is the likely cause: say so next to what the handshake saw.
+        const failed = /^(exited [1-9]|exited SIG|could not start)/.test(status);
+        const lost = /before handshake|closed the connection|timed out/i.test((err as Error).message);
+        if (err instanceof ConnectError && (failed || (lost && status !== 'still running'))) {
+          throw new ConnectError(target.name, `${err.message.slice(target.name.length + 2)} (ProxyCommand "${target.proxyCommand}" ${status})`);
+        }
+      }
       throw err;
     }
   }
@@ -310,7 +324,13 @@ interface AuthPlan {
 async function authMethods(target: SshTarget): Promise<AuthPlan> {
   const agent = target.useAgent ? process.env.SSH_AUTH_SOCK : undefined;
   const plan: AuthPlan = { methods: [], tried: [] };
+  // Public key blobs of the identity files: with IdentitiesOnly, the only agent keys offered.
+  const own: Buffer[] = [];
   for (const file of target.identityFiles) {
+    if (target.identitiesOnly) {
+      const pub = await readFile(`${file}.pub`).then((d) => ssh2.utils.parseKey(d), () => undefined);
+      if (pub && !(pub instanceof Error)) own.push(pub.getPublicSSH());
+    }
     let data: Buffer;
     try {
       data = await readFile(file);
@@ -333,18 +353,51 @@ async function authMethods(target: SshTarget): Promise<AuthPlan> {
       );
     }
     if (!key.isPrivateKey()) throw new ConnectError(target.name, `identity file ${file} is a public key; name the private key file instead`);
+    own.push(key.getPublicSSH());
     plan.methods.push({ type: 'publickey', username: target.user, key });
     plan.tried.push(`key file ${file}`);
   }
   if (agent) {
-    plan.methods.push({ type: 'agent', username: target.user, agent });
-    plan.tried.push('agent');
+    plan.methods.push({ type: 'agent', username: target.user, agent: target.identitiesOnly ? new OnlyTheseKeysAgent(agent, own) : agent });
+    plan.tried.push(target.identitiesOnly ? 'agent (IdentitiesOnly: the identity files\' keys only)' : 'agent');
   }
   if (plan.methods.length === 0) {
     const why = target.useAgent ? 'no ssh-agent (SSH_AUTH_SOCK is not set)' : 'the agent is disabled';
     throw new ConnectError(target.name, `no SSH credentials for ${target.user}@${target.host}: no identity file and ${why}`);
   }
   return plan;
+}
+
+/** ssh-agent limited to some public keys (ssh_config IdentitiesOnly). */
+class OnlyTheseKeysAgent extends ssh2.OpenSSHAgent {
+  constructor(
+    socketPath: string,
+    private readonly keys: Buffer[],
+  ) {
+    super(socketPath);
+  }
+
+  override getIdentities(cb: IdentityCallback<ParsedKey>): void {
+    super.getIdentities((err, found) => {
+      if (err) cb(err);
+      else cb(undefined, ((found ?? []) as ParsedKey[]).filter((k) => this.keys.some((b) => b.equals(k.getPublicSSH()))));
+    });
+  }
+}
+
+/** Run an ssh_config ProxyCommand (through the shell, like ssh): its stdout and stdin are the connection. */
+function proxyCommand(command: string): { child: ChildProcess; sock: Duplex; status: () => Promise<string> } {
+  const child = spawn('/bin/sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (err) => resolve(`could not start: ${err.message}`));
+    child.once('exit', (code, signal) => resolve(`exited ${code ?? signal}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`));
+  });
+  const sock = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+  // Wait briefly for the exit, so the message can say why it ended.
+  const status = () => Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 500))]);
+  return { child, sock, status };
 }
 
 function openSocket(target: SshTarget): Promise<net.Socket> {
@@ -432,8 +485,8 @@ function handshake(target: SshTarget, sock: Duplex, auth: AuthPlan, knownHosts: 
       sock,
       username: target.user,
       readyTimeout: target.connectTimeoutMs,
-      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
-      keepaliveCountMax: 3,
+      keepaliveInterval: target.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: target.keepaliveCountMax ?? 3,
       // Ask for the key types known_hosts already has, so a server with several keys shows a comparable one.
       // ssh2 applies these in key order (remove, then prepend) and prepend unshifts one by one, hence the reverse.
       ...(known.length > 0 ? { algorithms: { serverHostKey: { remove: known, prepend: [...known].reverse(), append: [] } } } : {}),

@@ -219,7 +219,7 @@ describe('authentication and reachability', { skip }, () => {
     assert.match((await connectError(target({ identityFiles: [encrypted] }))).message, /identity file .*encrypted_ed25519 is encrypted .*ssh-add/);
   });
 
-  it('authenticates through ssh-agent', async () => {
+  it('authenticates through ssh-agent; with IdentitiesOnly only the identity files\' keys are offered', async () => {
     const sock = file('agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     const saved = process.env.SSH_AUTH_SOCK;
@@ -230,11 +230,44 @@ describe('authentication and reachability', { skip }, () => {
       await withConnection(target({ identityFiles: [], useAgent: true }), async (c) => {
         assert.equal((await c.exec('echo agent')).stdout, 'agent\n');
       });
+      // The agent holds the authorized key, but IdentitiesOnly names another one: like ssh, refused.
+      const other = keygen('only_ed25519', 'ed25519');
+      const only = await connectError(target({ identityFiles: [other], useAgent: true, identitiesOnly: true }));
+      assert.match(only.message, /authentication failed .*agent \(IdentitiesOnly/);
+      // An encrypted identity file whose key is in the agent is still usable under IdentitiesOnly (its .pub names it).
+      const locked = keygen('locked_ed25519', 'ed25519', 'phrase');
+      writeFileSync(file('authorized_keys'), readFileSync(`${clientKey}.pub`, 'utf8') + readFileSync(`${locked}.pub`, 'utf8'));
+      execFileSync('ssh-keygen', ['-q', '-p', '-P', 'phrase', '-N', '', '-f', locked]); // unlock a copy for ssh-add
+      execFileSync('ssh-add', ['-q', locked], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'phrase', '-f', locked]);
+      await withConnection(target({ identityFiles: [locked], useAgent: true, identitiesOnly: true }), async (c) => {
+        assert.equal((await c.exec('echo only')).stdout, 'only\n');
+      });
     } finally {
+      writeFileSync(file('authorized_keys'), readFileSync(`${clientKey}.pub`));
       if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
       else process.env.SSH_AUTH_SOCK = saved;
       agent.kill('SIGTERM');
     }
+  });
+
+  it('ProxyCommand: its stdio carries the connection, it ends with it, and its failure is explained', async () => {
+    const marker = `kadeploy-proxy-${process.pid}`;
+    const relay = `const s=require('net').connect(${port},'127.0.0.1');process.stdin.pipe(s);s.pipe(process.stdout);s.on('close',()=>process.exit(0))`;
+    const proxyCommand = `${sh(process.execPath, '-e', relay, marker)}`;
+    await withConnection(target({ proxyCommand }), async (c) => {
+      assert.equal((await c.exec('echo via proxy')).stdout, 'via proxy\n');
+      assert.equal(spawnSync('pgrep', ['-f', marker]).status, 0, 'the proxy runs while connected');
+    });
+    let alive = true;
+    for (let i = 0; i < 30 && alive; i++) {
+      alive = spawnSync('pgrep', ['-f', marker]).status === 0;
+      if (alive) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(alive, false, 'the proxy is gone after close');
+    // Run as `exec COMMAND` through sh, like ssh does.
+    const err = await connectError(target({ proxyCommand: `sh -c 'echo no route to bastion >&2; exit 3'` }));
+    assert.match(err.message, /^lb1: .* \(ProxyCommand "sh -c 'echo no route to bastion >&2; exit 3'" exited 3: no route to bastion\)$/);
   });
 
   it('a closed port is reported as connection refused', async () => {
