@@ -1,13 +1,14 @@
 // One SSH connection to one host (directly or through jump hosts) that runs commands with a timeout and sudo.
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, Client, ClientChannel, IdentityCallback, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
+import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
+import { authMethods, type AuthPlan } from './auth.js';
+import { isCertificateType, ssh2HasCertificates } from './certificate.js';
 import { CommandError, ConnectError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
 import { SudoPasswordError, TimeoutError } from './errors.js';
@@ -314,77 +315,6 @@ function address(target: SshTarget): string {
   return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
-interface AuthPlan {
-  methods: AnyAuthMethod[];
-  /** What was offered, for the authentication failure message. */
-  tried: string[];
-}
-
-/** Keys are read and checked up front so a bad key file is reported as such, not as a refused login. */
-async function authMethods(target: SshTarget): Promise<AuthPlan> {
-  const agent = target.useAgent ? process.env.SSH_AUTH_SOCK : undefined;
-  const plan: AuthPlan = { methods: [], tried: [] };
-  // Public key blobs of the identity files: with IdentitiesOnly, the only agent keys offered.
-  const own: Buffer[] = [];
-  for (const file of target.identityFiles) {
-    if (target.identitiesOnly) {
-      const pub = await readFile(`${file}.pub`).then((d) => ssh2.utils.parseKey(d), () => undefined);
-      if (pub && !(pub instanceof Error)) own.push(pub.getPublicSSH());
-    }
-    let data: Buffer;
-    try {
-      data = await readFile(file);
-    } catch (err) {
-      throw new ConnectError(target.name, `cannot read identity file ${file}: ${(err as Error).message}`);
-    }
-    const key = ssh2.utils.parseKey(data);
-    if (key instanceof Error) {
-      if (!/passphrase/i.test(key.message)) {
-        throw new ConnectError(target.name, `identity file ${file} is not a usable private key: ${key.message}`);
-      }
-      // kadeploy never prompts: an encrypted key is usable only once unlocked in the agent.
-      if (agent) {
-        plan.tried.push(`key file ${file} skipped (encrypted)`);
-        continue;
-      }
-      throw new ConnectError(
-        target.name,
-        `identity file ${file} is encrypted and kadeploy cannot ask for its passphrase; load it into ssh-agent (ssh-add ${file}) or use an unencrypted deploy key`,
-      );
-    }
-    if (!key.isPrivateKey()) throw new ConnectError(target.name, `identity file ${file} is a public key; name the private key file instead`);
-    own.push(key.getPublicSSH());
-    plan.methods.push({ type: 'publickey', username: target.user, key });
-    plan.tried.push(`key file ${file}`);
-  }
-  if (agent) {
-    plan.methods.push({ type: 'agent', username: target.user, agent: target.identitiesOnly ? new OnlyTheseKeysAgent(agent, own) : agent });
-    plan.tried.push(target.identitiesOnly ? 'agent (IdentitiesOnly: the identity files\' keys only)' : 'agent');
-  }
-  if (plan.methods.length === 0) {
-    const why = target.useAgent ? 'no ssh-agent (SSH_AUTH_SOCK is not set)' : 'the agent is disabled';
-    throw new ConnectError(target.name, `no SSH credentials for ${target.user}@${target.host}: no identity file and ${why}`);
-  }
-  return plan;
-}
-
-/** ssh-agent limited to some public keys (ssh_config IdentitiesOnly). */
-class OnlyTheseKeysAgent extends ssh2.OpenSSHAgent {
-  constructor(
-    socketPath: string,
-    private readonly keys: Buffer[],
-  ) {
-    super(socketPath);
-  }
-
-  override getIdentities(cb: IdentityCallback<ParsedKey>): void {
-    super.getIdentities((err, found) => {
-      if (err) cb(err);
-      else cb(undefined, ((found ?? []) as ParsedKey[]).filter((k) => this.keys.some((b) => b.equals(k.getPublicSSH()))));
-    });
-  }
-}
-
 /** Run an ssh_config ProxyCommand (through the shell, like ssh): its stdout and stdin are the connection. */
 function proxyCommand(command: string): { child: ChildProcess; sock: Duplex; status: () => Promise<string> } {
   const child = spawn('/bin/sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -447,7 +377,10 @@ function socketErrorMessage(err: NodeJS.ErrnoException, target: SshTarget, addr:
 /** SSH handshake, host key verification and authentication over an open stream. */
 function handshake(target: SshTarget, sock: Duplex, auth: AuthPlan, knownHosts: KnownHostsEntry[]): Promise<Client> {
   const addr = address(target);
-  const known = hostKeyAlgorithms(knownHosts, hostKeyName(target.host, target.port)) as ServerHostKeyAlgorithm[];
+  // Certificates only when ssh2 can carry them; without the patch a certified host is checked by its plain key.
+  const known = hostKeyAlgorithms(knownHosts, hostKeyName(target.host, target.port)).filter(
+    (a) => ssh2HasCertificates() || !isCertificateType(a),
+  ) as ServerHostKeyAlgorithm[];
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let settled = false;

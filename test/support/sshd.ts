@@ -78,11 +78,16 @@ export interface Sshd {
   stop(): void;
 }
 
-/** Start sshd on a free loopback port; keys and config go into `dir` (the caller removes it). */
-export async function startSshd(dir: string): Promise<Sshd> {
+/**
+ * Start sshd on a free loopback port; keys and config go into `dir` (the caller removes it).
+ * `sshdOptions` are extra `-o` options (e.g. TrustedUserCAKeys=…), or a function given the host keys
+ * before the server starts that returns them (e.g. to sign a host certificate for HostCertificate=…).
+ */
+export async function startSshd(dir: string, sshdOptions: string[] | ((keys: { hostEd25519: string; hostEcdsa: string }) => string[]) = []): Promise<Sshd> {
   const hostEd25519 = keygen(dir, 'host_ed25519', 'ed25519');
   const hostEcdsa = keygen(dir, 'host_ecdsa', 'ecdsa');
   const clientKey = keygen(dir, 'client_ed25519', 'ed25519');
+  const extra = typeof sshdOptions === 'function' ? sshdOptions({ hostEd25519, hostEcdsa }) : sshdOptions;
   const authorized = join(dir, 'authorized_keys');
   writeFileSync(authorized, readFileSync(`${clientKey}.pub`));
   const port = await freePort();
@@ -97,7 +102,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   // prettier-ignore
   const args = ['-D', '-e', '-f', cfg, '-p', String(port), '-o', 'ListenAddress=127.0.0.1',
     '-o', `HostKey=${hostEd25519}`, '-o', `HostKey=${hostEcdsa}`, '-o', `AuthorizedKeysFile=${authorized}`,
-    '-o', 'PidFile=none', '-o', 'UsePAM=no', '-o', 'StrictModes=no'];
+    '-o', 'PidFile=none', '-o', 'UsePAM=no', '-o', 'StrictModes=no', ...extra.flatMap((o) => ['-o', o])];
   const child = spawn(SSHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
