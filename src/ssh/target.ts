@@ -1,5 +1,5 @@
 // Where and how to reach one host: inventory values completed from ~/.ssh/config and OpenSSH defaults.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ConnectError } from '../errors.js';

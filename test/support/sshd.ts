@@ -4,6 +4,9 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { ConnectError } from '../../src/errors.js';
+import { SshConnection } from '../../src/ssh/connection.js';
 import type { SshTarget } from '../../src/ssh/target.js';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -136,4 +139,15 @@ export async function startSshd(dir: string, sshdOptions: string[] | ((keys: { h
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
     },
   };
+}
+
+/** The ConnectError a connection attempt ends with (fails the test when it connects). */
+export async function connectError(t: SshTarget): Promise<ConnectError> {
+  try {
+    await (await SshConnection.connect(t)).close();
+  } catch (err) {
+    assert.ok(err instanceof ConnectError, `expected ConnectError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('connection unexpectedly succeeded');
 }

@@ -7,11 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConnectError } from '../../src/errors.js';
 import { parseCertificate, signatureValid, validityProblem } from '../../src/ssh/certificate.js';
 import { SshConnection } from '../../src/ssh/connection.js';
 import type { SshTarget } from '../../src/ssh/target.js';
-import { keygen, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
+import { connectError, keygen, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
 const skip = sshdSkipReason();
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-cert-'));
@@ -28,16 +27,6 @@ function sign(ca: string, key: string, opts: { id: string; principals: string; v
     return opts.out;
   }
   return cert;
-}
-
-async function connectError(t: SshTarget): Promise<ConnectError> {
-  try {
-    await (await SshConnection.connect(t)).close();
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('connection unexpectedly succeeded');
 }
 
 async function run(t: SshTarget, cmd = 'whoami'): Promise<string> {

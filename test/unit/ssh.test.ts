@@ -15,7 +15,7 @@ import { createLimiter, mapLimit } from '../../src/ssh/limit.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { parseSshConfig, resolveTarget, targetFromSettings, type SshTarget } from '../../src/ssh/target.js';
 import { writeFileAtomic } from '../../src/ssh/upload.js';
-import { freePort, keygen as keygenIn, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
+import { connectError, freePort, keygen as keygenIn, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
 const skip = sshdSkipReason();
 
@@ -49,16 +49,6 @@ async function withConnection<T>(t: SshTarget, fn: (c: SshConnection) => Promise
   } finally {
     await conn.close();
   }
-}
-
-async function connectError(t: SshTarget): Promise<ConnectError> {
-  try {
-    await (await SshConnection.connect(t)).close();
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('connection unexpectedly succeeded');
 }
 
 describe('exec on a real sshd', { skip }, () => {
