@@ -61,7 +61,7 @@ export class SshConfigError extends KadeployError {
 
 const MAX_INCLUDE_DEPTH = 16; // OpenSSH's READCONF_MAX_DEPTH
 const DEFAULT_EXEC_TIMEOUT_MS = 10_000;
-const UNSUPPORTED_MATCH = new Set(['canonical', 'final', 'address', 'localaddress', 'localport', 'rdomain', 'tagged', 'localnetwork']);
+const UNSUPPORTED_MATCH = new Set(['address', 'localaddress', 'localport', 'rdomain', 'tagged', 'localnetwork']);
 
 /** Parse ssh_config text; `#` starts a comment at the start of a line or of an argument, as in OpenSSH. */
 export function parseSshConfig(text: string, file = 'ssh_config', includeDir = ''): SshConfig {
@@ -88,16 +88,32 @@ export function loadSshConfig(file: string, includeDir: string): SshConfig {
 }
 
 interface State {
+  /** `q.host` is what `Host` and `Match host` see: the name typed, in the final pass the host name. */
   q: SshConfigQuery;
+  original: string;
   v: SshConfigValues;
+  /** A `Match final` or `Match canonical` was seen: read everything again, as ssh does. */
+  wantFinal: boolean;
+  finalPass: boolean;
 }
 
-/** Evaluate configs in order (user file first, then the system one), like OpenSSH's first pass. */
+/**
+ * Evaluate configs in order (user file first, then the system one), like ssh: a first pass, and
+ * when a `Match final`/`canonical` asked for it, a final pass (values already set stay, Host lines
+ * then match the host name) — RHEL-family systems ship `Match final all`.
+ */
 export function evaluateSshConfig(configs: readonly SshConfig[], q: SshConfigQuery): SshConfigValues {
-  const state: State = { q, v: { identityFiles: [], certificateFiles: [] } };
+  const state: State = { q, original: q.host, v: { identityFiles: [], certificateFiles: [] }, wantFinal: false, finalPass: false };
   if (q.user !== undefined) state.v.user = q.user;
   if (q.port !== undefined) state.v.port = String(q.port);
   for (const config of configs) evaluate(config, state, 0, true);
+  if (state.wantFinal) {
+    const host = (state.v.hostName !== undefined ? expand(state.v.hostName, { h: q.host }) : q.host).toLowerCase();
+    state.q = { ...q, host };
+    state.v.hostName = host; // ssh expands it before the final pass
+    state.finalPass = true;
+    for (const config of configs) evaluate(config, state, 0, true);
+  }
   return state.v;
 }
 
@@ -145,7 +161,7 @@ function matchLineMatches(l: SshConfigLine, s: State): boolean {
   const args = [...l.args];
   if (args.length === 0) throw new SshConfigError(l.file, l.line, 'Match needs criteria');
   // What `Match host` sees: the HostName obtained so far (its %h expanded), else the name typed.
-  const host = v.hostName !== undefined ? expand(v.hostName, { h: q.host }) : q.host;
+  const host = s.finalPass ? v.hostName! : v.hostName !== undefined ? expand(v.hostName, { h: q.host }) : q.host;
   const ruser = v.user ?? q.localUser;
   let result = true;
   while (args.length > 0) {
@@ -153,11 +169,18 @@ function matchLineMatches(l: SshConfigLine, s: State): boolean {
     const negate = criterion.startsWith('!');
     if (negate) criterion = criterion.slice(1);
     if (criterion === 'all') {
-      if (l.args.length > 1) throw new SshConfigError(l.file, l.line, "Match all cannot be combined with other criteria");
-      return !negate;
+      if (l.args.some((a) => !/^!?(all|canonical|final)$/i.test(a))) throw new SshConfigError(l.file, l.line, 'Match all cannot be combined with other criteria');
+      if (negate) result = false;
+      continue;
     }
     if (UNSUPPORTED_MATCH.has(criterion)) {
-      throw new SshConfigError(l.file, l.line, `Match ${criterion} is not supported by kadeploy (supported: all, host, originalhost, user, localuser, exec)`);
+      throw new SshConfigError(l.file, l.line, `Match ${criterion} is not supported by kadeploy (supported: all, canonical, final, host, originalhost, user, localuser, exec)`);
+    }
+    if (criterion === 'canonical' || criterion === 'final') {
+      // kadeploy does no CanonicalizeHostname: both mean "in the final pass".
+      s.wantFinal = true;
+      if (s.finalPass === negate) result = false;
+      continue;
     }
     const arg = args.shift();
     if (arg === undefined) throw new SshConfigError(l.file, l.line, `Match ${criterion} needs an argument`);
@@ -167,7 +190,7 @@ function matchLineMatches(l: SshConfigLine, s: State): boolean {
         matched = matchHostname(host, arg);
         break;
       case 'originalhost':
-        matched = matchHostname(q.host, arg);
+        matched = matchHostname(s.original, arg);
         break;
       case 'user':
         matched = matchPatternList(ruser, arg.split(','), false);
@@ -178,7 +201,7 @@ function matchLineMatches(l: SshConfigLine, s: State): boolean {
       case 'exec':
         // Like OpenSSH: not run once an earlier criterion failed.
         if (!result) continue;
-        matched = runMatchExec(l, arg, { ...tokens(q, v, host), r: ruser }, q.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS);
+        matched = runMatchExec(l, arg, { ...tokens({ ...q, host: s.original }, v, host), r: ruser }, q.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS);
         break;
       default:
         throw new SshConfigError(l.file, l.line, `unknown Match criterion "${criterion}"`);
@@ -244,11 +267,12 @@ function setOption(l: SshConfigLine, v: SshConfigValues): void {
     case 'port':
       v.port ??= arg;
       break;
+    // Accumulated without duplicates (the final pass reads them again).
     case 'identityfile':
-      v.identityFiles.push(arg);
+      if (!v.identityFiles.includes(arg)) v.identityFiles.push(arg);
       break;
     case 'certificatefile':
-      v.certificateFiles.push(arg);
+      if (!v.certificateFiles.includes(arg)) v.certificateFiles.push(arg);
       break;
     case 'proxyjump':
       // One of ProxyJump and ProxyCommand: the first obtained wins.

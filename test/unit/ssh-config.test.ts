@@ -67,6 +67,13 @@ Match !host *.internal originalhost db* exec "exit 0"
   User never
 Match localuser ${me.username} originalhost other*
   ConnectTimeout 4
+Match final originalhost lb1,web*
+  CertificateFile ~/.ssh/final-%h-cert.pub
+  IdentityFile ~/.ssh/lb_%h
+Host 192.168.1.11 web-a.example
+  ServerAliveInterval 42
+Match canonical all
+  Port 2999
 Match user alice
   Port 2022
 Host *
@@ -134,11 +141,16 @@ describe('ssh_config: kadeploy resolves what `ssh -G` prints', { skip: haveSsh ?
     assert.equal(at('lb1').identitiesOnly, true, 'Match host sees the HostName obtained so far');
     assert.equal(at('lb2').identitiesOnly, undefined);
     assert.equal(at('db2').hostName, 'db2.internal', 'Match exec with %n');
-    assert.equal(at('db1').hostName, undefined);
+    assert.equal(at('db1').hostName, 'db1', 'the final pass sets HostName to the name (Match exec did not match)');
     assert.equal(at('db1').user, 'never', 'negated Match host');
     assert.equal(at('bastion').proxyJump, undefined, 'ProxyCommand first: ProxyJump ignored');
     assert.equal(at('other').connectTimeout, 4);
     assert.equal(at('LB1').port, '2444', 'Match host patterns are case-insensitive');
+    assert.deepEqual(at('lb1').certificateFiles, ['~/.ssh/lb_%h-cert.pub', '~/.ssh/final-%h-cert.pub'], 'Match final: a second pass');
+    assert.deepEqual(at('lb1').identityFiles, ['~/.ssh/lb_%h', '/keys/with space'], 'no duplicates from the second pass');
+    assert.equal(at('lb1').serverAliveInterval, 15, 'first value still wins');
+    assert.equal(at('plain.example').port, '2999', 'Match canonical all in the final pass');
+    assert.equal(at('webx').serverAliveInterval, 90);
     assert.equal(at('LB1').user, 'fallback', 'Host patterns are case-sensitive');
   });
 });
@@ -167,7 +179,7 @@ describe('ssh_config: resolution and errors', () => {
 
   it('unsupported Match criteria and bad values are errors naming file and line', () => {
     const resolve = (text: string) => resolveTarget({ name: 'x' }, { sshConfig: parseSshConfig(text, '/cfg'), home, localUser: 'u', env: {} });
-    assert.throws(() => resolve('Host *\n  Port 1\nMatch final\n  User a\n'), /x: ssh config: \/cfg:3: Match final is not supported by kadeploy/);
+    assert.throws(() => resolve('Host *\n  Port 1\nMatch localnetwork 10.0.0.0/8\n  User a\n'), /x: ssh config: \/cfg:3: Match localnetwork is not supported by kadeploy/);
     assert.throws(() => resolve('Match host\n'), /\/cfg:1: Match host needs an argument/);
     assert.throws(() => resolve('ConnectTimeout soon\n'), /\/cfg:1: connecttimeout: "soon" is not a time/);
     assert.throws(() => resolve('IdentitiesOnly maybe\n'), /\/cfg:1: identitiesonly: expected yes or no/);
