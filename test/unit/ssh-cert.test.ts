@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseCertificate, signatureValid, validityProblem } from '../../src/ssh/certificate.js';
+import { parseCertificate, signatureValid, ssh2HasCertificates, validityProblem } from '../../src/ssh/certificate.js';
 import { SshConnection } from '../../src/ssh/connection.js';
 import type { SshTarget } from '../../src/ssh/target.js';
 import { connectError, keygen, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
@@ -39,6 +39,12 @@ async function run(t: SshTarget, cmd = 'whoami'): Promise<string> {
 }
 
 describe('certificates (pure)', () => {
+  it('ssh2 carries the certificate patch, and applying it again changes nothing', () => {
+    assert.equal(ssh2HasCertificates(), true, 'npm install applies patches/ssh2-openssh-certificates.mjs');
+    const again = execFileSync(process.execPath, [join(import.meta.dirname, '..', '..', 'patches', 'ssh2-openssh-certificates.mjs')], { encoding: 'utf8' });
+    assert.equal(again, '');
+  });
+
   it('parses what ssh-keygen -s signs; the CA signature, validity window and role are checked', () => {
     const d = join(dir, 'pure');
     mkdirSync(d);
