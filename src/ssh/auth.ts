@@ -166,15 +166,20 @@ function agentBlobs(socket: string): Promise<Buffer[]> {
     const sock = net.connect(socket);
     const chunks: Buffer[] = [];
     const fail = (err: Error): void => {
+      clearTimeout(timer);
       sock.destroy();
       reject(new Error(`cannot list the agent's keys: ${err.message}`));
     };
+    const timer = setTimeout(() => fail(new Error('no answer within 10 s')), 10_000);
     sock.on('error', fail);
+    sock.on('close', () => fail(new Error('the agent closed the connection')));
     sock.on('connect', () => sock.write(Buffer.from([0, 0, 0, 1, 11])));
     sock.on('data', (d: Buffer) => {
       chunks.push(d);
       const all = Buffer.concat(chunks);
       if (all.length < 4 || all.length < 4 + all.readUInt32BE(0)) return;
+      clearTimeout(timer);
+      sock.removeAllListeners('close');
       sock.destroy();
       try {
         if (all[4] !== 12) throw new Error(`unexpected answer ${all[4]}`);
