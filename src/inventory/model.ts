@@ -60,7 +60,7 @@ export interface SshSettings {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** Which fields the inventory set explicitly (ssh config must not override those). */
-  explicit: { user: boolean; port: boolean; identityFile: boolean; host: boolean };
+  explicit: { user: boolean; port: boolean; identityFile: boolean; host: boolean; connectTimeout?: boolean };
 }
 
 export interface NodeSpec {

@@ -157,6 +157,7 @@ function sshSettings(inv: RawInventory, node: RawNode, ip: string, baseDir: stri
       port: s.port !== undefined,
       identityFile: s.identity_file !== undefined,
       host: s.host !== undefined,
+      connectTimeout: s.connect_timeout !== undefined,
     },
   };
 }

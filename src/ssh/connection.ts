@@ -1,14 +1,17 @@
 // One SSH connection to one host (directly or through jump hosts) that runs commands with a timeout and sudo.
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { AnyAuthMethod, Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
+import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
+import { authMethods, type AuthPlan } from './auth.js';
+import { isCertificateType, ssh2HasCertificates } from './certificate.js';
 import { CommandError, ConnectError } from '../errors.js';
-import { sh } from '../shell/quote.js';
-import { TimeoutError } from './errors.js';
+import { quote, sh } from '../shell/quote.js';
+import { SudoPasswordError, TimeoutError } from './errors.js';
 import { hostKeyAlgorithms, hostKeyName, loadKnownHosts, verifyHostKey, type KnownHostsEntry } from './known-hosts.js';
 import { createLimiter } from './limit.js';
 import type { SshTarget } from './target.js';
@@ -36,14 +39,22 @@ const MAX_CHANNELS = 8;
 const CLOSE_GRACE_MS = 2_000;
 const REDACTED = '********';
 
+/** Markers that let kadeploy see what sudo does: it asks for the password, or it started the command. */
+export interface SudoMarkers {
+  prompt: string;
+  started: string;
+}
+
 /**
- * The command line that runs `command` as root. The password (when used) travels on stdin, never in
- * the command line, so it cannot show up in `ps`, logs or errors.
+ * The command line that runs `command` as root. Without markers, `sudo -n` (no password). With them,
+ * sudo prints `prompt` (on stderr) when, and only when, it wants the password, and the command
+ * prints `started` (on stderr) before anything else: the password is written only after the
+ * prompt, the command's input only after `started`, so neither can reach the other. The password
+ * never appears in the command line (`ps`, logs, errors).
  */
-export function sudoCommand(command: string, withPassword: boolean): string {
-  return withPassword
-    ? sh('sudo', '-S', '-k', '-p', '', '--', 'sh', '-c', command)
-    : sh('sudo', '-n', '--', 'sh', '-c', command);
+export function sudoCommand(command: string, markers?: SudoMarkers): string {
+  if (!markers) return sh('sudo', '-n', '--', 'sh', '-c', command);
+  return sh('sudo', '-S', '-k', '-p', markers.prompt, '--', 'sh', '-c', `printf %s ${quote(markers.started)} >&2; ${command}`);
 }
 
 /**
@@ -66,7 +77,11 @@ export class SshConnection {
   readonly closed: Promise<void>;
   private readonly channels = createLimiter(MAX_CHANNELS);
   private readonly inFlight = new Set<(err: Error) => void>();
-  private sudoNeedsPassword?: Promise<boolean>;
+  // Random per connection: no file or command output can forge them.
+  private readonly markers: SudoMarkers = {
+    prompt: `[kadeploy-sudo-prompt-${randomBytes(8).toString('hex')}]`,
+    started: `[kadeploy-sudo-started-${randomBytes(8).toString('hex')}]`,
+  };
   private lostReason?: string;
   private isClosed = false;
 
@@ -74,6 +89,7 @@ export class SshConnection {
     readonly target: SshTarget,
     private readonly client: Client,
     private readonly jump?: SshConnection,
+    proxy?: ChildProcess,
   ) {
     client.on('error', (err) => {
       this.lostReason = err.message;
@@ -81,6 +97,7 @@ export class SshConnection {
     this.closed = new Promise((resolve) => {
       client.once('close', () => {
         this.isClosed = true;
+        if (proxy && proxy.exitCode === null) proxy.kill();
         const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
         for (const fail of this.inFlight) fail(lost);
         if (this.jump) void this.jump.close().then(resolve);
@@ -99,12 +116,23 @@ export class SshConnection {
       throw new ConnectError(target.name, `cannot read known_hosts file ${target.knownHostsFile}: ${err.message}`);
     });
     const jump = target.proxyJump ? await SshConnection.connect(target.proxyJump) : undefined;
+    const proxy = !jump && target.proxyCommand ? proxyCommand(target.proxyCommand) : undefined;
     try {
-      const sock = jump ? await jump.forwardTo(target) : await openSocket(target);
+      const sock = jump ? await jump.forwardTo(target) : proxy ? proxy.sock : await openSocket(target);
       const client = await handshake(target, sock, auth, knownHosts);
-      return new SshConnection(target, client, jump);
+      return new SshConnection(target, client, jump, proxy?.child);
     } catch (err) {
       await jump?.close();
+      if (proxy) {
+        const status = await proxy.status();
+        proxy.child.kill();
+        // A proxy that failed is the likely cause: say so next to what the handshake saw.
+        const failed = /^(exited [1-9]|exited SIG|could not start)/.test(status);
+        const lost = /before handshake|closed the connection|timed out/i.test((err as Error).message);
+        if (err instanceof ConnectError && (failed || (lost && status !== 'still running'))) {
+          throw new ConnectError(target.name, `${err.message.slice(target.name.length + 2)} (ProxyCommand "${target.proxyCommand}" ${status})`);
+        }
+      }
       throw err;
     }
   }
@@ -113,12 +141,14 @@ export class SshConnection {
     const { check = true, timeoutMs = this.target.commandTimeoutMs } = opts;
     const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
     const useSudo = (opts.sudo ?? this.target.sudo) && this.target.user !== 'root';
-    const password = useSudo ? await this.sudoPasswordToSend() : undefined;
+    const password = useSudo ? this.target.sudoPassword : undefined;
     const guarded = withRemoteTimeout(command, timeoutMs);
-    const remote = useSudo ? sudoCommand(guarded, password !== undefined) : guarded;
-    const input = password === undefined ? stdin : Buffer.concat([Buffer.from(`${password}\n`), stdin ?? Buffer.alloc(0)]);
+    const remote = useSudo ? sudoCommand(guarded, password === undefined ? undefined : this.markers) : guarded;
     const label = this.redact(command);
-    const result = await this.channels(() => this.run(label, remote, input, timeoutMs));
+    const result = await this.channels(() => this.run(label, remote, stdin, timeoutMs, password));
+    if (useSudo && password === undefined && result.code !== 0 && /^sudo: (a password is required|a terminal is required)/m.test(result.stderr)) {
+      throw new SudoPasswordError(this.target.name, this.target.user, 'missing');
+    }
     if (check && result.code !== 0) throw new CommandError(this.target.name, label, result.code, result.stdout, result.stderr);
     return result;
   }
@@ -134,21 +164,11 @@ export class SshConnection {
   }
 
   /**
-   * The password to feed sudo, or undefined when sudo will not read one. `-k` ignores cached
-   * credentials, so the probe answers for the policy itself; a password sent to a sudo that does
-   * not ask for it would reach the command's stdin instead.
+   * Run one remote command line; `label` is what messages show (the command before sudo wrapping).
+   * With `sudoPassword`, `remote` is a `sudoCommand` with this connection's markers: the password
+   * goes to sudo's prompt only, and `stdin` to the command only once it has started.
    */
-  private sudoPasswordToSend(): Promise<string | undefined> {
-    const password = this.target.sudoPassword;
-    if (password === undefined) return Promise.resolve(undefined);
-    this.sudoNeedsPassword ??= this.channels(() =>
-      this.run('sudo -k -n true', 'sudo -k -n true', undefined, this.target.connectTimeoutMs),
-    ).then((probe) => probe.code !== 0);
-    return this.sudoNeedsPassword.then((needed) => (needed ? password : undefined));
-  }
-
-  /** Run one remote command line; `label` is what messages show (the command before sudo wrapping). */
-  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number): Promise<ExecResult> {
+  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number, sudoPassword?: string): Promise<ExecResult> {
     const host = this.target.name;
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
@@ -189,24 +209,70 @@ export class SshConnection {
         let code: number | null = null;
         let signal: string | undefined;
         ch.on('data', (chunk: Buffer) => out.push(chunk));
-        ch.stderr.on('data', (chunk: Buffer) => errOut.push(chunk));
+        const sudo = sudoPassword === undefined ? undefined : this.sudoDialog(sudoPassword, ch, () => ch.end(stdin));
+        ch.stderr.on('data', (chunk: Buffer) => {
+          if (!sudo || sudo.started) errOut.push(chunk);
+          else if (sudo.feed(chunk) === 'refused') settle(() => reject(new SudoPasswordError(host, this.target.user, 'refused')));
+        });
         ch.on('exit', (exitCode: number | null, signalName?: string) => {
           code = exitCode;
           signal = signalName;
         });
         ch.on('close', () =>
-          settle(() =>
+          settle(() => {
+            if (sudo && !sudo.started) {
+              // sudo ended without running the command: its own messages are the command's stderr.
+              if (sudo.refused()) return reject(new SudoPasswordError(host, this.target.user, 'refused'));
+              errOut.push(Buffer.from(sudo.messages(), 'latin1'));
+            }
             resolve({
               stdout: text(out),
               stderr: text(errOut),
               code: exitStatus(code, signal),
               durationMs: Math.round(performance.now() - started),
-            }),
-          ),
+            });
+          }),
         );
-        ch.end(stdin);
+        if (!sudo) ch.end(stdin);
       });
     });
+  }
+
+  /**
+   * Follow sudo's stderr until the command starts: answer its first prompt with the password, call
+   * `start` when the command's marker appears, report `refused` on a second prompt (sudo asking again
+   * means the password was wrong; it is never sent twice).
+   */
+  private sudoDialog(password: string, ch: ClientChannel, start: () => void) {
+    const { prompt, started } = this.markers;
+    let seen = '';
+    let prompts = 0;
+    const dialog = {
+      started: false,
+      feed: (chunk: Buffer): 'refused' | undefined => {
+        seen += chunk.toString('latin1');
+        const at = seen.indexOf(started);
+        if (at >= 0) {
+          dialog.started = true;
+          const rest = seen.slice(at + started.length);
+          if (rest !== '') ch.stderr.emit('data', Buffer.from(rest, 'latin1'));
+          start();
+          return undefined;
+        }
+        const count = seen.split(prompt).length - 1;
+        if (count === prompts) return undefined;
+        prompts = count;
+        if (count > 1) {
+          ch.close();
+          return 'refused';
+        }
+        ch.write(`${password}\n`);
+        return undefined;
+      },
+      refused: (): boolean => prompts > 0 && /incorrect password|Sorry, try again/i.test(seen),
+      messages: (): string => seen.split(prompt).join(''),
+    };
+    return dialog;
   }
 
   /** Defence in depth: whatever a command prints, the sudo password never leaves this class. */
@@ -249,51 +315,19 @@ function address(target: SshTarget): string {
   return `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
-interface AuthPlan {
-  methods: AnyAuthMethod[];
-  /** What was offered, for the authentication failure message. */
-  tried: string[];
-}
-
-/** Keys are read and checked up front so a bad key file is reported as such, not as a refused login. */
-async function authMethods(target: SshTarget): Promise<AuthPlan> {
-  const agent = target.useAgent ? process.env.SSH_AUTH_SOCK : undefined;
-  const plan: AuthPlan = { methods: [], tried: [] };
-  for (const file of target.identityFiles) {
-    let data: Buffer;
-    try {
-      data = await readFile(file);
-    } catch (err) {
-      throw new ConnectError(target.name, `cannot read identity file ${file}: ${(err as Error).message}`);
-    }
-    const key = ssh2.utils.parseKey(data);
-    if (key instanceof Error) {
-      if (!/passphrase/i.test(key.message)) {
-        throw new ConnectError(target.name, `identity file ${file} is not a usable private key: ${key.message}`);
-      }
-      // kadeploy never prompts: an encrypted key is usable only once unlocked in the agent.
-      if (agent) {
-        plan.tried.push(`key file ${file} skipped (encrypted)`);
-        continue;
-      }
-      throw new ConnectError(
-        target.name,
-        `identity file ${file} is encrypted and kadeploy cannot ask for its passphrase; load it into ssh-agent (ssh-add ${file}) or use an unencrypted deploy key`,
-      );
-    }
-    if (!key.isPrivateKey()) throw new ConnectError(target.name, `identity file ${file} is a public key; name the private key file instead`);
-    plan.methods.push({ type: 'publickey', username: target.user, key });
-    plan.tried.push(`key file ${file}`);
-  }
-  if (agent) {
-    plan.methods.push({ type: 'agent', username: target.user, agent });
-    plan.tried.push('agent');
-  }
-  if (plan.methods.length === 0) {
-    const why = target.useAgent ? 'no ssh-agent (SSH_AUTH_SOCK is not set)' : 'the agent is disabled';
-    throw new ConnectError(target.name, `no SSH credentials for ${target.user}@${target.host}: no identity file and ${why}`);
-  }
-  return plan;
+/** Run an ssh_config ProxyCommand (through the shell, like ssh): its stdout and stdin are the connection. */
+function proxyCommand(command: string): { child: ChildProcess; sock: Duplex; status: () => Promise<string> } {
+  const child = spawn('/bin/sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (err) => resolve(`could not start: ${err.message}`));
+    child.once('exit', (code, signal) => resolve(`exited ${code ?? signal}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`));
+  });
+  const sock = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+  // Wait briefly for the exit, so the message can say why it ended.
+  const status = () => Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 500))]);
+  return { child, sock, status };
 }
 
 function openSocket(target: SshTarget): Promise<net.Socket> {
@@ -343,7 +377,10 @@ function socketErrorMessage(err: NodeJS.ErrnoException, target: SshTarget, addr:
 /** SSH handshake, host key verification and authentication over an open stream. */
 function handshake(target: SshTarget, sock: Duplex, auth: AuthPlan, knownHosts: KnownHostsEntry[]): Promise<Client> {
   const addr = address(target);
-  const known = hostKeyAlgorithms(knownHosts, hostKeyName(target.host, target.port)) as ServerHostKeyAlgorithm[];
+  // Certificates only when ssh2 can carry them; without the patch a certified host is checked by its plain key.
+  const known = hostKeyAlgorithms(knownHosts, hostKeyName(target.host, target.port)).filter(
+    (a) => ssh2HasCertificates() || !isCertificateType(a),
+  ) as ServerHostKeyAlgorithm[];
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let settled = false;
@@ -381,8 +418,8 @@ function handshake(target: SshTarget, sock: Duplex, auth: AuthPlan, knownHosts: 
       sock,
       username: target.user,
       readyTimeout: target.connectTimeoutMs,
-      keepaliveInterval: KEEPALIVE_INTERVAL_MS,
-      keepaliveCountMax: 3,
+      keepaliveInterval: target.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS,
+      keepaliveCountMax: target.keepaliveCountMax ?? 3,
       // Ask for the key types known_hosts already has, so a server with several keys shows a comparable one.
       // ssh2 applies these in key order (remove, then prepend) and prepend unshifts one by one, hence the reverse.
       ...(known.length > 0 ? { algorithms: { serverHostKey: { remove: known, prepend: [...known].reverse(), append: [] } } } : {}),

@@ -3,6 +3,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConnectError } from '../errors.js';
+import { CERT_SUFFIX, isCertificateType, parseCertificate, signatureValid, validityProblem, type Certificate } from './certificate.js';
 import { quote, sh } from '../shell/quote.js';
 import { matchPatternList } from './pattern.js';
 import type { SshTarget } from './target.js';
@@ -119,10 +120,40 @@ const ALGORITHMS_BY_KEY_TYPE: Record<string, string[]> = {
   'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
 };
 
-/** Host key algorithms to ask for first, like OpenSSH: those matching keys already known for `name`. */
+/**
+ * Host key algorithms to ask for first, like OpenSSH: certificates when a @cert-authority covers
+ * `name`, then those matching keys already known for `name`.
+ */
 export function hostKeyAlgorithms(entries: readonly KnownHostsEntry[], name: string): string[] {
+  const certified = entries.some((e) => e.marker === 'cert-authority' && entryMatches(e, name));
+  const certs = certified ? Object.values(ALGORITHMS_BY_KEY_TYPE).flat().filter((a) => a !== 'ssh-rsa').map((a) => a + CERT_SUFFIX) : [];
   const types = entries.filter((e) => e.marker === undefined && entryMatches(e, name)).map((e) => keyBlobType(e.key));
-  return [...new Set(types.flatMap((t) => ALGORITHMS_BY_KEY_TYPE[t] ?? []))];
+  return [...new Set([...certs, ...types.flatMap((t) => ALGORITHMS_BY_KEY_TYPE[t] ?? [])])];
+}
+
+/**
+ * A host certificate, checked like OpenSSH: signed by a CA that a @cert-authority line names for
+ * this host, a host certificate, valid now, this host among its principals (when it lists any), no
+ * critical options; @revoked (certificate, its key, or its CA) wins. Signed by no CA known for this
+ * host, the certificate's own key is checked as a plain key. Returns undefined when trusted,
+ * otherwise why not.
+ */
+function checkHostCertificate(target: VerifyTarget, entries: readonly KnownHostsEntry[], name: string, cert: Certificate): string | 'plain' | undefined {
+  const file = target.knownHostsFile;
+  const revoked = entries.find((e) => e.marker === 'revoked' && [cert.blob, cert.publicKey, cert.signatureKey].some((k) => e.key.equals(k)));
+  if (revoked) return `host certificate for ${name} (key id "${cert.keyId}") is marked @revoked in ${file} line ${revoked.line}`;
+  const ca = entries.find((e) => e.marker === 'cert-authority' && entryMatches(e, name) && e.key.equals(cert.signatureKey));
+  if (!ca) return 'plain';
+  const what = `host certificate for ${name} (key id "${cert.keyId}", CA ${fingerprint(cert.signatureKey)})`;
+  if (!signatureValid(cert)) return `${what} has an invalid CA signature`;
+  if (cert.role !== 'host') return `${what} is a user certificate, not a host certificate`;
+  const invalid = validityProblem(cert);
+  if (invalid) return `${what} ${invalid}`;
+  if (cert.principals.length > 0 && !cert.principals.includes(target.host)) {
+    return `${what} is not valid for the name ${target.host}: it names ${cert.principals.join(', ')}`;
+  }
+  if (cert.criticalOptions.length > 0) return `${what} has unsupported critical options: ${cert.criticalOptions.join(', ')}`;
+  return undefined;
 }
 
 type VerifyTarget = Pick<SshTarget, 'name' | 'host' | 'port' | 'knownHostsFile' | 'hostKeyPolicy'>;
@@ -131,6 +162,18 @@ type VerifyTarget = Pick<SshTarget, 'name' | 'host' | 'port' | 'knownHostsFile' 
 export async function verifyHostKey(target: VerifyTarget, entries: readonly KnownHostsEntry[], key: Buffer): Promise<void> {
   const name = hostKeyName(target.host, target.port);
   const file = target.knownHostsFile;
+  if (isCertificateType(keyBlobType(key))) {
+    let cert: Certificate;
+    try {
+      cert = parseCertificate(key);
+    } catch (err) {
+      throw new ConnectError(target.name, `the host certificate presented by ${name} is malformed: ${(err as Error).message}`);
+    }
+    const problem = checkHostCertificate(target, entries, name, cert);
+    if (problem === undefined) return;
+    if (problem !== 'plain') throw new ConnectError(target.name, `${problem}; refusing to connect`);
+    key = cert.publicKey;
+  }
   const presented = `${keyBlobType(key)} ${fingerprint(key)}`;
   const result = checkHostKey(entries, name, key);
   switch (result.status) {

@@ -1,10 +1,12 @@
 // Where and how to reach one host: inventory values completed from ~/.ssh/config and OpenSSH defaults.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ConnectError } from '../errors.js';
 import type { SshSettings } from '../inventory/model.js';
-import { matchPatternList } from './pattern.js';
+import { evaluateSshConfig, expand, loadSshConfig, tilde, tokens, type SshConfig } from './ssh-config.js';
+
+export { parseSshConfig } from './ssh-config.js';
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
@@ -24,6 +26,15 @@ export interface SshTarget {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   proxyJump?: SshTarget;
+  /** ssh_config ProxyCommand, tokens expanded: run with `sh -c`, its stdin/stdout carry the connection. */
+  proxyCommand?: string;
+  /** OpenSSH certificates to present with the identity files (CertificateFile). */
+  certificateFiles?: string[];
+  /** IdentitiesOnly: offer the agent's keys only when they belong to an identity file. */
+  identitiesOnly?: boolean;
+  /** ServerAliveInterval / ServerAliveCountMax (0 disables keepalives). */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
 }
 
 /** What an inventory may say about a host; everything but `name` is optional. */
@@ -45,24 +56,9 @@ export interface SshTargetSpec {
   proxyJump?: string;
 }
 
-/** One `Host` (or `Match`) section of an ssh_config file; keywords are lower-cased. */
-export interface SshConfigBlock {
-  patterns: string[];
-  options: Array<[keyword: string, value: string]>;
-}
-
-/** The ssh_config values kadeploy honours for one host, before token expansion. */
-export interface SshHostConfig {
-  hostName?: string;
-  user?: string;
-  port?: string;
-  identityFiles: string[];
-  proxyJump?: string;
-}
-
 export interface ResolveOptions {
-  /** Parsed ssh_config; default: `~/.ssh/config` when it exists. */
-  sshConfig?: SshConfigBlock[];
+  /** Parsed ssh_config; default: `~/.ssh/config` then `/etc/ssh/ssh_config`, as ssh reads them. */
+  sshConfig?: SshConfig;
   home?: string;
   localUser?: string;
   /** User when neither the spec nor ssh_config names one; default: the local user, as ssh does. */
@@ -76,52 +72,14 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 300_000;
 const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 const MAX_JUMPS = 8;
 
-/** Parse ssh_config text. `Include` is not followed; `Match` sections never match (kadeploy cannot evaluate them). */
-export function parseSshConfig(text: string): SshConfigBlock[] {
-  // Options before the first Host line apply to every host.
-  const blocks: SshConfigBlock[] = [{ patterns: ['*'], options: [] }];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([A-Za-z][A-Za-z0-9]*)(?:\s*=\s*|\s+)(.*)$/.exec(line);
-    if (!m) continue;
-    const keyword = m[1]!.toLowerCase();
-    const args = [...m[2]!.matchAll(/"([^"]*)"|(\S+)/g)].map((a) => a[1] ?? a[2]!);
-    if (keyword === 'host') blocks.push({ patterns: args, options: [] });
-    else if (keyword === 'match') blocks.push({ patterns: [], options: [] });
-    else if (args[0] !== undefined) blocks.at(-1)!.options.push([keyword, args[0]]);
-  }
-  return blocks;
-}
-
-/** Read an ssh_config file; a missing file is an empty config. */
-export function loadSshConfig(file: string): SshConfigBlock[] {
-  return existsSync(file) ? parseSshConfig(readFileSync(file, 'utf8')) : [];
-}
-
-/** Values for `alias`: like OpenSSH, the first value found wins, except IdentityFile which accumulates. */
-export function sshConfigFor(blocks: readonly SshConfigBlock[], alias: string): SshHostConfig {
-  const found: SshHostConfig = { identityFiles: [] };
-  const keys = { hostname: 'hostName', user: 'user', port: 'port', proxyjump: 'proxyJump' } as const;
-  for (const block of blocks) {
-    if (!matchPatternList(alias, block.patterns)) continue;
-    for (const [keyword, value] of block.options) {
-      if (keyword === 'identityfile') found.identityFiles.push(value);
-      else if (Object.hasOwn(keys, keyword)) {
-        const key = keys[keyword as keyof typeof keys];
-        found[key] ??= value;
-      }
-    }
-  }
-  return found;
-}
-
 /** Complete an inventory host with ~/.ssh/config and defaults; explicit inventory values win. */
 export function resolveTarget(spec: SshTargetSpec, options: ResolveOptions = {}): SshTarget {
   const home = options.home ?? homedir();
   const localUser = options.localUser ?? userInfo().username;
   const ctx: Context = {
-    blocks: options.sshConfig ?? loadSshConfig(join(home, '.ssh', 'config')),
+    configs: options.sshConfig
+      ? [options.sshConfig]
+      : [loadSshConfig(join(home, '.ssh', 'config'), join(home, '.ssh')), loadSshConfig('/etc/ssh/ssh_config', '/etc/ssh')],
     home,
     localUser,
     defaultUser: options.defaultUser ?? localUser,
@@ -144,6 +102,8 @@ export function targetFromSettings(name: string, ssh: SshSettings, options: Reso
   };
   if (ssh.explicit.user) spec.user = ssh.user;
   if (ssh.explicit.port) spec.port = ssh.port;
+  // ssh_config's ConnectTimeout beats the inventory's default, not a value the inventory sets.
+  if (ssh.explicit.connectTimeout === false) delete spec.connectTimeoutMs;
   if (ssh.identityFile !== undefined) spec.identityFiles = [ssh.identityFile];
   if (ssh.sudoPassword !== undefined) spec.sudoPassword = ssh.sudoPassword;
   if (ssh.proxyJump !== undefined) spec.proxyJump = ssh.proxyJump;
@@ -151,7 +111,7 @@ export function targetFromSettings(name: string, ssh: SshSettings, options: Reso
 }
 
 interface Context {
-  blocks: readonly SshConfigBlock[];
+  configs: readonly SshConfig[];
   home: string;
   localUser: string;
   defaultUser: string;
@@ -162,32 +122,46 @@ interface Context {
 function resolve(spec: SshTargetSpec, ctx: Context, depth: number, fallbackIdentities?: string[], jump?: SshTarget): SshTarget {
   if (depth > MAX_JUMPS) throw new ConnectError(spec.name, `ProxyJump chain longer than ${MAX_JUMPS} hops (a loop in ssh config?)`);
   const alias = spec.host ?? spec.name;
-  const cfg = sshConfigFor(ctx.blocks, alias);
-  const host = cfg.hostName ? expandTokens(cfg.hostName, { h: alias }) : alias;
+  const query = { host: alias, localUser: ctx.localUser, home: ctx.home, ...(spec.user !== undefined ? { user: spec.user } : {}), ...(spec.port !== undefined ? { port: spec.port } : {}) };
+  let cfg;
+  try {
+    cfg = evaluateSshConfig(ctx.configs, query);
+  } catch (err) {
+    throw new ConnectError(spec.name, `ssh config: ${(err as Error).message}`);
+  }
+  // Lower-cased like ssh does: known_hosts (hashed entries too) records the lower-case name.
+  const host = (cfg.hostName ? expand(cfg.hostName, { h: alias }) : alias).toLowerCase();
   const user = spec.user ?? cfg.user ?? ctx.defaultUser;
-  const tokens = { h: host, r: user, u: ctx.localUser, d: ctx.home };
+  const port = spec.port ?? (cfg.port !== undefined ? parsePort(spec.name, cfg.port) : 22);
+  const t = tokens(query, { user, port: String(port) }, host);
+  const path = (f: string): string => tilde(expand(f, t), ctx.home);
   const identityFiles =
-    spec.identityFiles?.map((f) => expandTokens(f, tokens, ctx.home)) ??
+    spec.identityFiles?.map(path) ??
     (cfg.identityFiles.length > 0
-      ? cfg.identityFiles.map((f) => expandTokens(f, tokens, ctx.home))
+      ? cfg.identityFiles.map(path)
       : (fallbackIdentities ?? DEFAULT_IDENTITIES.map((f) => join(ctx.home, '.ssh', f)).filter((f) => existsSync(f))));
   const target: SshTarget = {
     name: spec.name,
     host,
-    port: spec.port ?? (cfg.port !== undefined ? parsePort(spec.name, cfg.port) : 22),
+    port,
     user,
     identityFiles,
-    knownHostsFile: spec.knownHostsFile ? expandTokens(spec.knownHostsFile, tokens, ctx.home) : join(ctx.home, '.ssh', 'known_hosts'),
+    knownHostsFile: spec.knownHostsFile ? path(spec.knownHostsFile) : join(ctx.home, '.ssh', 'known_hosts'),
     hostKeyPolicy: spec.hostKeyPolicy ?? 'strict',
     useAgent: spec.useAgent ?? Boolean(ctx.env.SSH_AUTH_SOCK),
     sudo: spec.sudo ?? user !== 'root',
-    connectTimeoutMs: spec.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    connectTimeoutMs: spec.connectTimeoutMs ?? (cfg.connectTimeout ? cfg.connectTimeout * 1000 : DEFAULT_CONNECT_TIMEOUT_MS),
     commandTimeoutMs: spec.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
   };
+  if (cfg.certificateFiles.length > 0) target.certificateFiles = cfg.certificateFiles.map(path);
+  if (cfg.identitiesOnly !== undefined) target.identitiesOnly = cfg.identitiesOnly;
+  if (cfg.serverAliveInterval !== undefined) target.keepaliveIntervalMs = cfg.serverAliveInterval * 1000;
+  if (cfg.serverAliveCountMax !== undefined) target.keepaliveCountMax = cfg.serverAliveCountMax;
   if (spec.sudoPassword !== undefined) target.sudoPassword = spec.sudoPassword;
   const jumps = spec.proxyJump ?? cfg.proxyJump;
   if (jump) target.proxyJump = jump;
   else if (jumps && jumps !== 'none') target.proxyJump = resolveJumps(jumps, target, ctx, depth);
+  else if (spec.proxyJump === undefined && cfg.proxyCommand && cfg.proxyCommand !== 'none') target.proxyCommand = expand(cfg.proxyCommand, t);
   return target;
 }
 
@@ -230,10 +204,4 @@ function parsePort(name: string, value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConnectError(name, `invalid SSH port "${value}"`);
   return port;
-}
-
-/** OpenSSH `%x` tokens (`%%` is a literal percent) and, for paths, a leading `~`. */
-function expandTokens(value: string, tokens: Record<string, string>, home?: string): string {
-  const expanded = value.replace(/%(.)/g, (all, t: string) => (t === '%' ? '%' : (tokens[t] ?? all)));
-  return home !== undefined && (expanded === '~' || expanded.startsWith('~/')) ? home + expanded.slice(1) : expanded;
 }

@@ -4,6 +4,9 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { ConnectError } from '../../src/errors.js';
+import { SshConnection } from '../../src/ssh/connection.js';
 import type { SshTarget } from '../../src/ssh/target.js';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -78,11 +81,16 @@ export interface Sshd {
   stop(): void;
 }
 
-/** Start sshd on a free loopback port; keys and config go into `dir` (the caller removes it). */
-export async function startSshd(dir: string): Promise<Sshd> {
+/**
+ * Start sshd on a free loopback port; keys and config go into `dir` (the caller removes it).
+ * `sshdOptions` are extra `-o` options (e.g. TrustedUserCAKeys=…), or a function given the host keys
+ * before the server starts that returns them (e.g. to sign a host certificate for HostCertificate=…).
+ */
+export async function startSshd(dir: string, sshdOptions: string[] | ((keys: { hostEd25519: string; hostEcdsa: string }) => string[]) = []): Promise<Sshd> {
   const hostEd25519 = keygen(dir, 'host_ed25519', 'ed25519');
   const hostEcdsa = keygen(dir, 'host_ecdsa', 'ecdsa');
   const clientKey = keygen(dir, 'client_ed25519', 'ed25519');
+  const extra = typeof sshdOptions === 'function' ? sshdOptions({ hostEd25519, hostEcdsa }) : sshdOptions;
   const authorized = join(dir, 'authorized_keys');
   writeFileSync(authorized, readFileSync(`${clientKey}.pub`));
   const port = await freePort();
@@ -97,7 +105,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
   // prettier-ignore
   const args = ['-D', '-e', '-f', cfg, '-p', String(port), '-o', 'ListenAddress=127.0.0.1',
     '-o', `HostKey=${hostEd25519}`, '-o', `HostKey=${hostEcdsa}`, '-o', `AuthorizedKeysFile=${authorized}`,
-    '-o', 'PidFile=none', '-o', 'UsePAM=no', '-o', 'StrictModes=no'];
+    '-o', 'PidFile=none', '-o', 'UsePAM=no', '-o', 'StrictModes=no', ...extra.flatMap((o) => ['-o', o])];
   const child = spawn(SSHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -131,4 +139,15 @@ export async function startSshd(dir: string): Promise<Sshd> {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
     },
   };
+}
+
+/** The ConnectError a connection attempt ends with (fails the test when it connects). */
+export async function connectError(t: SshTarget): Promise<ConnectError> {
+  try {
+    await (await SshConnection.connect(t)).close();
+  } catch (err) {
+    assert.ok(err instanceof ConnectError, `expected ConnectError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('connection unexpectedly succeeded');
 }

@@ -15,7 +15,7 @@ import { createLimiter, mapLimit } from '../../src/ssh/limit.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { parseSshConfig, resolveTarget, targetFromSettings, type SshTarget } from '../../src/ssh/target.js';
 import { writeFileAtomic } from '../../src/ssh/upload.js';
-import { freePort, keygen as keygenIn, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
+import { connectError, freePort, keygen as keygenIn, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
 const skip = sshdSkipReason();
 
@@ -49,16 +49,6 @@ async function withConnection<T>(t: SshTarget, fn: (c: SshConnection) => Promise
   } finally {
     await conn.close();
   }
-}
-
-async function connectError(t: SshTarget): Promise<ConnectError> {
-  try {
-    await (await SshConnection.connect(t)).close();
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, `expected ConnectError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('connection unexpectedly succeeded');
 }
 
 describe('exec on a real sshd', { skip }, () => {
@@ -123,7 +113,7 @@ describe('exec on a real sshd', { skip }, () => {
     for (const value of hostile) {
       assert.equal((await conn.exec(`printf %s ${quote(value)}`)).stdout, value);
       // The wrapper quotes the whole command once more; run it minus the sudo prefix.
-      const wrapped = sudoCommand(sh('printf', '%s', value), false);
+      const wrapped = sudoCommand(sh('printf', '%s', value));
       assert.equal((await conn.exec(wrapped.replace(/^sudo -n -- /, ''))).stdout, value);
     }
   });
@@ -219,7 +209,7 @@ describe('authentication and reachability', { skip }, () => {
     assert.match((await connectError(target({ identityFiles: [encrypted] }))).message, /identity file .*encrypted_ed25519 is encrypted .*ssh-add/);
   });
 
-  it('authenticates through ssh-agent', async () => {
+  it('authenticates through ssh-agent; with IdentitiesOnly only the identity files\' keys are offered', async () => {
     const sock = file('agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     const saved = process.env.SSH_AUTH_SOCK;
@@ -230,11 +220,44 @@ describe('authentication and reachability', { skip }, () => {
       await withConnection(target({ identityFiles: [], useAgent: true }), async (c) => {
         assert.equal((await c.exec('echo agent')).stdout, 'agent\n');
       });
+      // The agent holds the authorized key, but IdentitiesOnly names another one: like ssh, refused.
+      const other = keygen('only_ed25519', 'ed25519');
+      const only = await connectError(target({ identityFiles: [other], useAgent: true, identitiesOnly: true }));
+      assert.match(only.message, /authentication failed .*agent \(IdentitiesOnly/);
+      // An encrypted identity file whose key is in the agent is still usable under IdentitiesOnly (its .pub names it).
+      const locked = keygen('locked_ed25519', 'ed25519', 'phrase');
+      writeFileSync(file('authorized_keys'), readFileSync(`${clientKey}.pub`, 'utf8') + readFileSync(`${locked}.pub`, 'utf8'));
+      execFileSync('ssh-keygen', ['-q', '-p', '-P', 'phrase', '-N', '', '-f', locked]); // unlock a copy for ssh-add
+      execFileSync('ssh-add', ['-q', locked], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'phrase', '-f', locked]);
+      await withConnection(target({ identityFiles: [locked], useAgent: true, identitiesOnly: true }), async (c) => {
+        assert.equal((await c.exec('echo only')).stdout, 'only\n');
+      });
     } finally {
+      writeFileSync(file('authorized_keys'), readFileSync(`${clientKey}.pub`));
       if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
       else process.env.SSH_AUTH_SOCK = saved;
       agent.kill('SIGTERM');
     }
+  });
+
+  it('ProxyCommand: its stdio carries the connection, it ends with it, and its failure is explained', async () => {
+    const marker = `kadeploy-proxy-${process.pid}`;
+    const relay = `const s=require('net').connect(${port},'127.0.0.1');process.stdin.pipe(s);s.pipe(process.stdout);s.on('close',()=>process.exit(0))`;
+    const proxyCommand = `${sh(process.execPath, '-e', relay, marker)}`;
+    await withConnection(target({ proxyCommand }), async (c) => {
+      assert.equal((await c.exec('echo via proxy')).stdout, 'via proxy\n');
+      assert.equal(spawnSync('pgrep', ['-f', marker]).status, 0, 'the proxy runs while connected');
+    });
+    let alive = true;
+    for (let i = 0; i < 30 && alive; i++) {
+      alive = spawnSync('pgrep', ['-f', marker]).status === 0;
+      if (alive) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(alive, false, 'the proxy is gone after close');
+    // Run as `exec COMMAND` through sh, like ssh does.
+    const err = await connectError(target({ proxyCommand: `sh -c 'echo no route to bastion >&2; exit 3'` }));
+    assert.match(err.message, /^lb1: .* \(ProxyCommand "sh -c 'echo no route to bastion >&2; exit 3'" exited 3: no route to bastion\)$/);
   });
 
   it('a closed port is reported as connection refused', async () => {
@@ -511,8 +534,11 @@ describe('known_hosts parsing (pure)', () => {
 });
 
 describe('sudo wrapping (pure)', () => {
-  it('uses sudo -n without a password and sudo -S with one; the password is never in the command', () => {
-    assert.equal(sudoCommand('systemctl reload keepalived', false), `sudo -n -- sh -c 'systemctl reload keepalived'`);
-    assert.equal(sudoCommand(`echo 'x'`, true), `sudo -S -k -p '' -- sh -c 'echo '\\''x'\\'''`);
+  it('uses sudo -n without a password, sudo -S with prompt and start markers with one; the password is never in the command', () => {
+    assert.equal(sudoCommand('systemctl reload keepalived'), `sudo -n -- sh -c 'systemctl reload keepalived'`);
+    assert.equal(
+      sudoCommand(`echo 'x'`, { prompt: '[P]', started: '[S]' }),
+      `sudo -S -k -p '[P]' -- sh -c 'printf %s '\\''[S]'\\'' >&2; echo '\\''x'\\'''`,
+    );
   });
 });
