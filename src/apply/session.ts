@@ -106,7 +106,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     await close();
     throw e;
   }
-  const plan = buildPlan(planned.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })));
+  const plan = buildPlan(planned.map((spec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! })), cluster.secrets);
   const skipped = failures.map((f) => f.message);
   return { cluster, warnings, pool, conns, desired, facts, plan, targets: planned, skipped, close };
 }

@@ -1,22 +1,23 @@
 // Plan building: a pure function of desired state and facts. No I/O, so it is tested as data.
-import { createTwoFilesPatch } from 'diff';
 import { vipHolder } from '../facts/addresses.js';
 import type { HostFacts } from '../facts/index.js';
 import type { NodeSpec } from '../inventory/model.js';
+import { maskedDiff } from '../mask.js';
 import type { Change, Desired, NodePlan, Plan } from './types.js';
 
 const normMode = (mode: string) => mode.padStart(4, '0');
 
-export function planChanges(desired: Desired[], facts: HostFacts): Change[] {
+/** `secrets`: the inventory's secret values, masked in diffs with the node's own (see maskedDiff). */
+export function planChanges(desired: Desired[], facts: HostFacts, secrets: readonly string[] = []): Change[] {
   const notified = new Set<string>(); // services whose config file changes
   const changes: Change[] = [];
   for (const d of desired) {
-    changes.push(planOne(d, facts, notified));
+    changes.push(planOne(d, facts, notified, secrets));
   }
   return changes;
 }
 
-function planOne(d: Desired, facts: HostFacts, notified: Set<string>): Change {
+function planOne(d: Desired, facts: HostFacts, notified: Set<string>, secrets: readonly string[]): Change {
   const base = { task: d.task, kind: d.kind, desired: d };
   switch (d.kind) {
     case 'package': {
@@ -33,7 +34,7 @@ function planOne(d: Desired, facts: HostFacts, notified: Set<string>): Change {
       if (d.notify) notified.add(d.notify);
       const action = remote ? 'update' : 'create';
       const modeNote = remote && normMode(remote.mode) !== normMode(d.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(d.mode)}` : '';
-      const diff = createTwoFilesPatch(`a${d.path}`, `b${d.path}`, remote?.content ?? '', d.content, undefined, undefined, { context: 3 });
+      const diff = maskedDiff(d.path, remote?.content ?? '', d.content, secrets);
       return { ...base, actions: [action], summary: `${d.path} (${action}${modeNote})`, diff };
     }
     case 'service': {
@@ -66,12 +67,12 @@ export const vipsOf = (node: NodeSpec): string[] =>
  * Order nodes so the VIP moves at most once: nodes holding no VIP first (lowest priority first),
  * current holders last.
  */
-export function buildPlan(nodes: Array<{ spec: NodeSpec; desired: Desired[]; facts: HostFacts }>): Plan {
+export function buildPlan(nodes: Array<{ spec: NodeSpec; desired: Desired[]; facts: HostFacts }>, secrets: readonly string[] = []): Plan {
   const planned: Array<NodePlan & { priority: number }> = nodes.map(({ spec, desired, facts }) => ({
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
-    changes: planChanges(desired, facts),
+    changes: planChanges(desired, facts, secrets),
     priority: Math.max(...spec.instances.map((i) => i.priority)),
   }));
   planned.sort((a, b) => a.holds.length - b.holds.length || a.priority - b.priority);

@@ -31,7 +31,7 @@ export interface Change {
   summary: string;
   /** The desired state this change converges to (file content included: apply needs it). */
   desired: Desired;
-  /** Unified diff for files (before masking). */
+  /** Unified diff for files, secrets masked by position (maskedDiff). */
   diff?: string;
 }
 
