@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { wholeNumber } from './numbers.js';
 import { executePlan, formatRecap } from '../apply/execute.js';
 import { openSession, printWarnings } from '../apply/session.js';
 import { formatPlan, planToJson } from '../plan/format.js';
@@ -9,7 +10,7 @@ interface ApplyFlags {
   json?: boolean;
   playbook?: string;
   limit?: string;
-  forks?: string;
+  forks?: number;
   detailedExitcode?: boolean;
   acceptNewHostKeys?: boolean;
   skipUnreachable?: boolean;
@@ -26,12 +27,11 @@ Exit codes:
   130 interrupted (Ctrl-C): the node being changed was rolled back, no further node touched`;
 
 async function run(file: string, flags: ApplyFlags, dryRun: boolean): Promise<void> {
-  const forks = flags.forks ? Number(flags.forks) : undefined;
   const session = await openSession({
     inventory: file,
     playbook: flags.playbook,
     limit: flags.limit?.split(',').map((s) => s.trim()).filter(Boolean),
-    forks: forks && forks > 0 ? forks : undefined,
+    forks: flags.forks,
     acceptNewHostKeys: flags.acceptNewHostKeys,
     skipUnreachable: flags.skipUnreachable,
     lock: !dryRun,
@@ -69,7 +69,7 @@ function addOptions(cmd: Command): Command {
     .argument('<inventory>', 'inventory YAML file')
     .option('--playbook <file>', 'run this playbook instead of playbooks/keepalived.yaml')
     .option('-l, --limit <nodes>', 'change only these nodes (comma-separated); all are still read')
-    .option('-f, --forks <n>', 'parallel SSH connections (default: inventory forks, or 10)')
+    .option('-f, --forks <n>', 'parallel SSH connections, 1-500 (default: inventory forks, or 10)', wholeNumber(1, 500))
     .option('--json', 'machine-readable output (plan for a dry-run, recap for an apply)')
     .option('--detailed-exitcode', 'exit 2 when changes are pending or were made')
     .option('--accept-new-host-keys', 'trust and record unknown host keys (a changed key is always refused)')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openSession, printWarnings } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
+import { seconds, wholeNumber } from './numbers.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
 import { DrillAborted, failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
 import { formatStatus, readStatus } from '../verify/status.js';
@@ -8,7 +9,7 @@ import { formatStatus, readStatus } from '../verify/status.js';
 interface VerifyFlags {
   json?: boolean;
   failover?: string | boolean;
-  probePort: string;
+  probePort: number;
 }
 
 export function registerVerify(program: Command): void {
@@ -18,7 +19,7 @@ export function registerVerify(program: Command): void {
     .argument('<inventory>', 'inventory YAML file')
     .option('--json', 'machine-readable results')
     .option('--failover [service]', 'then run the failover drill: stop haproxy (default) or keepalived on the VIP holder, time the move, restore')
-    .option('--probe-port <port>', 'HAProxy port probed through the VIP during the drill (0: no probe)', '80')
+    .option('--probe-port <port>', 'HAProxy port probed through the VIP during the drill (0: no probe)', wholeNumber(0, 65535), 80)
     .addHelpText(
       'after',
       `
@@ -43,7 +44,7 @@ Examples:
         const drill = stop
           ? await failoverDrill(session, {
               stop,
-              probePort: Number(flags.probePort),
+              probePort: flags.probePort,
               signal: abort.signal,
               log: flags.json ? undefined : (l) => process.stderr.write(`  drill: ${l}\n`),
             })
@@ -65,15 +66,15 @@ Examples:
     .description('Who holds each VIP now, and each node\'s VRRP state with its last transition')
     .argument('<inventory>', 'inventory YAML file')
     .option('--json', 'machine-readable output')
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C', seconds(86_400))
     .addHelpText('after', '\nExamples:\n  $ kadeploy status inventories/lab.yaml\n  $ kadeploy status inventories/lab.yaml --watch 1')
-    .action(async (file: string, flags: { json?: boolean; watch?: string | boolean }) => {
+    .action(async (file: string, flags: { json?: boolean; watch?: number | boolean }) => {
       const session = await openSession({ inventory: file });
       let stop = false;
       const onSigint = () => (stop = true);
       process.on('SIGINT', onSigint);
       try {
-        const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : Number(flags.watch);
+        const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : flags.watch;
         do {
           const s = await readStatus(session);
           const text = flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s);
