@@ -90,7 +90,12 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   if (opts.lock) {
     const lockConns = new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
     try {
-      release = await acquireLocks(lockConns, { command: opts.command, onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`) });
+      release = await acquireLocks(lockConns, {
+        command: opts.command,
+        onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`),
+        onTakeOver: (node, holder) => process.stderr.write(`${node}: took over a stale lock (its holder stopped renewing it): ${holder}\n`),
+        onLost: (node) => process.stderr.write(`${node}: warning: this run's lock was taken over by another run (no sign of life reached the node)\n`),
+      });
     } catch (e) {
       await pool.closeAll();
       throw e;
