@@ -24,7 +24,8 @@ export function registerVerify(program: Command): void {
       'after',
       `
 verify changes nothing. The drill stops one service on the VIP holder and always starts it again,
-also on failure or Ctrl-C. Exit codes: 0 all passed, 1 a check or the drill failed, 3 invalid inventory.
+also on failure or Ctrl-C; it takes the per-node lock, like apply and rollback.
+Exit codes: 0 all passed, 1 a check or the drill failed, 3 invalid inventory.
 
 Examples:
   $ kadeploy verify inventories/lab.yaml
@@ -34,7 +35,8 @@ Examples:
     .action(async (file: string, flags: VerifyFlags) => {
       const stop: DrillTarget | undefined = flags.failover === undefined ? undefined : flags.failover === true ? 'haproxy' : (flags.failover as DrillTarget);
       if (stop && stop !== 'haproxy' && stop !== 'keepalived') throw new KadeployError(`--failover: expected haproxy or keepalived, got "${stop}"`);
-      const session = await openSession({ inventory: file });
+      // The drill stops services: it takes the lock, so it never interleaves with an apply or a rollback.
+      const session = await openSession({ inventory: file, lock: stop !== undefined, command: `verify --failover ${file}` });
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.on('SIGINT', onSigint);
