@@ -7,11 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadInventory } from '../../src/inventory/load.js';
-
-const MAX_INVENTORY_BYTES = 1024 * 1024; // the cap (src/inventory/load.ts)
 import { CLI } from '../support/cli.js';
 import { BASE } from '../support/inventory.js';
 
+const MAX_INVENTORY_BYTES = 1024 * 1024; // the cap (src/inventory/load.ts)
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-input-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
