@@ -50,54 +50,71 @@ describe('issue 12 on a 2-node lab', { timeout: 900_000 }, () => {
       assert.match(ok.stdout, /lb1\s+track script chk_haproxy\s+PASS\s+killall -0 haproxy: exit 0/);
       assert.match(ok.stdout, /lb2\s+VRRP adverts VI_1\s+PASS\s+backup: received [1-9]/);
 
-      // 1. auth_pass rotated in the inventory: the diff hides the live (old) value and the new one.
-      const rotated = variant(lab, 'rotated', (d) => d.setIn(['vrrp_instances', 'VI_1', 'authentication', 'auth_pass'], ROTATED));
-      for (const args of [['apply', rotated, '--dry-run'], ['diff', rotated, '--json'], ['verify', rotated], ['verify', rotated, '--json']]) {
-        const r = await run(args);
-        assert.match(r.stdout, /auth_pass \*{8} \(auth_pass changed\)/, `${args.join(' ')}:\n${r.stdout}`);
-      }
-      // ... and edited by hand on a node (quoted, with a comment): neither value either.
-      await lab.ssh('lb2', `sed -i 's/auth_pass ${LIVE}/auth_pass "${HAND}" # by hand/' ${CONF} && grep -q ${HAND} ${CONF}`);
-      for (const args of [['apply', inv, '--dry-run'], ['diff', inv, '--json'], ['verify', inv], ['verify', inv, '--json'], ['status', inv], ['rollback', inv, '--dry-run']]) {
-        const r = await run(args);
-        if (args[0] !== 'status' && args[0] !== 'rollback') assert.match(r.stdout, /auth_pass \*{8} \(auth_pass changed\)/, `${args.join(' ')}:\n${r.stdout}`);
-      }
-      const drift = await run(['verify', inv]);
-      assert.match(drift.stdout, /lb2\s+\/etc\/keepalived\/keepalived\.conf as rendered\s+FAIL\s+drift:/);
-      expectCode(await run(['apply', inv]), 0, 're-apply puts the inventory\'s auth_pass back');
+      // Each item a subtest on the same lab: one failing does not hide the others.
+      const clearLock = () => lab.ssh('lb1', 'rm -rf /run/kadeploy.lock');
 
-      // 8. verify --failover takes the lock: a live lock on lb1 stops the drill before any service is stopped.
-      await plantLock(lab, 'lb1', "token=other host=ci-runner pid=7 user=ops 'command=apply prod.yaml'", 0);
-      const refused = await run(['verify', inv, '--failover']);
-      expectCode(refused, 1, 'verify --failover with the lock held');
-      assert.match(refused.stderr, /lb1: another kadeploy run holds the lock \/run\/kadeploy\.lock: ops@ci-runner pid 7 \(apply prod\.yaml\)/);
-      assert.doesNotMatch(refused.stderr, /stopping haproxy/);
-      assert.equal((await lab.ssh('lb1', 'systemctl is-active haproxy')).stdout.trim(), 'active');
-      expectCode(await run(['verify', inv]), 0, 'plain verify changes nothing and needs no lock');
+      await t.test('1: a rotated or hand-edited auth_pass is never printed, old or new', async () => {
+        // auth_pass rotated in the inventory: the diff hides the live (old) value and the new one.
+        const rotated = variant(lab, 'rotated', (d) => d.setIn(['vrrp_instances', 'VI_1', 'authentication', 'auth_pass'], ROTATED));
+        for (const args of [['apply', rotated, '--dry-run'], ['diff', rotated, '--json'], ['verify', rotated], ['verify', rotated, '--json']]) {
+          const r = await run(args);
+          assert.match(r.stdout, /auth_pass \*{8} \(auth_pass changed\)/, `${args.join(' ')}:\n${r.stdout}`);
+        }
+        // ... and edited by hand on a node (quoted, with a comment): neither value either.
+        await lab.ssh('lb2', `sed -i 's/auth_pass ${LIVE}/auth_pass "${HAND}" # by hand/' ${CONF} && grep -q ${HAND} ${CONF}`);
+        try {
+          for (const args of [['apply', inv, '--dry-run'], ['diff', inv, '--json'], ['verify', inv], ['verify', inv, '--json'], ['status', inv], ['rollback', inv, '--dry-run']]) {
+            const r = await run(args);
+            if (args[0] !== 'status' && args[0] !== 'rollback') assert.match(r.stdout, /auth_pass \*{8} \(auth_pass changed\)/, `${args.join(' ')}:\n${r.stdout}`);
+          }
+          const drift = await run(['verify', inv]);
+          assert.match(drift.stdout, /lb2\s+\/etc\/keepalived\/keepalived\.conf as rendered\s+FAIL\s+drift:/);
+        } finally {
+          expectCode(await kadeploy(['apply', inv]), 0, 're-apply puts the inventory\'s auth_pass back');
+        }
+      });
 
-      // 7. A live lock whose holder has our host name and a PID unknown here (another PID namespace) is respected ...
-      await lab.ssh('lb1', 'rm -rf /run/kadeploy.lock');
-      await plantLock(lab, 'lb1', `token=ns2 host=${hostname()} pid=4000000 user=ci command=apply`, 0);
-      const live = await run(['apply', inv]);
-      expectCode(live, 1, 'apply with a live lock held from another PID namespace');
-      assert.match(live.stderr, /another kadeploy run holds the lock/);
-      assert.match((await lab.ssh('lb1', 'cat /run/kadeploy.lock/holder')).stdout, /token=ns2/, 'the live lock is kept');
-      // ... and a lock whose holder stopped renewing it is taken over, saying so (PID 1 runs everywhere: no proof of life).
-      await lab.ssh('lb1', 'rm -rf /run/kadeploy.lock');
-      await plantLock(lab, 'lb1', `token=dead host=${hostname()} pid=1 user=ci 'command=apply old.yaml'`, 300);
-      const takeover = await run(['apply', inv]);
-      expectCode(takeover, 0, 'apply over a stale lock');
-      assert.match(takeover.stderr, /lb1: took over a stale lock \(its holder stopped renewing it\): ci@\S+ pid 1 \(apply old\.yaml\), last sign of life 3\d\d s ago/);
-      assert.equal((await lab.ssh('lb1', 'test -e /run/kadeploy.lock && echo held || echo free')).stdout.trim(), 'free', 'released after the run');
+      await t.test('8: verify --failover takes the lock', async () => {
+        // A live lock on lb1 stops the drill before any service is stopped.
+        await clearLock();
+        await plantLock(lab, 'lb1', "token=other host=ci-runner pid=7 user=ops 'command=apply prod.yaml'", 0);
+        const refused = await run(['verify', inv, '--failover']);
+        expectCode(refused, 1, 'verify --failover with the lock held');
+        assert.match(refused.stderr, /lb1: another kadeploy run holds the lock \/run\/kadeploy\.lock: ops@ci-runner pid 7 \(apply prod\.yaml\)/);
+        assert.doesNotMatch(refused.stderr, /stopping haproxy/);
+        assert.equal((await lab.ssh('lb1', 'systemctl is-active haproxy')).stdout.trim(), 'active');
+        expectCode(await run(['verify', inv]), 0, 'plain verify changes nothing and needs no lock');
+        await clearLock();
+      });
 
-      // 11. A track script keepalived cannot run ("if" is a command name without a shell) fails as
-      // "could not run"; the readings taken after it (adverts, journal) are still real.
-      const bad = variant(lab, 'bad-script', (d) => d.setIn(['vrrp_scripts', 'chk_haproxy', 'script'], 'if /bin/true'));
-      const checks = await run(['verify', bad]);
-      expectCode(checks, 1, 'verify with a script keepalived cannot run');
-      assert.match(checks.stdout, /lb1\s+track script chk_haproxy\s+FAIL\s+if \/bin\/true: could not run \(exit 127/);
-      assert.match(checks.stdout, /lb2\s+VRRP adverts VI_1\s+PASS\s+backup: received [1-9]/);
-      assert.match(checks.stdout, /lb2\s+keepalived journal\s+PASS/);
+      await t.test('7: lock liveness is a renewed signal, not a host name and PID', async () => {
+        // A live lock whose holder has our host name and a PID unknown here (another PID namespace) is respected ...
+        await clearLock();
+        await plantLock(lab, 'lb1', `token=ns2 host=${hostname()} pid=4000000 user=ci command=apply`, 0);
+        const live = await run(['apply', inv]);
+        expectCode(live, 1, 'apply with a live lock held from another PID namespace');
+        assert.match(live.stderr, /another kadeploy run holds the lock/);
+        assert.match((await lab.ssh('lb1', 'cat /run/kadeploy.lock/holder')).stdout, /token=ns2/, 'the live lock is kept');
+        // ... and a lock whose holder stopped renewing it is taken over, saying so (PID 1 runs everywhere: no proof of life).
+        await clearLock();
+        await plantLock(lab, 'lb1', `token=dead host=${hostname()} pid=1 user=ci 'command=apply old.yaml'`, 300);
+        const takeover = await run(['apply', inv]);
+        expectCode(takeover, 0, 'apply over a stale lock');
+        assert.match(takeover.stderr, /lb1: took over a stale lock \(its holder stopped renewing it\): ci@\S+ pid 1 \(apply old\.yaml\), last sign of life 3\d\d s ago/);
+        assert.equal((await lab.ssh('lb1', 'test -e /run/kadeploy.lock && echo held || echo free')).stdout.trim(), 'free', 'released after the run');
+        await clearLock();
+      });
+
+      await t.test('11: track scripts run as keepalived runs them; a check that cannot run fails', async () => {
+        // A track script keepalived cannot run ("if" is a command name without a shell) fails as
+        // "could not run"; the readings taken after it (adverts, journal) are still real.
+        const bad = variant(lab, 'bad-script', (d) => d.setIn(['vrrp_scripts', 'chk_haproxy', 'script'], 'if /bin/true'));
+        const checks = await run(['verify', bad]);
+        expectCode(checks, 1, 'verify with a script keepalived cannot run');
+        assert.match(checks.stdout, /lb1\s+track script chk_haproxy\s+FAIL\s+if \/bin\/true: could not run \(exit 127/);
+        assert.match(checks.stdout, /lb2\s+VRRP adverts VI_1\s+PASS\s+backup: received [1-9]/);
+        assert.match(checks.stdout, /lb2\s+keepalived journal\s+PASS/);
+      });
     });
   });
 });
