@@ -4,7 +4,10 @@
 // and CI runners); its liveness is a signal the holder renews: the `alive` file's time, touched every
 // few seconds over the holder's connection, judged by the node's own clock. A lock whose signal is
 // older than a bound is stale (its holder died or lost the node), and is taken over, saying so.
+// One shortcut: a holder that ran in this very PID namespace of this boot, and whose process (PID
+// and start time) is gone, is dead now — no need to wait for its signal to age.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { KadeployError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
@@ -35,6 +38,8 @@ export interface LockOptions {
 /** Who holds a lock, as written into it (for people; only `token` identifies). `started` is the node's clock (seconds). */
 export interface LockHolder {
   token?: string;
+  /** The holder process as its kernel knows it: boot id, PID namespace, PID, start time (Linux). */
+  proc?: string;
   host?: string;
   pid?: number;
   user?: string;
@@ -49,6 +54,7 @@ const ALIVE_FILE = 'alive';
 
 interface Me {
   token: string;
+  proc?: string;
   host: string;
   pid: number;
   user: string;
@@ -62,7 +68,7 @@ interface Me {
 export function acquireCommand(path: string, me: Me): string {
   const holder = `${path}/${HOLDER_FILE}`;
   const alive = `${path}/${ALIVE_FILE}`;
-  const info = [`token=${me.token}`, `host=${me.host}`, `pid=${me.pid}`, `user=${me.user}`, `command=${me.command}`].map(quote).join(' ');
+  const info = [`token=${me.token}`, ...(me.proc ? [`proc=${me.proc}`] : []), `host=${me.host}`, `pid=${me.pid}`, `user=${me.user}`, `command=${me.command}`].map(quote).join(' ');
   return [
     // A lock without holder info would only go stale after staleMs: give it up if the info cannot be written.
     `if mkdir -- ${quote(path)} 2>/dev/null; then if printf '%s\\n' ${info} "started=$(date +%s)" > ${quote(holder)} && : > ${quote(alive)}; then echo ACQUIRED; ` +
@@ -94,7 +100,7 @@ export function parseHolder(lines: readonly string[]): LockHolder {
     const eq = line.indexOf('=');
     if (eq < 0) continue;
     const [key, value] = [line.slice(0, eq), line.slice(eq + 1)];
-    if (key === 'token' || key === 'host' || key === 'user' || key === 'command') h[key] = value;
+    if (key === 'token' || key === 'proc' || key === 'host' || key === 'user' || key === 'command') h[key] = value;
     else if ((key === 'pid' || key === 'started') && /^\d+$/.test(value)) h[key] = Number(value);
   }
   return h;
@@ -105,8 +111,39 @@ export function describeHolder(h: LockHolder, silentS: number): string {
   return `${who}${h.command ? ` (${h.command})` : ''}, last sign of life ${silentS} s ago`;
 }
 
-/** Stale: its holder gave no sign of life for longer than the bound. Nothing else: PIDs and host names collide. */
+/** Stale: its holder gave no sign of life for longer than the bound (host names and PIDs alone prove nothing). */
 export const isStale = (silentS: number, staleMs: number): boolean => silentS * 1000 > staleMs;
+
+/** A process's start time (clock ticks after boot), from /proc; undefined when there is no such process. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `BOOT/PIDNS/PID/START` of a process of ours, which no other process on any machine shares; undefined off Linux. */
+export function procIdentity(pid: number = process.pid): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const ns = readlinkSync('/proc/self/ns/pid').replace(/\D/g, '');
+    const start = startTime(pid);
+    return boot && ns && start ? `${boot}/${ns}/${pid}/${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The holder ran in our PID namespace of this boot, and that process (PID and start time) is gone. */
+export function goneHere(proc: string | undefined): boolean {
+  const mine = procIdentity();
+  if (!proc || !mine) return false;
+  const [boot, ns, pid, start] = proc.split('/');
+  const [myBoot, myNs] = mine.split('/');
+  return boot === myBoot && ns === myNs && /^\d+$/.test(pid ?? '') && startTime(Number(pid)) !== start;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -126,9 +163,10 @@ async function tryOnce(node: string, conn: SshConnection, me: Me, opts: Settings
     const holder = parseHolder(rest);
     const silentS = Math.max(0, now - lastSign);
     // Taken over at most twice in a row: a lock that keeps coming back stale is someone else's race.
-    if (!isStale(silentS, opts.staleMs) || attempt >= 2) return describeHolder(holder, silentS);
+    const dead = goneHere(holder.proc);
+    if ((!dead && !isStale(silentS, opts.staleMs)) || attempt >= 2) return describeHolder(holder, silentS);
     await conn.exec(removeCommand(opts.path, holder.token, me.token), { check: false });
-    opts.onTakeOver?.(node, describeHolder(holder, silentS));
+    opts.onTakeOver?.(node, `${describeHolder(holder, silentS)}${dead ? '; its process has exited' : ''}`);
   }
 }
 
@@ -150,6 +188,7 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
   };
   const me: Me = {
     token: randomBytes(8).toString('hex'),
+    proc: procIdentity(),
     host: hostname(),
     pid: process.pid,
     user: safeUser(),

@@ -93,7 +93,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       release = await acquireLocks(lockConns, {
         command: opts.command,
         onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`),
-        onTakeOver: (node, holder) => process.stderr.write(`${node}: took over a stale lock (its holder stopped renewing it): ${holder}\n`),
+        onTakeOver: (node, holder) => process.stderr.write(`${node}: took over a stale lock of ${holder}\n`),
         onLost: (node) => process.stderr.write(`${node}: warning: this run's lock was taken over by another run (no sign of life reached the node)\n`),
       });
     } catch (e) {

@@ -45,7 +45,12 @@ describe('issue 12 on a 2-node lab', { timeout: 900_000 }, () => {
     await withLab(t, { nodes: 2 }, async (lab) => {
       const inv = lab.inventoryPath;
       expectCode(await run(['apply', inv]), 0, 'apply');
-      const ok = await run(['verify', inv]);
+      // The lab's services may still be settling (HAProxy starting, first adverts): a few tries.
+      let ok = await run(['verify', inv]);
+      for (let i = 0; i < 10 && ok.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 2000));
+        ok = await run(['verify', inv]);
+      }
       expectCode(ok, 0, 'verify after apply (track scripts via setpriv, stats from the root-written file)');
       assert.match(ok.stdout, /lb1\s+track script chk_haproxy\s+PASS\s+killall -0 haproxy: exit 0/);
       assert.match(ok.stdout, /lb2\s+VRRP adverts VI_1\s+PASS\s+backup: received [1-9]/);
@@ -100,7 +105,7 @@ describe('issue 12 on a 2-node lab', { timeout: 900_000 }, () => {
         await plantLock(lab, 'lb1', `token=dead host=${hostname()} pid=1 user=ci 'command=apply old.yaml'`, 300);
         const takeover = await run(['apply', inv]);
         expectCode(takeover, 0, 'apply over a stale lock');
-        assert.match(takeover.stderr, /lb1: took over a stale lock \(its holder stopped renewing it\): ci@\S+ pid 1 \(apply old\.yaml\), last sign of life 3\d\d s ago/);
+        assert.match(takeover.stderr, /lb1: took over a stale lock of ci@\S+ pid 1 \(apply old\.yaml\), last sign of life 3\d\d s ago/);
         assert.equal((await lab.ssh('lb1', 'test -e /run/kadeploy.lock && echo held || echo free')).stdout.trim(), 'free', 'released after the run');
         await clearLock();
       });

@@ -2,12 +2,13 @@
 // plus its pure parts: holder parsing, staleness, messages. Liveness is a renewed signal, never a
 // host name and PID (issue 12, item 7).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { acquireLocks, describeHolder, isStale, LockError, parseHolder } from '../../src/apply/lock.js';
+import { acquireLocks, describeHolder, goneHere, isStale, LockError, parseHolder, procIdentity } from '../../src/apply/lock.js';
 import { SshConnection } from '../../src/ssh/connection.js';
 import { sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
@@ -137,6 +138,25 @@ describe('acquireLocks on a real sshd', { skip }, () => {
       return true;
     });
     assert.match(holderFile(path), /token=cccc/, 'the live lock is kept');
+  });
+
+  it('a holder of this PID namespace and boot whose process has exited is taken over at once', async () => {
+    const path = lockPath();
+    const gone = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim(); // exited: its PID is free
+    const mine = procIdentity()!;
+    const [boot, ns] = mine.split('/');
+    plant(path, `token=dddd\nproc=${boot}/${ns}/${gone}/12345\nhost=${hostname()}\npid=${gone}\nuser=ci\ncommand=apply\n`, 0);
+    const taken: string[] = [];
+    const release = await acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0, onTakeOver: (_, h) => taken.push(h) });
+    assert.match(taken[0] ?? '', /; its process has exited$/);
+    assert.equal(parseHolder(holderFile(path).split('\n')).proc, mine);
+    await release();
+    // The same exited PID in another PID namespace proves nothing: that live lock is respected.
+    plant(path, `token=eeee\nproc=${boot}/1/${gone}/12345\nhost=${hostname()}\npid=${gone}\n`, 0);
+    await assert.rejects(acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0 }), LockError);
+    // And a live process of ours with another start time is a reused PID: gone.
+    assert.equal(goneHere(`${boot}/${ns}/${process.pid}/1`), true);
+    assert.equal(goneHere(mine), false);
   });
 
   it('the holder renews its sign of life: a lock held longer than the bound is not stale', async () => {
