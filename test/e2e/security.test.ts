@@ -90,6 +90,11 @@ describe('issue 12 on a 2-node lab', { timeout: 900_000 }, () => {
         assert.equal((await lab.ssh('lb1', 'systemctl is-active haproxy')).stdout.trim(), 'active');
         expectCode(await run(['verify', inv]), 0, 'plain verify changes nothing and needs no lock');
         await clearLock();
+        // With the lock free, the drill runs under it and gives it back.
+        const drill = await run(['verify', inv, '--failover', '--json']);
+        expectCode(drill, 0, 'verify --failover with the lock free');
+        assert.equal(JSON.parse(drill.stdout).failover.outcome, 'failback');
+        assert.equal((await lab.ssh('lb1', 'test -e /run/kadeploy.lock && echo held || echo free')).stdout.trim(), 'free', 'released after the drill');
       });
 
       await t.test('7: lock liveness is a renewed signal, not a host name and PID', async () => {
