@@ -1,8 +1,13 @@
 // A lock on each node, so two kadeploy runs on one cluster never interleave their changes. The lock
 // is a directory (`mkdir` is atomic on every filesystem) holding who took it; /run is a tmpfs, so a
-// reboot clears it. A lock is stale, and taken over, when older than a bound or when its holder ran
-// on this machine and that process is gone.
+// reboot clears it. Its identity is a random run id (a host name and PID collide across containers
+// and CI runners); its liveness is a signal the holder renews: the `alive` file's time, touched every
+// few seconds over the holder's connection, judged by the node's own clock. A lock whose signal is
+// older than a bound is stale (its holder died or lost the node), and is taken over, saying so.
+// One shortcut: a holder that ran in this very PID namespace of this boot, and whose process (PID
+// and start time) is gone, is dead now — no need to wait for its signal to age.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { KadeployError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
@@ -18,19 +23,23 @@ export interface LockOptions {
   waitMs?: number;
   /** Pause between attempts while waiting (default 500 ms). */
   retryMs?: number;
-  /** A lock older than this is taken over (default 1 h: longer than any sane apply). */
+  /** A lock whose holder gave no sign of life for this long is taken over (default 60 s; renewed every quarter of it). */
   staleMs?: number;
   /** What this run is, recorded for whoever finds the lock held, e.g. "apply prod.yaml". */
   command?: string;
   /** Called once per node when its lock is held and we start waiting. */
   onWait?: (node: string, holder: string) => void;
-  /** Whether a PID of this machine is running (replaceable in tests). */
-  isAlive?: (pid: number) => boolean;
+  /** Called when a stale lock is taken over (who held it, and how long it was silent). */
+  onTakeOver?: (node: string, holder: string) => void;
+  /** Called once per node when our lock there was found taken over (we were silent too long). */
+  onLost?: (node: string) => void;
 }
 
-/** Who holds a lock, as written into it. `started` is the node's clock (seconds), so skew does not matter. */
+/** Who holds a lock, as written into it (for people; only `token` identifies). `started` is the node's clock (seconds). */
 export interface LockHolder {
   token?: string;
+  /** The holder process as its kernel knows it: boot id, PID namespace, PID, start time (Linux). */
+  proc?: string;
   host?: string;
   pid?: number;
   user?: string;
@@ -41,26 +50,37 @@ export interface LockHolder {
 export class LockError extends KadeployError {}
 
 const HOLDER_FILE = 'holder';
+const ALIVE_FILE = 'alive';
 
 interface Me {
   token: string;
+  proc?: string;
   host: string;
   pid: number;
   user: string;
   command: string;
 }
 
-/** One attempt, one round trip: take the lock, or report who holds it and the node's current time. */
+/**
+ * One attempt, one round trip: take the lock, or report who holds it, the node's current time and
+ * the holder's last sign of life (the `alive` file's time; the directory's while it has none).
+ */
 export function acquireCommand(path: string, me: Me): string {
   const holder = `${path}/${HOLDER_FILE}`;
-  const info = [`token=${me.token}`, `host=${me.host}`, `pid=${me.pid}`, `user=${me.user}`, `command=${me.command}`].map(quote).join(' ');
+  const alive = `${path}/${ALIVE_FILE}`;
+  const info = [`token=${me.token}`, ...(me.proc ? [`proc=${me.proc}`] : []), `host=${me.host}`, `pid=${me.pid}`, `user=${me.user}`, `command=${me.command}`].map(quote).join(' ');
   return [
     // A lock without holder info would only go stale after staleMs: give it up if the info cannot be written.
-    `if mkdir -- ${quote(path)} 2>/dev/null; then if printf '%s\\n' ${info} "started=$(date +%s)" > ${quote(holder)}; then echo ACQUIRED; ` +
+    `if mkdir -- ${quote(path)} 2>/dev/null; then if printf '%s\\n' ${info} "started=$(date +%s)" > ${quote(holder)} && : > ${quote(alive)}; then echo ACQUIRED; ` +
       `else ${sh('rm', '-rf', '--', path)}; echo FAILED; fi`,
-    `elif [ -d ${quote(path)} ]; then echo "HELD $(date +%s) $(stat -c %Y -- ${quote(path)} 2>/dev/null)"; cat -- ${quote(holder)} 2>/dev/null`,
+    `elif [ -d ${quote(path)} ]; then echo "HELD $(date +%s) $(stat -c %Y -- ${quote(alive)} 2>/dev/null || stat -c %Y -- ${quote(path)} 2>/dev/null)"; cat -- ${quote(holder)} 2>/dev/null`,
     `else echo FAILED; mkdir -- ${quote(path)} 2>&1; fi`,
   ].join('; ');
+}
+
+/** Our sign of life: touch `alive` while the lock is still ours; prints LOST when it is not. */
+export function renewCommand(path: string, token: string): string {
+  return `if [ "$(sed -n 's/^token=//p' ${quote(`${path}/${HOLDER_FILE}`)} 2>/dev/null)" = ${quote(token)} ]; then touch -- ${quote(`${path}/${ALIVE_FILE}`)}; else echo LOST; fi`;
 }
 
 /**
@@ -80,39 +100,58 @@ export function parseHolder(lines: readonly string[]): LockHolder {
     const eq = line.indexOf('=');
     if (eq < 0) continue;
     const [key, value] = [line.slice(0, eq), line.slice(eq + 1)];
-    if (key === 'token' || key === 'host' || key === 'user' || key === 'command') h[key] = value;
+    if (key === 'token' || key === 'proc' || key === 'host' || key === 'user' || key === 'command') h[key] = value;
     else if ((key === 'pid' || key === 'started') && /^\d+$/.test(value)) h[key] = Number(value);
   }
   return h;
 }
 
-export function describeHolder(h: LockHolder, ageS: number): string {
+export function describeHolder(h: LockHolder, silentS: number): string {
   const who = h.host ? `${h.user ?? '?'}@${h.host} pid ${h.pid ?? '?'}` : 'a run whose details are not written yet';
-  return `${who}${h.command ? ` (${h.command})` : ''}, held for ${ageS} s`;
+  return `${who}${h.command ? ` (${h.command})` : ''}, last sign of life ${silentS} s ago`;
 }
 
-/** Stale: too old, or taken by a process of this machine that no longer runs. */
-export function isStale(h: LockHolder, ageS: number, opts: { staleMs: number; localHost: string; isAlive: (pid: number) => boolean }): boolean {
-  if (ageS * 1000 > opts.staleMs) return true;
-  return h.host === opts.localHost && h.pid !== undefined && !opts.isAlive(h.pid);
-}
+/** Stale: its holder gave no sign of life for longer than the bound (host names and PIDs alone prove nothing). */
+export const isStale = (silentS: number, staleMs: number): boolean => silentS * 1000 > staleMs;
 
-const pidAlive = (pid: number): boolean => {
+/** A process's start time (clock ticks after boot), from /proc; undefined when there is no such process. */
+function startTime(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
-};
+}
+
+/** `BOOT/PIDNS/PID/START` of a process of ours, which no other process on any machine shares; undefined off Linux. */
+export function procIdentity(pid: number = process.pid): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const ns = readlinkSync('/proc/self/ns/pid').replace(/\D/g, '');
+    const start = startTime(pid);
+    return boot && ns && start ? `${boot}/${ns}/${pid}/${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The holder ran in our PID namespace of this boot, and that process (PID and start time) is gone. */
+export function goneHere(proc: string | undefined): boolean {
+  const mine = procIdentity();
+  if (!proc || !mine) return false;
+  const [boot, ns, pid, start] = proc.split('/');
+  const [myBoot, myNs] = mine.split('/');
+  return boot === myBoot && ns === myNs && /^\d+$/.test(pid ?? '') && startTime(Number(pid)) !== start;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Settings = LockOptions & Required<Pick<LockOptions, 'path' | 'waitMs' | 'retryMs' | 'staleMs' | 'isAlive'>>;
+type Settings = LockOptions & Required<Pick<LockOptions, 'path' | 'waitMs' | 'retryMs' | 'staleMs'>>;
 
 /** One attempt on one node, never waiting: taken (undefined), or who holds it. A stale lock is taken over. */
 async function tryOnce(node: string, conn: SshConnection, me: Me, opts: Settings): Promise<string | undefined> {
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     const r = await conn.exec(acquireCommand(opts.path, me), { check: false });
     const [first = '', ...rest] = r.stdout.split('\n');
     if (first === 'ACQUIRED') return undefined;
@@ -120,14 +159,14 @@ async function tryOnce(node: string, conn: SshConnection, me: Me, opts: Settings
       const why = (rest.join(' ').trim() || r.stderr.trim() || `exit ${r.code}`).split('\n')[0];
       throw new LockError(`${node}: cannot take the lock ${opts.path}: ${why}`);
     }
-    const [, now = 0, mtime = 0] = first.split(' ').map(Number);
+    const [, now = 0, lastSign = 0] = first.split(' ').map(Number);
     const holder = parseHolder(rest);
-    const ageS = Math.max(0, now - (holder.started ?? mtime));
-    if (isStale(holder, ageS, { ...opts, localHost: me.host })) {
-      await conn.exec(removeCommand(opts.path, holder.token, me.token), { check: false });
-      continue;
-    }
-    return describeHolder(holder, ageS);
+    const silentS = Math.max(0, now - lastSign);
+    // Taken over at most twice in a row: a lock that keeps coming back stale is someone else's race.
+    const dead = goneHere(holder.proc);
+    if ((!dead && !isStale(silentS, opts.staleMs)) || attempt >= 2) return describeHolder(holder, silentS);
+    await conn.exec(removeCommand(opts.path, holder.token, me.token), { check: false });
+    opts.onTakeOver?.(node, `${describeHolder(holder, silentS)}${dead ? '; its process has exited' : ''}`);
   }
 }
 
@@ -145,11 +184,11 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
     path: opts.path ?? DEFAULT_LOCK_PATH,
     waitMs: opts.waitMs ?? 10_000,
     retryMs: opts.retryMs ?? 500,
-    staleMs: opts.staleMs ?? 3_600_000,
-    isAlive: opts.isAlive ?? pidAlive,
+    staleMs: opts.staleMs ?? 60_000,
   };
   const me: Me = {
     token: randomBytes(8).toString('hex'),
+    proc: procIdentity(),
     host: hostname(),
     pid: process.pid,
     user: safeUser(),
@@ -161,10 +200,23 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
     held = [];
     await mapLimit(taken, 50, ([, conn]) => conn.exec(removeCommand(o.path, me.token, me.token), { check: false }).catch(() => undefined));
   };
+  // The sign of life, renewed on every node held while the run lasts (a failed renewal is retried
+  // at the next tick; a lock found taken over is reported once).
+  const lost = new Set<string>();
+  const renew = () =>
+    void mapLimit(held, 50, async ([node, conn]) => {
+      const r = await conn.exec(renewCommand(o.path, me.token), { check: false }).catch(() => undefined);
+      if (r?.stdout.includes('LOST') && !lost.has(node)) {
+        lost.add(node);
+        o.onLost?.(node);
+      }
+    });
+  let timer: NodeJS.Timeout | undefined;
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
+    clearInterval(timer);
     await giveBack();
   };
   const nodes = [...conns].sort(([a], [b]) => a.localeCompare(b));
@@ -183,13 +235,17 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
       const failed = attempts.find((a) => a.error);
       if (failed) throw failed.error;
       const busy = attempts.filter((a) => a.holder !== undefined);
-      if (!busy.length) return release;
+      if (!busy.length) {
+        timer = setInterval(renew, o.staleMs / 4);
+        timer.unref();
+        return release;
+      }
       await giveBack();
       const first = busy[0]!;
       if (Date.now() >= deadline) {
         throw new LockError(
           `${first.node}: another kadeploy run holds the lock ${o.path}: ${first.holder}; ` +
-            `waited ${Math.round(o.waitMs / 1000)} s. Try again when it is done; if no run is active, remove ${o.path} on ${first.node}.`,
+            `waited ${Math.round(o.waitMs / 1000)} s. Try again when it is done (a lock whose holder is silent for ${Math.round(o.staleMs / 1000)} s is taken over).`,
         );
       }
       for (const b of busy) {

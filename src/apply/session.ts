@@ -91,7 +91,12 @@ export async function connect(opts: SessionOptions, loaded = loadInventory(opts.
   if (opts.lock) {
     const lockConns = new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
     try {
-      release = await acquireLocks(lockConns, { command: opts.command, onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`) });
+      release = await acquireLocks(lockConns, {
+        command: opts.command,
+        onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`),
+        onTakeOver: (node, holder) => process.stderr.write(`${node}: took over a stale lock of ${holder}\n`),
+        onLost: (node) => process.stderr.write(`${node}: warning: this run's lock was taken over by another run (no sign of life reached the node)\n`),
+      });
     } catch (e) {
       await pool.closeAll();
       throw e;
@@ -125,7 +130,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     throw e;
   }
   const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-  const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy });
+  const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets });
   return { ...c, desired, facts, plan };
 }
 

@@ -3,6 +3,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { wholeNumber } from './numbers.js';
 import { executePlan, formatRecap } from '../apply/execute.js';
 import { openSession, printWarnings, withSession, type Session, type SessionOptions } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
@@ -15,7 +16,7 @@ interface ApplyFlags {
   json?: boolean;
   playbook?: string;
   limit?: string;
-  forks?: string;
+  forks?: number;
   detailedExitcode?: boolean;
   acceptNewHostKeys?: boolean;
   skipUnreachable?: boolean;
@@ -105,7 +106,7 @@ function addOptions(cmd: Command): Command {
   return cmd
     .option('--playbook <file>', 'run this playbook instead of playbooks/keepalived.yaml')
     .option('-l, --limit <nodes>', 'change only these nodes (comma-separated); all are still read')
-    .option('-f, --forks <n>', 'parallel SSH connections (default: inventory forks, or 10)')
+    .option('-f, --forks <n>', 'parallel SSH connections, 1-500 (default: inventory forks, or 10)', wholeNumber(1, 500))
     .option('--json', 'machine-readable output (plan for a dry-run, recap for an apply)')
     .option('--detailed-exitcode', 'exit 2 when changes are pending or were made')
     .option('--accept-new-host-keys', 'trust and record unknown host keys (a changed key is always refused)')

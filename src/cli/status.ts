@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { connect, withSession } from '../apply/session.js';
 import { formatStatus, readStatus } from '../verify/status.js';
+import { seconds } from './numbers.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -10,11 +11,11 @@ export function registerStatus(program: Command): void {
     .description('Who holds each VIP now, and each node\'s VRRP state with its last transition')
     .argument('<inventory>', 'inventory YAML file')
     .option('--json', 'machine-readable output')
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until Ctrl-C', seconds(86_400))
     .addHelpText('after', '\nExamples:\n  $ kadeploy status inventories/lab.yaml\n  $ kadeploy status inventories/lab.yaml --watch 1')
-    .action(async (file: string, flags: { json?: boolean; watch?: string | boolean }) => {
+    .action(async (file: string, flags: { json?: boolean; watch?: number | boolean }) => {
       await withSession(() => connect({ inventory: file }), async (session, signal) => {
-        const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : Number(flags.watch);
+        const every = flags.watch === undefined ? 0 : flags.watch === true ? 2 : flags.watch;
         do {
           const s = await readStatus(session);
           const text = flags.json ? `${JSON.stringify(s)}\n` : formatStatus(s);

@@ -1,14 +1,20 @@
 // Load an inventory: read → YAML (with positions) → schema → cluster rules → resolve. Every problem
 // is collected and reported at once, each with file:line:column and field path, before any SSH.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { InventoryError, type Issue } from '../errors.js';
 import type { Cluster } from './model.js';
 import { resolveCluster } from './resolve.js';
+import { checkFilePaths } from './paths.js';
 import { checkRules, hint } from './rules.js';
 import { inventorySchema } from './schema.js';
 import { formatPath, YamlSource, type FieldPath } from './source.js';
+
+/** The largest inventory read: real ones are a few KB; a bigger file is a mistake (or an attack), refused before parsing. */
+export const MAX_INVENTORY_BYTES = 1024 * 1024;
+/** Syntax errors shown at most (the rest are counted): a broken file can have thousands. */
+const MAX_SYNTAX_ERRORS = 20;
 
 export interface Loaded {
   cluster: Cluster;
@@ -23,8 +29,23 @@ export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env
 
   let text = '';
   try {
-    text = readFileSync(resolve(file), 'utf8');
+    const fd = openSync(resolve(file), 'r');
+    try {
+      // Read at most one byte past the cap, also from a pipe or a device, which has no size.
+      const buf = Buffer.alloc(MAX_INVENTORY_BYTES + 1);
+      let n = 0;
+      for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+      if (n > MAX_INVENTORY_BYTES) {
+        const { size } = fstatSync(fd);
+        const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1).replace(/\.0$/, '')} MB`;
+        fail(`inventory is ${size > n ? mb(size) : `over ${mb(MAX_INVENTORY_BYTES)}`}; kadeploy reads inventories of at most ${mb(MAX_INVENTORY_BYTES)}`);
+      }
+      text = buf.toString('utf8', 0, n);
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
+    if (e instanceof InventoryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     fail(code === 'ENOENT' ? 'inventory file not found' : code === 'EISDIR' ? 'is a directory, not an inventory file' : `cannot read inventory: ${code ?? e}`);
   }
@@ -32,9 +53,10 @@ export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env
   const source = YamlSource.parse(file, text);
   const syntax = source.syntaxErrors();
   if (syntax.length > 0) {
-    throw new InventoryError(
-      syntax.map((e) => ({ file, line: e.line, column: e.column, path: '', message: `YAML syntax: ${e.message}`, severity: 'error' as const })),
-    );
+    const shown = syntax.slice(0, MAX_SYNTAX_ERRORS).map((e) => ({ file, line: e.line, column: e.column, path: '', message: `YAML syntax: ${e.message}`, severity: 'error' as const }));
+    const more = syntax.length - shown.length;
+    if (more > 0) shown.push({ ...shown[shown.length - 1]!, message: `YAML syntax: … and ${more} more error(s)` });
+    throw new InventoryError(shown);
   }
   let data: unknown;
   try {
@@ -57,7 +79,7 @@ export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env
     throw new InventoryError(issues.sort(byLine));
   }
 
-  const ruleIssues = checkRules(parsed.data);
+  const ruleIssues = [...checkFilePaths(parsed.data), ...checkRules(parsed.data)];
   const { cluster, issues: resolveIssues } = resolveCluster(parsed.data, resolve(file), env);
   const all = [...ruleIssues, ...resolveIssues].map((i) => issueAt(i.path, i.message, i.severity));
   all.sort(byLine);

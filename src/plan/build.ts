@@ -18,6 +18,7 @@ export interface PlanOptions {
   aptProxy?: string;
   backupSuffix?: string;
   runId?: string;
+  secrets?: readonly string[];
 }
 
 const contextOf = (o: PlanOptions = {}): PlanContext => ({
@@ -25,6 +26,7 @@ const contextOf = (o: PlanOptions = {}): PlanContext => ({
   backupSuffix: o.backupSuffix ?? RUN_BACKUP_SUFFIX,
   runId: o.runId ?? randomBytes(4).toString('hex'),
   aptProxy: o.aptProxy,
+  secrets: o.secrets ?? [],
 });
 
 /** One node's changes, in playbook order. */

@@ -4,8 +4,8 @@
 // see the old file or the new one), prune old backups. The undo puts the backup back (ops/rollback.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { createTwoFilesPatch } from 'diff';
 import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
+import { maskedDiff } from '../mask.js';
 import { runStep } from '../ops/steps.js';
 import type { Runner } from '../shell/runner.js';
 import { sh } from '../shell/quote.js';
@@ -53,7 +53,8 @@ export const fileKind: TaskKind<never, Want> = {
     if (w.notify) ctx.notified.add(w.notify);
     const action = remote ? 'update' : 'create';
     const modeNote = remote && normMode(remote.mode) !== normMode(w.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(w.mode)}` : '';
-    const diff = createTwoFilesPatch(`a${w.path}`, `b${w.path}`, remote?.content ?? '', w.content, undefined, undefined, { context: 3 });
+    // Masked by position: neither the inventory's secrets nor the node's current ones are ever shown.
+    const diff = maskedDiff(w.path, remote?.content ?? '', w.content, ctx.secrets);
     return { task: w.task, kind: 'file', actions: [action], summary: `${w.path} (${action}${modeNote})`, diff, desired: w, steps: fileSteps(w, remote != null, ctx) };
   },
 };

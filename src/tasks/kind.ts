@@ -23,6 +23,8 @@ export interface PlanContext {
   /** Names temp files of this run on the node. */
   runId: string;
   aptProxy?: string;
+  /** The inventory's secret values: file diffs are masked with them (see mask.ts maskedDiff). */
+  secrets: readonly string[];
 }
 
 export interface TaskKind<Args = unknown, Want extends DesiredBase = DesiredBase> {

@@ -4,7 +4,7 @@ import type { Session } from '../apply/session.js';
 import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
-import { readVrrp, type VrrpReading } from './probe.js';
+import { describeScriptExit, readVrrp, type VrrpReading } from './probe.js';
 
 export interface CheckResult {
   node: string; // node name, or "cluster"
@@ -40,9 +40,10 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     add(node.name, 'haproxy active', r.haproxyActive, r.haproxyActive ? 'running' : 'not running');
     for (const s of cluster.vrrpScripts) {
       const rc = r.scripts[s.name];
-      add(node.name, `track script ${s.name}`, rc === 0, rc === 0 ? `${s.script}: exit 0` : `${s.script}: exit ${rc ?? '?'}`);
+      add(node.name, `track script ${s.name}`, rc === 0, `${s.script}: ${describeScriptExit(rc, s, cluster.globalDefs.scriptUser)}`);
     }
-    add(node.name, 'keepalived journal', r.journalErrors.length === 0, r.journalErrors.length ? r.journalErrors.join(' | ') : 'no errors in the last 10 min');
+    const journal = r.journalErrors;
+    add(node.name, 'keepalived journal', journal?.length === 0, !journal ? "could not read keepalived's journal" : journal.length ? journal.join(' | ') : 'no errors in the last 10 min');
   }
 
   const placements = await readPlacement(cluster.nodes, cluster.vrrpScripts, conns);

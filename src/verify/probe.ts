@@ -1,14 +1,14 @@
 // Per-node readings verify and status need beyond the plan's facts, in one round trip per node.
-import type { Cluster } from '../inventory/model.js';
+import type { Cluster, VrrpScript } from '../inventory/model.js';
 import { quote, sh } from '../shell/quote.js';
 import { factScript, parseFacts, type Fact } from '../facts/fact.js';
 
 export interface VrrpReading {
   haproxyActive: boolean;
-  /** vrrp_script name → exit code when run now. */
+  /** vrrp_script name → exit code when run now (NO_USER: its user does not exist); absent: no result. */
   scripts: Record<string, number>;
-  /** Recent error lines of keepalived's journal. */
-  journalErrors: string[];
+  /** Recent error lines of keepalived's journal; undefined when the journal could not be read. */
+  journalErrors: string[] | undefined;
   /** instance → adverts received/sent, from keepalived's own stats dump. */
   adverts: Record<string, { received: number; sent: number }>;
   /** instance → last state transition seen in the journal. */
@@ -17,11 +17,59 @@ export interface VrrpReading {
 
 const lines = (out: string) => out.split('\n').map((l) => l.trim()).filter(Boolean);
 
+/** The exit code reported for a track script whose user does not exist on the node. */
+export const NO_USER = 255;
+
+/**
+ * One track script run as keepalived runs it: its words as argv, no shell (a word like `if` or `;`
+ * is a command name to keepalived), as its user (the script's, else global_defs script_user) with
+ * that user's groups, killed after its timeout (keepalived's default: the interval). Prints
+ * `NAME<TAB>EXIT`.
+ */
+export function trackScriptCommand(s: VrrpScript, scriptUser: string): string {
+  const user = s.user ?? scriptUser;
+  const timeout = String(s.timeout ?? s.interval ?? 1);
+  const argv = sh(...s.script.trim().split(/\s+/));
+  const run = `${sh('timeout', '-k', '1', timeout, 'setpriv')} --reuid "$uid" --regid "$gid" --init-groups -- ${argv}`;
+  return (
+    `if uid=$(id -u -- ${quote(user)} 2>/dev/null) && gid=$(id -g -- ${quote(user)} 2>/dev/null); ` +
+    `then ${run} </dev/null >/dev/null 2>&1; rc=$?; else rc=${NO_USER}; fi; printf '%s\\t%s\\n' ${quote(s.name)} "$rc"`
+  );
+}
+
+/** What a track script's exit code means, for the check's detail. */
+export function describeScriptExit(rc: number | undefined, s: VrrpScript, scriptUser: string): string {
+  if (rc === undefined) return 'could not run: no result from the node';
+  if (rc === 0) return 'exit 0';
+  if (rc === NO_USER) return `could not run: no user ${s.user ?? scriptUser} on the node`;
+  if (rc === 124) return `timed out after ${s.timeout ?? s.interval ?? 1} s`;
+  if (rc === 126 || rc === 127) return `could not run (exit ${rc}: ${rc === 127 ? 'command not found' : 'not executable'}; keepalived runs it without a shell)`;
+  return `exit ${rc}`;
+}
+
+/**
+ * A file only root could have written, read safely from a directory where anyone can create files
+ * (/tmp): refused if a link; opened once, then checked through that open file (owned by root, one
+ * link, a regular file, writable by root only) and read from it. Exits 1 when refused.
+ */
+export function readRootFile(path: string): string {
+  return (
+    `[ -L ${quote(path)} ] && exit 1; exec 3< ${quote(path)} || exit 1; set -- $(stat -L -c '%u %h %a %F' /dev/fd/3); ` +
+    '[ "$1" = 0 ] && [ "$2" = 1 ] && [ $((0$3 & 022)) = 0 ] && [ "$4 $5" = "regular file" ] || exit 1; cat <&3'
+  );
+}
+
+/** keepalived writes its stats to /tmp/keepalived.stats on its STATS signal, where any local user can create files. */
+const STATS_FILE = '/tmp/keepalived.stats';
+const readStats =
+  `pid=$(systemctl show -p MainPID --value keepalived); [ "\${pid:-0}" -gt 0 ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
+  `kill -s "$(keepalived --signum=STATS)" "$pid" || exit 1; i=0; while [ ! -s ${STATS_FILE} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.1; ` +
+  readRootFile(STATS_FILE);
+
 export function vrrpFacts(cluster: Cluster): Array<Fact<unknown>> {
   const scripts: Fact<Record<string, number>> = {
     name: 'scripts',
-    // Run as keepalived would (no shell: the command is split on spaces), reporting each exit code.
-    command: cluster.vrrpScripts.map((s) => `${s.script} >/dev/null 2>&1; printf '%s\\t%s\\n' ${quote(s.name)} "$?"`).join('; '),
+    command: cluster.vrrpScripts.map((s) => trackScriptCommand(s, cluster.globalDefs.scriptUser)).join('; '),
     parse: (out) => Object.fromEntries(lines(out).map((l) => l.split('\t')).map(([n, rc]) => [n, Number(rc)])),
   };
   return [
@@ -29,16 +77,15 @@ export function vrrpFacts(cluster: Cluster): Array<Fact<unknown>> {
     scripts,
     {
       name: 'journal',
-      command: "journalctl -u keepalived --since '-10 min' -p err --no-pager -o cat | tail -n 5",
-      parse: lines,
+      // A journal that could not be read is no evidence of "no errors".
+      command: "out=$(journalctl -u keepalived --since '-10 min' -p err --no-pager -o cat) || exit 1; printf '%s\\n' \"$out\" | tail -n 5",
+      parse: (out, rc) => (rc === 0 ? lines(out) : undefined),
     },
     {
       name: 'stats',
-      // keepalived writes /tmp/keepalived.stats on its STATS signal: the real advert counters.
-      command:
-        'pid=$(systemctl show -p MainPID --value keepalived); [ "${pid:-0}" -gt 0 ] || exit 1; rm -f /tmp/keepalived.stats; ' +
-        'kill -s "$(keepalived --signum=STATS)" "$pid"; i=0; while [ ! -s /tmp/keepalived.stats ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.1; cat /tmp/keepalived.stats',
-      parse: parseStats,
+      // keepalived writes its stats on its STATS signal: the real advert counters.
+      command: readStats,
+      parse: (out, rc) => (rc === 0 ? parseStats(out) : undefined),
     },
     {
       name: 'transitions',
@@ -86,7 +133,7 @@ export async function readVrrp(
   return {
     haproxyActive: f.haproxy === true,
     scripts: (f.scripts as Record<string, number>) ?? {},
-    journalErrors: (f.journal as string[]) ?? [],
+    journalErrors: f.journal as string[] | undefined,
     adverts: (f.stats as VrrpReading['adverts']) ?? {},
     transitions: (f.transitions as VrrpReading['transitions']) ?? {},
   };

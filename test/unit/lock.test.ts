@@ -1,13 +1,14 @@
 // The per-node lock against a real sshd on loopback (lock directories in a temp dir, never /run),
-// plus its pure parts: holder parsing, staleness, messages.
+// plus its pure parts: holder parsing, staleness, messages. Liveness is a renewed signal, never a
+// host name and PID (issue 12, item 7).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { acquireLocks, describeHolder, isStale, LockError, parseHolder } from '../../src/apply/lock.js';
+import { acquireLocks, describeHolder, goneHere, isStale, LockError, parseHolder, procIdentity } from '../../src/apply/lock.js';
 import { SshConnection } from '../../src/ssh/connection.js';
 import { sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
@@ -62,7 +63,7 @@ describe('acquireLocks on a real sshd', { skip }, () => {
       await assert.rejects(acquireLocks(new Map([['lb1', c2]]), { path, waitMs: 1_200, retryMs: 200 }), (err: unknown) => {
         assert.ok(err instanceof LockError);
         assert.equal(err.exitCode, 1);
-        assert.match(err.message, new RegExp(`^lb1: another kadeploy run holds the lock .*: \\S+@${hostname()} pid ${process.pid} \\(apply first\\.yaml\\), held for \\d+ s; waited 1 s`));
+        assert.match(err.message, new RegExp(`^lb1: another kadeploy run holds the lock .*: \\S+@${hostname()} pid ${process.pid} \\(apply first\\.yaml\\), last sign of life \\d+ s ago; waited 1 s`));
         assert.doesNotMatch(err.message, /\n\s+at /);
         return true;
       });
@@ -105,37 +106,94 @@ describe('acquireLocks on a real sshd', { skip }, () => {
     await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
   });
 
-  it('takes over a lock that is too old', async () => {
-    const path = lockPath();
+  /** A lock left by another run: holder info as given, its last sign of life `silentS` seconds ago. */
+  const plant = (path: string, holder: string, silentS: number) => {
     mkdirSync(path, { recursive: true });
-    const old = Math.floor(Date.now() / 1000) - 7_200;
-    writeFileSync(join(path, 'holder'), `token=aaaa\nhost=elsewhere\npid=1\nuser=ops\ncommand=apply\nstarted=${old}\n`);
-    const release = await acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0, staleMs: 3_600_000 });
+    writeFileSync(join(path, 'holder'), holder);
+    writeFileSync(join(path, 'alive'), '');
+    const t = Date.now() / 1000 - silentS;
+    utimesSync(join(path, 'alive'), t, t);
+  };
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('takes over a lock whose holder stopped renewing it, and says so', async () => {
+    const path = lockPath();
+    // PID 1 runs on every machine: a PID says nothing about a holder (it looked alive for an hour).
+    plant(path, `token=aaaa\nhost=${hostname()}\npid=1\nuser=ops\ncommand=apply old.yaml\nstarted=${now() - 100}\n`, 90);
+    const taken: string[] = [];
+    const release = await acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0, staleMs: 60_000, onTakeOver: (node, h) => taken.push(`${node}: ${h}`) });
     assert.equal(parseHolder(holderFile(path).split('\n')).pid, process.pid);
+    assert.equal(taken.length, 1);
+    assert.match(taken[0]!, new RegExp(`^lb1: ops@${hostname()} pid 1 \\(apply old\\.yaml\\), last sign of life (8|9|10)\\d s ago$`));
     await release();
   });
 
-  it('takes over a lock whose holder was a process of this machine that is gone', async () => {
+  it('respects a live lock whose holder has our host name and a PID unknown here (another PID namespace)', async () => {
     const path = lockPath();
-    mkdirSync(path, { recursive: true });
-    const dead = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim(); // exited: its PID is free
-    const now = Math.floor(Date.now() / 1000);
-    writeFileSync(join(path, 'holder'), `token=bbbb\nhost=${hostname()}\npid=${dead}\nstarted=${now}\n`);
-    const release = await acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0 });
-    assert.equal(parseHolder(holderFile(path).split('\n')).pid, process.pid);
+    const unused = 4_000_000; // above any pid_max: no such process here
+    plant(path, `token=cccc\nhost=${hostname()}\npid=${unused}\nuser=ci\ncommand=apply\nstarted=${now() - 300}\n`, 1);
+    await assert.rejects(acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0 }), (err: unknown) => {
+      assert.ok(err instanceof LockError);
+      assert.match(err.message, new RegExp(`pid ${unused} \\(apply\\), last sign of life \\d s ago`));
+      return true;
+    });
+    assert.match(holderFile(path), /token=cccc/, 'the live lock is kept');
+  });
+
+  it('a holder of this PID namespace and boot whose process has exited is taken over at once', async () => {
+    const path = lockPath();
+    const gone = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim(); // exited: its PID is free
+    const mine = procIdentity()!;
+    const [boot, ns] = mine.split('/');
+    plant(path, `token=dddd\nproc=${boot}/${ns}/${gone}/12345\nhost=${hostname()}\npid=${gone}\nuser=ci\ncommand=apply\n`, 0);
+    const taken: string[] = [];
+    const release = await acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0, onTakeOver: (_, h) => taken.push(h) });
+    assert.match(taken[0] ?? '', /; its process has exited$/);
+    assert.equal(parseHolder(holderFile(path).split('\n')).proc, mine);
     await release();
-    // The same dead PID on another machine proves nothing: that lock is respected.
-    mkdirSync(path, { recursive: true });
-    writeFileSync(join(path, 'holder'), `token=cccc\nhost=other-host\npid=${dead}\nstarted=${now}\n`);
+    // The same exited PID in another PID namespace proves nothing: that live lock is respected.
+    plant(path, `token=eeee\nproc=${boot}/1/${gone}/12345\nhost=${hostname()}\npid=${gone}\n`, 0);
     await assert.rejects(acquireLocks(new Map([['lb1', c1]]), { path, waitMs: 0 }), LockError);
-    assert.match(holderFile(path), /token=cccc/);
+    // And a live process of ours with another start time is a reused PID: gone.
+    assert.equal(goneHere(`${boot}/${ns}/${process.pid}/1`), true);
+    assert.equal(goneHere(mine), false);
+  });
+
+  it('the holder renews its sign of life: a lock held longer than the bound is not stale', async () => {
+    const path = lockPath();
+    prepare(path);
+    const staleMs = 2_000;
+    const release = await acquireLocks(new Map([['lb1', c1]]), { path, staleMs });
+    try {
+      const before = statSync(join(path, 'alive')).mtimeMs;
+      await new Promise((r) => setTimeout(r, 3_500));
+      assert.ok(statSync(join(path, 'alive')).mtimeMs > before, 'alive was touched');
+      const taken: string[] = [];
+      await assert.rejects(acquireLocks(new Map([['lb1', c2]]), { path, waitMs: 0, staleMs, onTakeOver: (n) => taken.push(n) }), LockError);
+      assert.deepEqual(taken, []);
+    } finally {
+      await release();
+    }
+    assert.equal(existsSync(path), false);
+  });
+
+  it('a run whose lock was taken over learns it at its next renewal', async () => {
+    const path = lockPath();
+    prepare(path);
+    const lost: string[] = [];
+    const release = await acquireLocks(new Map([['lb1', c1]]), { path, staleMs: 800, onLost: (n) => lost.push(n) });
+    writeFileSync(join(path, 'holder'), 'token=someoneelse\n');
+    await new Promise((r) => setTimeout(r, 800));
+    assert.deepEqual(lost, ['lb1']);
+    await release();
+    assert.ok(existsSync(path), "release leaves the other run's lock");
   });
 
   it('all or nothing: a refusal on one node releases the others', async () => {
     const path = lockPath();
     prepare(path);
     // lb2 is a node whose lock is always held (a fake connection answering like the remote script).
-    const busy = { exec: async () => ({ stdout: `HELD ${Math.floor(Date.now() / 1000)} 0\nhost=x\npid=7\nuser=u\nstarted=${Math.floor(Date.now() / 1000)}\n`, stderr: '', code: 0, durationMs: 0 }) } as unknown as SshConnection;
+    const busy = { exec: async () => ({ stdout: `HELD ${now()} ${now()}\nhost=x\npid=7\nuser=u\nstarted=${now()}\n`, stderr: '', code: 0, durationMs: 0 }) } as unknown as SshConnection;
     await assert.rejects(acquireLocks(new Map([['lb2', busy], ['lb1', c1]]), { path, waitMs: 0 }), /^LockError: lb2: another kadeploy run holds the lock/);
     assert.equal(existsSync(path), false, "lb1's lock (taken first, by name order) was released");
   });
@@ -161,17 +219,13 @@ describe('lock holder (pure)', () => {
     });
   });
 
-  it('is stale when older than the bound, or when its local holder process is gone', () => {
-    const opts = { staleMs: 60_000, localHost: 'me', isAlive: (pid: number) => pid === 5 };
-    assert.equal(isStale({ host: 'other', pid: 9 }, 61, opts), true);
-    assert.equal(isStale({ host: 'other', pid: 9 }, 59, opts), false);
-    assert.equal(isStale({ host: 'me', pid: 9 }, 1, opts), true);
-    assert.equal(isStale({ host: 'me', pid: 5 }, 1, opts), false);
-    assert.equal(isStale({}, 1, opts), false, 'info not written yet: held');
+  it('is stale only when its holder gave no sign of life for longer than the bound', () => {
+    assert.equal(isStale(61, 60_000), true);
+    assert.equal(isStale(59, 60_000), false);
   });
 
   it('describes the holder for humans', () => {
-    assert.equal(describeHolder({ host: 'ws1', user: 'ann', pid: 42, command: 'apply x.yaml' }, 3), 'ann@ws1 pid 42 (apply x.yaml), held for 3 s');
-    assert.equal(describeHolder({}, 0), 'a run whose details are not written yet, held for 0 s');
+    assert.equal(describeHolder({ host: 'ws1', user: 'ann', pid: 42, command: 'apply x.yaml' }, 3), 'ann@ws1 pid 42 (apply x.yaml), last sign of life 3 s ago');
+    assert.equal(describeHolder({}, 0), 'a run whose details are not written yet, last sign of life 0 s ago');
   });
 });

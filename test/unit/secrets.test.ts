@@ -14,7 +14,8 @@ import { freePort, keygen, sshdSkipReason, startSshd, type Sshd } from '../suppo
 const AUTH = 'Ka7pQ2zX'; // auth_pass from $KADEPLOY_T_AUTH (keepalived keeps 8 characters)
 const INLINE = 'In1inePw'; // auth_pass written in the inventory
 const SUDO = 'sudo-S3cret-9f2c'; // sudo_password from $KADEPLOY_T_SUDO
-const SECRETS = [AUTH, INLINE, SUDO];
+const OLD = 'Liv3Old9'; // the auth_pass live on a node (rotated since, or edited by hand): the inventory does not know it
+const SECRETS = [AUTH, INLINE, SUDO, OLD];
 const ENV = { KADEPLOY_T_AUTH: AUTH, KADEPLOY_T_SUDO: SUDO };
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-secrets-'));
@@ -106,12 +107,14 @@ describe('secrets are never printed, against a real sshd on loopback', { skip: s
   let server: Sshd;
   let trusted = '';
   let untrusted = '';
+  let inline = '';
   before(async () => {
     server = await startSshd(mkdtempSync(join(dir, 'sshd-')));
     const emptyKnownHosts = join(dir, 'empty_known_hosts');
     writeFileSync(emptyKnownHosts, '');
     const ssh = { host: '127.0.0.1', port: server.port, identity_file: server.clientKey, use_agent: false };
     trusted = inventory('trusted', { ...ssh, known_hosts: server.knownHosts });
+    inline = inventory('trusted-inline', { ...ssh, known_hosts: server.knownHosts }, INLINE);
     untrusted = inventory('untrusted', { ...ssh, known_hosts: emptyKnownHosts });
   });
   after(() => server?.stop());
@@ -143,6 +146,24 @@ describe('secrets are never printed, against a real sshd on loopback', { skip: s
     assert.ok(r.code === 0 || r.code === 3, r.stderr);
     for (const form of [odd, JSON.stringify(odd).slice(1, -1)]) assert.ok(!`${r.stdout}${r.stderr}`.includes(form), `${form} in:\n${r.stdout}`);
     if (r.code === 0) assert.match(r.stdout, /auth_pass \*{8}/);
+  });
+
+  it("the node's own (old) auth_pass, rotated or hand-edited, is hidden like the new one: \"auth_pass changed\"", async () => {
+    // A playbook writing keepalived.conf into a scratch path on this machine, which holds the old password.
+    const nodeDir = mkdtempSync(join(dir, 'node-'));
+    const playbook = join(nodeDir, 'playbook.yaml');
+    writeFileSync(playbook, `name: t\ntasks:\n  - name: conf\n    template: {src: keepalived.conf.njk, dest: ${nodeDir}/keepalived.conf, mode: "0640", secret: true}\n`);
+    for (const live of [`    auth_pass ${OLD}`, `        auth_pass   "${OLD}"  # by hand`, `authentication { auth_type PASS; auth_pass ${OLD} }`]) {
+      writeFileSync(join(nodeDir, 'keepalived.conf'), `vrrp_instance VI_1 {\n    authentication {\n        auth_type PASS\n${live}\n    }\n}\n`);
+      for (const inv of [trusted, inline]) {
+        const runs = [['apply', inv, '--dry-run'], ['diff', inv], ['diff', inv, '--json'], ['apply', inv, '--dry-run', '--json']];
+        for (const args of runs) {
+          const r = await run([...args, '--playbook', playbook]);
+          assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+          assert.match(r.stdout, /auth_pass \*{8} \(auth_pass changed\)/, `${args.join(' ')}: ${r.stdout}`);
+        }
+      }
+    }
   });
 
   it('verify, status and rollback --dry-run against the real node print no secret', async () => {
