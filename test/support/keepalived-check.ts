@@ -21,7 +21,7 @@ export function interfacesOf(node: NodeSpec, lvsSyncDaemon?: string): string[] {
   const names = node.instances.flatMap((i) => [
     i.interface,
     ...i.vips.flatMap((v) => (v.dev ? [v.dev] : [])),
-    ...i.trackInterfaces,
+    ...i.trackInterfaces.map((t) => t.name),
     ...(i.lvsSyncDaemonInterface ? [i.lvsSyncDaemonInterface] : []),
   ]);
   return [...new Set([...names, ...(lvsSyncDaemon ? [lvsSyncDaemon] : [])])];
