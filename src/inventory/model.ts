@@ -60,6 +60,7 @@ export interface SyncGroup {
   notify?: string;
   smtpAlert: boolean;
   globalTracking: boolean;
+  trackingWeight: boolean;
   trackInterfaces: Tracked[];
   trackScripts: Tracked[];
   trackProcesses: Tracked[];
@@ -165,6 +166,7 @@ export interface GlobalDefs {
   maxAutoPriority?: number;
   defaultInterface?: string;
   vrrpIptables?: true | string[];
+  nftables?: true | string;
   verbatim?: string;
 }
 

@@ -84,6 +84,7 @@ export function resolveCluster(
       notify: g.notify,
       smtpAlert: g.smtp_alert ?? false,
       globalTracking: g.global_tracking ?? false,
+      trackingWeight: g.sync_group_tracking_weight ?? false,
       trackInterfaces: tracked(g.track_interfaces),
       trackScripts: tracked(g.track_scripts),
       trackProcesses: tracked(g.track_processes),
@@ -218,6 +219,7 @@ function globalDefs(gd: RawGlobalDefs): GlobalDefs {
     maxAutoPriority: gd.max_auto_priority,
     defaultInterface: gd.default_interface,
     vrrpIptables: gd.vrrp_iptables,
+    nftables: gd.nftables,
     verbatim: gd.verbatim,
   };
 }

@@ -2,6 +2,7 @@
 // problems with the field path that caused them, so the loader can point at the exact YAML line.
 import { DEFAULTS } from './defaults.js';
 import { contains, parseCidr } from './ip.js';
+import { checkKeepalivedLimits } from './keepalived-rules.js';
 import { addressOn, instanceFamily, instanceView } from './node-view.js';
 import type { RawInventory, RawNode, RawTracked, RawVip } from './schema.js';
 import type { FieldPath } from './source.js';
@@ -162,6 +163,7 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
   checkUnique(allVips, 'VIP', error);
   checkVridPerInterface(inv, error);
   checkSyncGroups(inv, error);
+  checkKeepalivedLimits(inv, error);
   return issues;
 }
 

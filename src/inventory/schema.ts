@@ -100,6 +100,8 @@ export const globalDefsSchema = z.strictObject({
   default_interface: iface.optional(),
   /** true: keepalived's own chain names; or one or two chain names (in [out]). */
   vrrp_iptables: z.union([z.literal(true), z.array(z.string().regex(/^[A-Za-z0-9_-]{1,28}$/, 'must be a chain name')).min(1).max(2)]).optional(),
+  /** true: keepalived's default table; or a table name. Debian's keepalived uses nftables, not iptables. */
+  nftables: z.union([z.literal(true), z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a table name')]).optional(),
   verbatim: verbatim.optional(),
 });
 
@@ -162,6 +164,8 @@ export const syncGroupSchema = z.strictObject({
   notify: command.optional(),
   smtp_alert: z.boolean().optional(),
   global_tracking: z.boolean().optional(),
+  /** Let members keep their tracking weights (keepalived otherwise ignores them, and -t fails). */
+  sync_group_tracking_weight: z.boolean().optional(),
   ...trackedSets,
 });
 
