@@ -156,7 +156,8 @@ const trackedSets = {
 };
 
 export const syncGroupSchema = z.strictObject({
-  group: z.array(name).min(1),
+  // keepalived -t refuses a group of one ("probably isn't what you want").
+  group: z.array(name).min(2, 'needs at least 2 instances (keepalived -t refuses a group of one)'),
   notify_master: command.optional(),
   notify_backup: command.optional(),
   notify_fault: command.optional(),
