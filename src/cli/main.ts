@@ -9,6 +9,7 @@ import { registerApply } from './apply.js';
 import { registerVerify } from './verify.js';
 import { registerLab } from './lab.js';
 import { registerRollback } from './rollback.js';
+import { registerImport } from './import.js';
 
 export function buildProgram(): Command {
   const program = new Command('kadeploy')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerApply(program);
   registerVerify(program);
   registerRollback(program);
+  registerImport(program);
   registerSchema(program);
   registerLab(program);
   return program;

@@ -171,15 +171,22 @@ const trackedName = (t: RawTracked): string => (typeof t === 'string' ? t : t.na
 
 type Trackers = { track_scripts?: RawTracked[]; track_processes?: RawTracked[]; track_files?: RawTracked[] };
 
-/** track_script / track_process / track_file name objects that exist. */
+/** Names a verbatim block defines with `KEYWORD NAME {` (e.g. a vrrp_script kadeploy keeps as written). */
+function verbatimNames(inv: RawInventory, keywords: string[]): string[] {
+  const texts = [inv.verbatim, ...inv.nodes.map((n) => n.verbatim)].filter((t): t is string => !!t);
+  const re = new RegExp(`^\\s*(?:${keywords.join('|')})\\s+(\\S+)\\s*\\{`, 'gm');
+  return texts.flatMap((t) => [...t.matchAll(re)].map((m) => m[1]!));
+}
+
+/** track_script / track_process / track_file name objects that exist (typed, or in a verbatim block). */
 function checkTracked(inv: RawInventory, at: FieldPath, owner: Trackers, error: (p: FieldPath, m: string) => void): void {
-  const kinds: Array<[keyof Trackers, string, Record<string, unknown> | undefined]> = [
-    ['track_scripts', 'vrrp_script', inv.vrrp_scripts],
-    ['track_processes', 'vrrp_track_process', inv.vrrp_track_processes],
-    ['track_files', 'vrrp_track_file', inv.vrrp_track_files],
+  const kinds: Array<[keyof Trackers, string, Record<string, unknown> | undefined, string[]]> = [
+    ['track_scripts', 'vrrp_script', inv.vrrp_scripts, ['vrrp_script']],
+    ['track_processes', 'vrrp_track_process', inv.vrrp_track_processes, ['vrrp_track_process', 'track_process']],
+    ['track_files', 'vrrp_track_file', inv.vrrp_track_files, ['vrrp_track_file', 'track_file']],
   ];
-  for (const [field, what, defined] of kinds) {
-    const known = new Set(Object.keys(defined ?? {}));
+  for (const [field, what, defined, keywords] of kinds) {
+    const known = new Set([...Object.keys(defined ?? {}), ...verbatimNames(inv, keywords)]);
     owner[field]?.forEach((t, k) => {
       const n = trackedName(t);
       if (!known.has(n)) error([...at, field, k], `no ${what} named "${n}"${hint(n, known)}`);

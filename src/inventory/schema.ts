@@ -20,6 +20,8 @@ const ip = z.string().refine((s) => parseCidr(s)?.prefix === undefined && !!pars
 const ipOrCidr = z.string().refine((s) => !!parseCidr(s), 'must be an IP address, optionally with /prefix');
 // Mail addresses end up in keepalived.conf: any user@host without spaces or quotes (hosts need no TLD).
 const email = z.string().regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$/, 'must be an email address like user@host');
+// keepalived also takes a local user name as a recipient (its own samples do).
+const recipient = z.string().regex(/^[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?$/, 'must be an email address like user@host, or a local user');
 const port = z.number().int().min(1).max(65535);
 /** A route or rule line as `ip route`/`ip rule` take it (keepalived passes it on word by word): no quotes,
  * braces, comment characters or shell metacharacters. */
@@ -77,7 +79,7 @@ export const sshSchema = z.strictObject({
 
 export const globalDefsSchema = z.strictObject({
   router_id: name.optional(),
-  notification_email: z.array(email).optional(),
+  notification_email: z.array(recipient).optional(),
   notification_email_from: email.optional(),
   smtp_server: ip.optional(),
   smtp_connect_timeout: z.number().int().min(1).optional(),
