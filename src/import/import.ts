@@ -236,7 +236,7 @@ function readTop(src: ImportSource, notes: string[]): NodeConfig {
 
 const envName = (instance: string) => `KA_AUTH_PASS_${instance.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
-export function importConfigs(sources: ImportSource[], addresses: Record<string, string> = {}): ImportResult {
+export function importConfigs(sources: ImportSource[], addresses: Record<string, string> = {}, fallbackAddresses: Record<string, string> = {}): ImportResult {
   if (sources.length === 0) throw new ImportError('import needs at least one NAME=FILE');
   const notes: string[] = [];
   const cfgs = sources.map((s) => readTop(s, notes));
@@ -262,6 +262,8 @@ export function importConfigs(sources: ImportSource[], addresses: Record<string,
       const ip = (i.value.unicast_src_ip ?? i.value.mcast_src_ip) as string | undefined;
       if (ip && parseCidr(ip)) return ip;
     }
+    const fallback = fallbackAddresses[cfg.src.node];
+    if (fallback && parseCidr(fallback)) return fallback;
     throw new ImportError(`${cfg.src.file}: node ${cfg.src.node} has no unicast_src_ip or mcast_src_ip to take its address from: give --address ${cfg.src.node}=IP`);
   });
 

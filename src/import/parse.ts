@@ -21,6 +21,13 @@ export class ImportError extends KadeployError {
   override readonly exitCode = 3;
 }
 
+/** Thrown by a reader that has to fetch something first (remote reads are asynchronous): fetch, then parse again. */
+export class NeedFetch extends Error {
+  constructor(readonly kind: 'file' | 'dir', readonly path: string) {
+    super(`need ${kind} ${path}`);
+  }
+}
+
 interface Token {
   text: string;
   quoted: boolean;
@@ -54,23 +61,33 @@ function lineTokens(text: string, line: number): Token[] {
 }
 
 /** Files an `include` names: a path or a glob (`*`, `?`) in its last component. */
-function includeTargets(pattern: string, from: string): string[] {
+function includeTargets(pattern: string, from: string, reader: SourceReader): string[] {
   const full = isAbsolute(pattern) ? pattern : resolve(dirname(from), pattern);
   const name = basename(full);
-  if (!/[*?]/.test(name)) return existsSync(full) ? [full] : [];
+  if (!/[*?]/.test(name)) return reader.exists(full) ? [full] : [];
   const re = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  try {
-    return readdirSync(dirname(full)).filter((f) => re.test(f)).sort().map((f) => join(dirname(full), f));
-  } catch {
-    return [];
-  }
+  return reader.list(dirname(full)).filter((f) => re.test(f)).sort().map((f) => join(dirname(full), f));
 }
 
+/** Where configuration files come from: this machine, or a node over SSH (src/import/remote.ts). */
 export interface SourceReader {
   read(path: string): string;
+  exists(path: string): boolean;
+  /** File names in a directory ([] when it does not exist). */
+  list(dir: string): string[];
 }
 
-export const localFiles: SourceReader = { read: (p) => readFileSync(p, 'utf8') };
+export const localFiles: SourceReader = {
+  read: (p) => readFileSync(p, 'utf8'),
+  exists: (p) => existsSync(p),
+  list: (d) => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  },
+};
 
 /** Parse a keepalived configuration file (and what it includes) into statements. */
 export function parseConfig(file: string, reader: SourceReader = localFiles, depth = 0): Statement[] {
@@ -78,6 +95,7 @@ export function parseConfig(file: string, reader: SourceReader = localFiles, dep
   try {
     text = reader.read(file);
   } catch (e) {
+    if (e instanceof NeedFetch) throw e;
     throw new ImportError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
   if (depth > 8) throw new ImportError(`${file}: include nested more than 8 deep`);
@@ -114,7 +132,7 @@ export function parseConfig(file: string, reader: SourceReader = localFiles, dep
       };
       current = [];
       if (st.keyword === 'include' && !opensBlock) {
-        const targets = includeTargets(st.args[0] ?? '', file);
+        const targets = includeTargets(st.args[0] ?? '', file, reader);
         if (targets.length === 0) throw new ImportError(`${file}:${line}: include ${st.args[0] ?? ''}: no such file`);
         for (const t of targets) stack[stack.length - 1]!.push(...parseConfig(t, reader, depth + 1));
         last = undefined;

@@ -73,6 +73,17 @@ describe('kadeploy import', () => {
     });
   }
 
+  it('the comparison sees a dropped or changed statement', () => {
+    const file = join(CORPUS, 'keepalived-samples-vrrp.sync.conf');
+    const src = parseConfig(file);
+    const text = readFileSync(file, 'utf8');
+    const changed = join(dir, 'changed.conf');
+    writeFileSync(changed, text.replace('notify_fault "/usr/local/bin/vrrp.fault arg1 arg2"', '').replace('virtual_router_id 53', 'virtual_router_id 63'));
+    const d = sameStatements(src, parseConfig(changed));
+    assert.deepEqual(d.missing.sort(), ['vrrp_instance VI_3 > virtual_router_id 53', 'vrrp_sync_group G1 > notify_fault /usr/local/bin/vrrp.fault arg1 arg2']);
+    assert.deepEqual(d.added, ['vrrp_instance VI_3 > virtual_router_id 63']);
+  });
+
   it('splits two nodes into cluster values and per-node values (state, priority, unicast, script argument, router_id)', () => {
     const conf = (name: string, state: string, prio: number, src: string, peer: string) => `global_defs {
     router_id ${name}
