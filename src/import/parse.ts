@@ -178,3 +178,8 @@ export function statementLines(statements: Statement[], prefix = ''): string[] {
     return statementLines(st.children, `${here} > `);
   });
 }
+
+/** Parse configuration text that is not in a file (a rendered config, one read over SSH); no includes. */
+export function parseText(text: string, name = '<text>'): Statement[] {
+  return parseConfig(name, { read: () => text, exists: () => false, list: () => [] });
+}

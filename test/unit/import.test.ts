@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { importConfigs } from '../../src/import/import.js';
-import { parseConfig, statementLines, type Statement } from '../../src/import/parse.js';
+import { compareStatements } from '../../src/import/compare.js';
+import { parseConfig } from '../../src/import/parse.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { resolveCluster } from '../../src/inventory/resolve.js';
 import { inventorySchema } from '../../src/inventory/schema.js';
@@ -19,26 +20,6 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const CORPUS = join(ROOT, 'test', 'fixtures', 'real-configs');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const FILES = readdirSync(CORPUS).filter((f) => f.endsWith('.conf')).sort();
-
-/**
- * The statements two configs must share. Documented differences, applied to the rendered side only when
- * the source lacks them: kadeploy's always-on script security, and keepalived's defaults made explicit
- * (state BACKUP, priority 100, advert_int 1). auth_pass compares on the 8 characters keepalived uses.
- */
-export function sameStatements(source: Statement[], rendered: Statement[]): { missing: string[]; added: string[] } {
-  const norm = (l: string) => l.replace(/^(.*> auth_pass )(\S+)$/, (_m, a: string, p: string) => a + p.slice(0, 8));
-  const src = statementLines(source).map(norm);
-  let out = statementLines(rendered).map(norm);
-  const has = (line: string) => src.includes(line);
-  const optional = [/^global_defs > enable_script_security$/, /^global_defs > script_user root$/, /^vrrp_instance \S+ > (state BACKUP|priority 100|advert_int 1)$/];
-  out = out.filter((l) => has(l) || !optional.some((re) => re.test(l)));
-  const count = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
-  const a = count(src);
-  const b = count(out);
-  const missing = [...a].flatMap(([l, n]) => Array(Math.max(0, n - (b.get(l) ?? 0))).fill(l) as string[]);
-  const added = [...b].flatMap(([l, n]) => Array(Math.max(0, n - (a.get(l) ?? 0))).fill(l) as string[]);
-  return { missing, added };
-}
 
 describe('kadeploy import', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kadeploy-import-'));
@@ -68,7 +49,7 @@ describe('kadeploy import', () => {
       const { rendered, sources } = roundTrip({ lb1: file }, { lb1: '192.0.2.1' });
       const out = join(dir, `${f}.rendered`);
       writeFileSync(out, rendered.get('lb1')!);
-      const diff = sameStatements(sources[0]!.statements, parseConfig(out));
+      const diff = compareStatements(sources[0]!.statements, parseConfig(out));
       assert.deepEqual(diff, { missing: [], added: [] }, `${f}\n${rendered.get('lb1')}`);
     });
   }
@@ -79,7 +60,7 @@ describe('kadeploy import', () => {
     const text = readFileSync(file, 'utf8');
     const changed = join(dir, 'changed.conf');
     writeFileSync(changed, text.replace('notify_fault "/usr/local/bin/vrrp.fault arg1 arg2"', '').replace('virtual_router_id 53', 'virtual_router_id 63'));
-    const d = sameStatements(src, parseConfig(changed));
+    const d = compareStatements(src, parseConfig(changed));
     assert.deepEqual(d.missing.sort(), ['vrrp_instance VI_3 > virtual_router_id 53', 'vrrp_sync_group G1 > notify_fault /usr/local/bin/vrrp.fault arg1 arg2']);
     assert.deepEqual(d.added, ['vrrp_instance VI_3 > virtual_router_id 63']);
   });
@@ -149,7 +130,7 @@ vrrp_instance VI_2 {
     for (const [k, node] of ['lb1', 'lb2'].entries()) {
       const out = join(dir, `${node}.rendered`);
       writeFileSync(out, rendered.get(node)!);
-      assert.deepEqual(sameStatements(sources[k]!.statements, parseConfig(out)), { missing: [], added: [] }, rendered.get(node));
+      assert.deepEqual(compareStatements(sources[k]!.statements, parseConfig(out)), { missing: [], added: [] }, rendered.get(node));
     }
     // The imported inventory validates as it is (with the secret in the environment).
     const file = join(dir, 'two.yaml');
