@@ -133,12 +133,15 @@ describe('adopt a cluster configured by hand', { timeout: 900_000 }, () => {
         const r = await lab.ssh(
           n.name,
           [
+            'set -e',
             `${apt} update >/dev/null && DEBIAN_FRONTEND=noninteractive ${apt} install -y keepalived psmisc >/dev/null`,
             `cat > /usr/local/bin/lb-notify.sh <<'EOF'\n${NOTIFY}EOF`,
             'chmod 0755 /usr/local/bin/lb-notify.sh',
             `cat > ${CONF} <<'EOF'\n${handConfig(lab, k)}EOF`,
-            'systemctl enable keepalived >/dev/null 2>&1; systemctl restart keepalived && systemctl is-active keepalived',
-          ].join(' && '),
+            'systemctl enable keepalived >/dev/null 2>&1 || true',
+            'systemctl restart keepalived',
+            'systemctl is-active keepalived',
+          ].join('\n'),
         );
         assert.equal(r.code, 0, `configuring ${n.name} by hand: ${r.stdout}${r.stderr}`);
       }
