@@ -30,6 +30,28 @@ function handConfig(lab: Lab, k: number): string {
   const me = lab.nodes[k]!;
   const peer = lab.nodes[1 - k]!;
   const vip2 = lab.vip.replace(/\.(\d+)$/, (_m, d: string) => `.${Number(d) + 1}`);
+  const instance = (name: string, vrid: number, vip: string) => `vrrp_instance ${name} {
+   state ${k === 0 ? 'MASTER' : 'BACKUP'}
+   interface eth0
+   virtual_router_id ${vrid}
+   priority ${k === 0 ? 150 : 140}
+   advert_int 1
+   unicast_src_ip ${me.ip}
+   unicast_peer {
+      ${peer.ip}
+   }
+   authentication {
+      auth_type PASS
+      auth_pass ${PASS}
+   }
+   virtual_ipaddress {
+      ${vip}/32 dev eth0
+   }
+   track_script {
+      chk_haproxy weight -30
+   }
+}
+`;
   return `! Configuration File for keepalived (by hand)
 global_defs {
    router_id ${me.name}
@@ -55,50 +77,8 @@ vrrp_sync_group VG_LB {
    notify_fault "/usr/local/bin/lb-notify.sh GROUP FAULT"
 }
 
-vrrp_instance VI_WEB {
-   state ${k === 0 ? 'MASTER' : 'BACKUP'}
-   interface eth0
-   virtual_router_id 61
-   priority ${k === 0 ? 150 : 140}
-   advert_int 1
-   unicast_src_ip ${me.ip}
-   unicast_peer {
-      ${peer.ip}
-   }
-   authentication {
-      auth_type PASS
-      auth_pass ${PASS}
-   }
-   virtual_ipaddress {
-      ${lab.vip}/32 dev eth0
-   }
-   track_script {
-      chk_haproxy weight -30
-   }
-}
-
-vrrp_instance VI_ADMIN {
-   state ${k === 0 ? 'MASTER' : 'BACKUP'}
-   interface eth0
-   virtual_router_id 62
-   priority ${k === 0 ? 150 : 140}
-   advert_int 1
-   unicast_src_ip ${me.ip}
-   unicast_peer {
-      ${peer.ip}
-   }
-   authentication {
-      auth_type PASS
-      auth_pass ${PASS}
-   }
-   virtual_ipaddress {
-      ${vip2}/32 dev eth0
-   }
-   track_script {
-      chk_haproxy weight -30
-   }
-}
-`;
+${instance('VI_WEB', 61, lab.vip)}
+${instance('VI_ADMIN', 62, vip2)}`;
 }
 
 function expectOk(r: CliResult, what: string) {

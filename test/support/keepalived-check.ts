@@ -29,15 +29,21 @@ export function interfacesOf(node: NodeSpec, lvsSyncDaemon?: string): string[] {
 
 let counter = 0;
 
+/** Shell lines that create network namespace `ns` with each interface up (veth pairs). */
+function namespaceSetup(ns: string, interfaces: string[]): string[] {
+  const lines = ['set -e', `ip netns add ${quote(ns)}`];
+  interfaces.forEach((name, k) => {
+    lines.push(`ip -n ${quote(ns)} link add ${quote(name)} type veth peer name ${quote(`kpeer${k}`)}`);
+    lines.push(`ip -n ${quote(ns)} link set ${quote(name)} up`);
+  });
+  return lines;
+}
+
 export function keepalivedCheck(files: DesiredFile[], interfaces: string[]): { code: number; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kadeploy-kt-'));
   const ns = `kdt${process.pid}x${counter++}`;
   try {
-    const lines = ['set -e', `ip netns add ${quote(ns)}`];
-    interfaces.forEach((name, k) => {
-      lines.push(`ip -n ${quote(ns)} link add ${quote(name)} type veth peer name ${quote(`kpeer${k}`)}`);
-      lines.push(`ip -n ${quote(ns)} link set ${quote(name)} up`);
-    });
+    const lines = namespaceSetup(ns, interfaces);
     // Scripts land in an overlay of /usr (and /etc), visible only to this private mount namespace.
     const inner = ['set -e'];
     for (const top of ['usr', 'etc']) {
@@ -73,11 +79,7 @@ export function keepalivedCheckBatch(configs: string[], interfaces: string[]): A
   const dir = mkdtempSync(join(tmpdir(), 'kadeploy-ktb-'));
   const ns = `kdb${process.pid}x${counter++}`;
   try {
-    const lines = ['set -e', `ip netns add ${quote(ns)}`];
-    interfaces.forEach((name, k) => {
-      lines.push(`ip -n ${quote(ns)} link add ${quote(name)} type veth peer name ${quote(`kpeer${k}`)}`);
-      lines.push(`ip -n ${quote(ns)} link set ${quote(name)} up`);
-    });
+    const lines = namespaceSetup(ns, interfaces);
     const inner = configs.map((c, k) => {
       writeFileSync(join(dir, `c${k}.conf`), c);
       return `keepalived -t -f ${quote(join(dir, `c${k}.conf`))} >${quote(join(dir, `c${k}.out`))} 2>&1; echo $? >${quote(join(dir, `c${k}.rc`))}`;
