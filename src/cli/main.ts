@@ -10,6 +10,7 @@ import { registerStatus } from './status.js';
 import { registerVerify } from './verify.js';
 import { registerLab } from './lab.js';
 import { registerRollback } from './rollback.js';
+import { registerImport } from './import.js';
 
 export function buildProgram(): Command {
   const program = new Command('kadeploy')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerStatus(program);
   registerRollback(program);
+  registerImport(program);
   registerSchema(program);
   registerLab(program);
   return program;

@@ -22,6 +22,51 @@ export interface VrrpScript {
   user?: string;
 }
 
+/** A tracked interface, script, process or file, with the weight this reference gives it. */
+export interface Tracked {
+  name: string;
+  weight?: number;
+}
+
+export interface TrackProcess {
+  name: string;
+  process: string;
+  paramMatch?: 'initial' | 'partial';
+  weight?: number;
+  reverse: boolean;
+  quorum?: number;
+  quorumMax?: number;
+  delay?: number;
+  terminateDelay?: number;
+  forkDelay?: number;
+  fullCommand: boolean;
+}
+
+export interface TrackFile {
+  name: string;
+  file: string;
+  weight?: number;
+  reverse: boolean;
+  initFile?: true | number;
+}
+
+export interface SyncGroup {
+  name: string;
+  group: string[];
+  notifyMaster?: string;
+  notifyBackup?: string;
+  notifyFault?: string;
+  notifyStop?: string;
+  notify?: string;
+  smtpAlert: boolean;
+  globalTracking: boolean;
+  trackingWeight: boolean;
+  trackInterfaces: Tracked[];
+  trackScripts: Tracked[];
+  trackProcesses: Tracked[];
+  trackFiles: Tracked[];
+}
+
 /** One vrrp_instance as seen by one node. */
 export interface NodeInstance {
   name: string;
@@ -32,18 +77,38 @@ export interface NodeInstance {
   advertInt: number;
   authentication?: { type: 'PASS' | 'AH'; pass: string };
   vips: Vip[];
+  vipsExcluded: Vip[];
+  /** Names of the tracked scripts (weights in trackScriptEntries). */
   trackScripts: string[];
-  trackInterfaces: string[];
+  trackScriptEntries: Tracked[];
+  trackInterfaces: Tracked[];
+  trackProcesses: Tracked[];
+  trackFiles: Tracked[];
   nopreempt: boolean;
   preemptDelay?: number;
   notifyMaster?: string;
   notifyBackup?: string;
   notifyFault?: string;
   notify?: string;
-  /** Set when the instance is unicast: this node's source address and every other node's. */
-  unicast?: { srcIp: string; peers: string[] };
+  notifyStop?: string;
+  smtpAlert: boolean;
+  /** unicast_src_ip (derived or explicit) and unicast_peer; either may be absent (keepalived picks). */
+  unicast?: { srcIp?: string; peers: string[] };
+  mcastSrcIp?: string;
+  accept?: boolean;
+  useVmac?: true | string;
+  vmacXmitBase: boolean;
+  nativeIpv6: boolean;
+  dontTrackPrimary: boolean;
+  version?: 2 | 3;
   lvsSyncDaemonInterface?: string;
   garpMasterDelay?: number;
+  garpMasterRepeat?: number;
+  garpMasterRefresh?: number;
+  garpMasterRefreshRepeat?: number;
+  virtualRoutes: string[];
+  virtualRules: string[];
+  verbatim?: string;
 }
 
 export interface SshSettings {
@@ -70,6 +135,11 @@ export interface NodeSpec {
   prefix?: number;
   ssh: SshSettings;
   instances: NodeInstance[];
+  /** This node's global_defs and vrrp_scripts (cluster values with the node's overrides). */
+  globalDefs: GlobalDefs;
+  vrrpScripts: VrrpScript[];
+  /** Top-level verbatim text (the node's own, else the cluster's). */
+  verbatim?: string;
   vars: Record<string, unknown>;
 }
 
@@ -86,6 +156,18 @@ export interface GlobalDefs {
   vrrpGnaInterval?: number;
   vrrpVersion?: 2 | 3;
   lvsSyncDaemon?: string;
+  scriptGroup?: string;
+  vrrpStrict: boolean;
+  vrrpGarpMasterDelay?: number;
+  vrrpGarpMasterRepeat?: number;
+  vrrpGarpMasterRefresh?: number;
+  vrrpGarpMasterRefreshRepeat?: number;
+  vrrpStartupDelay?: number;
+  maxAutoPriority?: number;
+  defaultInterface?: string;
+  vrrpIptables?: true | string[];
+  nftables?: true | string;
+  verbatim?: string;
 }
 
 export interface ManagedFile {
@@ -104,6 +186,12 @@ export interface Cluster {
   vars: Record<string, unknown>;
   globalDefs: GlobalDefs;
   vrrpScripts: VrrpScript[];
+  trackProcesses: TrackProcess[];
+  trackFiles: TrackFile[];
+  syncGroups: SyncGroup[];
+  staticIpaddress: Vip[];
+  staticRoutes: string[];
+  staticRules: string[];
   files: ManagedFile[];
   nodes: NodeSpec[];
   /** Every secret value read, so output can mask them. */

@@ -4,9 +4,10 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from './defaults.js';
 import { parseCidr } from './ip.js';
-import type { Cluster, NodeInstance, NodeSpec, SshSettings, Vip, VrrpState } from './model.js';
+import type { Cluster, GlobalDefs, NodeInstance, NodeSpec, SshSettings, Tracked, Vip, VrrpScript, VrrpState } from './model.js';
+import { addressOn, instanceView } from './node-view.js';
 import type { RuleIssue } from './rules.js';
-import type { RawInventory, RawNode, Secret } from './schema.js';
+import type { RawGlobalDefs, RawInventory, RawNode, RawTracked, RawVip, Secret } from './schema.js';
 import type { FieldPath } from './source.js';
 
 const AUTH_PASS = /^[\x21-\x7e]+$/;
@@ -45,28 +46,53 @@ export function resolveCluster(
     return value ?? '';
   };
 
-  const gd = inv.global_defs ?? {};
   const cluster: Cluster = {
     file,
     forks: inv.forks ?? DEFAULTS.forks,
     aptProxy: inv.apt_proxy,
     templatesDir: inv.templates_dir ? expandPath(inv.templates_dir, baseDir) : undefined,
     vars: inv.vars ?? {},
-    globalDefs: {
-      routerId: gd.router_id,
-      notificationEmail: gd.notification_email ?? [],
-      notificationEmailFrom: gd.notification_email_from,
-      smtpServer: gd.smtp_server,
-      smtpConnectTimeout: gd.smtp_connect_timeout,
-      enableScriptSecurity: gd.enable_script_security ?? DEFAULTS.global_defs.enable_script_security,
-      scriptUser: gd.script_user ?? DEFAULTS.global_defs.script_user,
-      vrrpSkipCheckAdvAddr: gd.vrrp_skip_check_adv_addr ?? false,
-      vrrpGarpInterval: gd.vrrp_garp_interval,
-      vrrpGnaInterval: gd.vrrp_gna_interval,
-      vrrpVersion: gd.vrrp_version,
-      lvsSyncDaemon: gd.lvs_sync_daemon,
-    },
+    globalDefs: globalDefs(inv.global_defs ?? {}),
     vrrpScripts: Object.entries(inv.vrrp_scripts ?? {}).map(([name, s]) => ({ name, ...s })),
+    trackProcesses: Object.entries(inv.vrrp_track_processes ?? {}).map(([name, p]) => ({
+      name,
+      process: p.process,
+      paramMatch: p.param_match,
+      weight: p.weight,
+      reverse: p.reverse ?? false,
+      quorum: p.quorum,
+      quorumMax: p.quorum_max,
+      delay: p.delay,
+      terminateDelay: p.terminate_delay,
+      forkDelay: p.fork_delay,
+      fullCommand: p.full_command ?? false,
+    })),
+    trackFiles: Object.entries(inv.vrrp_track_files ?? {}).map(([name, f]) => ({
+      name,
+      file: f.file,
+      weight: f.weight,
+      reverse: f.reverse ?? false,
+      initFile: f.init_file,
+    })),
+    syncGroups: Object.entries(inv.vrrp_sync_groups ?? {}).map(([name, g]) => ({
+      name,
+      group: g.group,
+      notifyMaster: g.notify_master,
+      notifyBackup: g.notify_backup,
+      notifyFault: g.notify_fault,
+      notifyStop: g.notify_stop,
+      notify: g.notify,
+      smtpAlert: g.smtp_alert ?? false,
+      globalTracking: g.global_tracking ?? false,
+      trackingWeight: g.sync_group_tracking_weight ?? false,
+      trackInterfaces: tracked(g.track_interfaces),
+      trackScripts: tracked(g.track_scripts),
+      trackProcesses: tracked(g.track_processes),
+      trackFiles: tracked(g.track_files),
+    })),
+    staticIpaddress: (inv.static_ipaddress ?? []).map(vip),
+    staticRoutes: inv.static_routes ?? [],
+    staticRules: inv.static_rules ?? [],
     files: (inv.files ?? []).map((f) => ({ ...f, mode: f.mode ?? DEFAULTS.file_mode })),
     nodes: [],
     secrets,
@@ -100,39 +126,102 @@ export function resolveCluster(
       ip: addr.ip,
       prefix: addr.prefix,
       ssh: sshSettings(inv, node, addr.ip, baseDir, sudoPassword),
-      instances: Object.entries(inv.vrrp_instances).map(([name, inst]): NodeInstance => {
-        const own = node.instances?.[name] ?? {};
+      instances: Object.keys(inv.vrrp_instances).map((name): NodeInstance => {
+        const inst = instanceView(inv, node, name);
+        const scripts = tracked(inst.track_scripts);
+        const peers = inst.unicast_peers ?? (inst.unicast ? peersOf(inv, node, inst.interface) : undefined);
+        const srcIp = inst.unicast_src_ip ?? (inst.unicast ? addressOn(inv, node, inst.interface)?.ip : undefined);
         return {
           name,
           virtualRouterId: inst.virtual_router_id,
-          interface: own.interface ?? node.interface ?? inst.interface ?? DEFAULTS.instance.interface,
-          state: (own.state ?? node.state) as VrrpState,
-          priority: (own.priority ?? node.priority) as number,
+          interface: inst.interface,
+          state: inst.state as VrrpState,
+          priority: inst.priority as number,
           advertInt: inst.advert_int ?? DEFAULTS.instance.advert_int,
           authentication: inst.authentication
             ? { type: inst.authentication.auth_type ?? 'PASS', pass: passes.get(name) ?? '' }
             : undefined,
-          vips: inst.virtual_ipaddresses.map((v): Vip => (typeof v === 'string' ? { address: v } : { ...v })),
-          trackScripts: inst.track_scripts ?? [],
-          trackInterfaces: inst.track_interfaces ?? [],
+          vips: inst.virtual_ipaddresses.map(vip),
+          vipsExcluded: (inst.virtual_ipaddress_excluded ?? []).map(vip),
+          trackScripts: scripts.map((t) => t.name),
+          trackScriptEntries: scripts,
+          trackInterfaces: tracked(inst.track_interfaces),
+          trackProcesses: tracked(inst.track_processes),
+          trackFiles: tracked(inst.track_files),
           nopreempt: inst.nopreempt ?? false,
           preemptDelay: inst.preempt_delay,
           notifyMaster: inst.notify_master,
           notifyBackup: inst.notify_backup,
           notifyFault: inst.notify_fault,
           notify: inst.notify,
-          unicast: inst.unicast
-            ? { srcIp: addr.ip, peers: inv.nodes.filter((n) => n !== node).map((n) => parseCidr(n.address)!.ip) }
-            : undefined,
+          notifyStop: inst.notify_stop,
+          smtpAlert: inst.smtp_alert ?? false,
+          unicast: srcIp !== undefined || peers !== undefined ? { srcIp, peers: peers ?? [] } : undefined,
+          mcastSrcIp: inst.mcast_src_ip,
+          accept: inst.accept,
+          useVmac: inst.use_vmac,
+          vmacXmitBase: inst.vmac_xmit_base ?? false,
+          nativeIpv6: inst.native_ipv6 ?? false,
+          dontTrackPrimary: inst.dont_track_primary ?? false,
+          version: inst.version,
           lvsSyncDaemonInterface: node.lvs_sync_daemon_interface ?? inst.lvs_sync_daemon_interface,
           garpMasterDelay: inst.garp_master_delay,
+          garpMasterRepeat: inst.garp_master_repeat,
+          garpMasterRefresh: inst.garp_master_refresh,
+          garpMasterRefreshRepeat: inst.garp_master_refresh_repeat,
+          virtualRoutes: inst.virtual_routes ?? [],
+          virtualRules: inst.virtual_rules ?? [],
+          verbatim: inst.verbatim,
         };
       }),
+      globalDefs: globalDefs({ ...inv.global_defs, ...node.global_defs }),
+      vrrpScripts: Object.entries(inv.vrrp_scripts ?? {}).map(([name, s]): VrrpScript => ({ name, ...s, ...node.vrrp_scripts?.[name] })),
+      verbatim: node.verbatim ?? inv.verbatim,
       vars: { ...(inv.vars ?? {}), ...(node.vars ?? {}) },
     };
   });
 
   return { cluster, issues };
+}
+
+const vip = (v: RawVip): Vip => (typeof v === 'string' ? { address: v } : { ...v });
+const tracked = (list: RawTracked[] | undefined): Tracked[] => (list ?? []).map((t) => (typeof t === 'string' ? { name: t } : { ...t }));
+
+/** Every other node's address on `iface` (rules report a node without one). */
+function peersOf(inv: RawInventory, node: RawNode, iface: string): string[] {
+  return inv.nodes.filter((n) => n !== node).flatMap((n) => {
+    const addr = addressOn(inv, n, iface);
+    return addr ? [addr.ip] : [];
+  });
+}
+
+function globalDefs(gd: RawGlobalDefs): GlobalDefs {
+  return {
+    routerId: gd.router_id,
+    notificationEmail: gd.notification_email ?? [],
+    notificationEmailFrom: gd.notification_email_from,
+    smtpServer: gd.smtp_server,
+    smtpConnectTimeout: gd.smtp_connect_timeout,
+    enableScriptSecurity: gd.enable_script_security ?? DEFAULTS.global_defs.enable_script_security,
+    scriptUser: gd.script_user ?? DEFAULTS.global_defs.script_user,
+    scriptGroup: gd.script_group,
+    vrrpSkipCheckAdvAddr: gd.vrrp_skip_check_adv_addr ?? false,
+    vrrpGarpInterval: gd.vrrp_garp_interval,
+    vrrpGnaInterval: gd.vrrp_gna_interval,
+    vrrpVersion: gd.vrrp_version,
+    lvsSyncDaemon: gd.lvs_sync_daemon,
+    vrrpStrict: gd.vrrp_strict ?? false,
+    vrrpGarpMasterDelay: gd.vrrp_garp_master_delay,
+    vrrpGarpMasterRepeat: gd.vrrp_garp_master_repeat,
+    vrrpGarpMasterRefresh: gd.vrrp_garp_master_refresh,
+    vrrpGarpMasterRefreshRepeat: gd.vrrp_garp_master_refresh_repeat,
+    vrrpStartupDelay: gd.vrrp_startup_delay,
+    maxAutoPriority: gd.max_auto_priority,
+    defaultInterface: gd.default_interface,
+    vrrpIptables: gd.vrrp_iptables,
+    nftables: gd.nftables,
+    verbatim: gd.verbatim,
+  };
 }
 
 /** Node SSH settings: node.ssh over inventory ssh over defaults. */

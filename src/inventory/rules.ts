@@ -2,7 +2,9 @@
 // problems with the field path that caused them, so the loader can point at the exact YAML line.
 import { DEFAULTS } from './defaults.js';
 import { contains, parseCidr } from './ip.js';
-import type { RawInventory, RawNode, RawVip } from './schema.js';
+import { checkKeepalivedLimits } from './keepalived-rules.js';
+import { addressOn, instanceFamily, instanceView } from './node-view.js';
+import type { RawInventory, RawNode, RawTracked, RawVip } from './schema.js';
 import type { FieldPath } from './source.js';
 
 export interface RuleIssue {
@@ -48,7 +50,6 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     error,
   );
 
-  const scripts = new Set(Object.keys(inv.vrrp_scripts ?? {}));
   const instances = Object.entries(inv.vrrp_instances);
   const allVips: Array<Sourced<string>> = [];
 
@@ -79,9 +80,10 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     if (typeof pass === 'string' && pass.length > 8) {
       error([...at, 'authentication', 'auth_pass'], `is ${pass.length} characters; keepalived uses only the first 8 (silent truncation)`);
     }
-    inst.track_scripts?.forEach((s, k) => {
-      if (!scripts.has(s)) error([...at, 'track_scripts', k], `no vrrp_script named "${s}"${hint(s, scripts)}`);
-    });
+    checkTracked(inv, [...at], inst, error);
+    if (inst.authentication && (inst.version ?? version) === 3) {
+      error([...at, 'authentication'], 'VRRPv3 has no authentication (keepalived -t rejects it): remove it or use version 2');
+    }
     if (inst.lvs_sync_daemon_interface !== undefined) {
       warn([...at, 'lvs_sync_daemon_interface'], DEPRECATED_LVS);
     }
@@ -94,6 +96,7 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     const views = inv.nodes.map((node, i) => ({
       node,
       i,
+      view: instanceView(inv, node, name),
       state: nodeValue<string>(node, i, name, 'state', { value: undefined, path: ['nodes', i] }),
       priority: nodeValue<number>(node, i, name, 'priority', { value: undefined, path: ['nodes', i] }),
       iface: nodeValue<string>(node, i, name, 'interface', {
@@ -103,6 +106,7 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     }));
 
     for (const v of views) {
+      const iface = v.iface.value!;
       if (v.state.value === undefined) error(v.state.path, `state (MASTER or BACKUP) is not set for instance ${name}`);
       if (v.priority.value === undefined) error(v.priority.path, `priority is not set for instance ${name}`);
       if (inst.nopreempt && v.state.value === 'MASTER') {
@@ -111,21 +115,35 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
       if (inst.preempt_delay !== undefined && v.state.value === 'MASTER') {
         error(v.state.path, `preempt_delay on ${name} requires state BACKUP on every node (keepalived clears it on a MASTER)`);
       }
-      // A VIP on the node's VRRP interface must be in the node's subnet, or it would be unreachable.
-      const net = parseCidr(v.node.address);
-      if (net?.prefix !== undefined) {
-        inst.virtual_ipaddresses.forEach((vip, k) => {
-          const dev = vipDev(vip);
-          const addr = parseCidr(vipAddress(vip));
-          if ((dev === undefined || dev === v.iface.value) && addr && !contains(net, addr)) {
-            error([...at, 'virtual_ipaddresses', k], `VIP ${addr.ip} is outside node ${v.node.name}'s subnet ${v.node.address}`);
-          }
-        });
+      if (inst.authentication?.auth_type === 'AH' && v.state.value === 'MASTER') {
+        error(v.state.path, `AH authentication on ${name} requires state BACKUP (keepalived -t rejects AH with an initial MASTER)`);
+      }
+      (v.view.track_interfaces ?? []).forEach((t, k) => {
+        if (trackedName(t) === iface) {
+          error([...at, 'track_interfaces', k], `${name} runs on ${iface} already (keepalived -t rejects tracking the instance's own interface)`);
+        }
+      });
+      // A VIP lies in the subnet of the node's address on the VIP's interface (same family only).
+      inst.virtual_ipaddresses.forEach((vip, k) => {
+        const addr = parseCidr(vipAddress(vip));
+        const net = addressOn(inv, v.node, vipDev(vip) ?? iface);
+        if (addr && net?.prefix !== undefined && net.family === addr.family && !contains(net, addr)) {
+          error([...at, 'virtual_ipaddresses', k], `VIP ${addr.ip} is outside node ${v.node.name}'s subnet ${net.ip}/${net.prefix} on ${vipDev(vip) ?? iface}`);
+        }
+      });
+      // unicast: true derives unicast_src_ip and the peers from each node's address on this interface.
+      if (v.view.unicast && v.view.unicast_src_ip === undefined && !addressOn(inv, v.node, iface)) {
+        error(['nodes', v.i], `${name} is unicast on ${iface}, but node ${v.node.name} has no address there: add addresses.${iface} to the node (or set unicast_src_ip)`);
+      }
+      const families = new Set(inst.virtual_ipaddresses.map((x) => parseCidr(vipAddress(x))?.family));
+      if (families.size > 1) {
+        error([...at, 'virtual_ipaddresses'], 'mixes IPv4 and IPv6: keepalived needs one family per instance (put the others in virtual_ipaddress_excluded or another instance)');
       }
     }
 
     const prios = views.filter((v) => v.priority.value !== undefined);
-    checkUnique(prios.map((v) => ({ value: String(v.priority.value), path: v.priority.path })), `priority in instance ${name}`, error);
+    // keepalived breaks a priority tie by the higher address, and real clusters rely on it: a warning.
+    checkUnique(prios.map((v) => ({ value: String(v.priority.value), path: v.priority.path })), `priority in instance ${name} (keepalived breaks the tie by the higher address)`, warn);
     const masters = views.filter((v) => v.state.value === 'MASTER');
     if (masters.length > 1) {
       for (const m of masters.slice(1)) {
@@ -135,8 +153,8 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     const master = masters[0];
     if (masters.length === 1 && master?.priority.value !== undefined) {
       for (const v of prios) {
-        if (v !== master && (v.priority.value ?? 0) >= master.priority.value) {
-          error(v.priority.path, `priority ${v.priority.value} of ${v.node.name} is not below the MASTER ${master.node.name}'s ${master.priority.value} in ${name}`);
+        if (v !== master && (v.priority.value ?? 0) > master.priority.value) {
+          error(v.priority.path, `priority ${v.priority.value} of ${v.node.name} is above the MASTER ${master.node.name}'s ${master.priority.value} in ${name}`);
         }
       }
     }
@@ -144,17 +162,61 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
 
   checkUnique(allVips, 'VIP', error);
   checkVridPerInterface(inv, error);
+  checkSyncGroups(inv, error);
+  checkKeepalivedLimits(inv, error);
   return issues;
 }
 
-/** Two instances sharing an interface must not share a virtual_router_id (same L2 segment). */
+const trackedName = (t: RawTracked): string => (typeof t === 'string' ? t : t.name);
+
+type Trackers = { track_scripts?: RawTracked[]; track_processes?: RawTracked[]; track_files?: RawTracked[] };
+
+/** Names a verbatim block defines with `KEYWORD NAME {` (e.g. a vrrp_script kadeploy keeps as written). */
+function verbatimNames(inv: RawInventory, keywords: string[]): string[] {
+  const texts = [inv.verbatim, ...inv.nodes.map((n) => n.verbatim)].filter((t): t is string => !!t);
+  const re = new RegExp(`^\\s*(?:${keywords.join('|')})\\s+(\\S+)\\s*\\{`, 'gm');
+  return texts.flatMap((t) => [...t.matchAll(re)].map((m) => m[1]!));
+}
+
+/** track_script / track_process / track_file name objects that exist (typed, or in a verbatim block). */
+function checkTracked(inv: RawInventory, at: FieldPath, owner: Trackers, error: (p: FieldPath, m: string) => void): void {
+  const kinds: Array<[keyof Trackers, string, Record<string, unknown> | undefined, string[]]> = [
+    ['track_scripts', 'vrrp_script', inv.vrrp_scripts, ['vrrp_script']],
+    ['track_processes', 'vrrp_track_process', inv.vrrp_track_processes, ['vrrp_track_process', 'track_process']],
+    ['track_files', 'vrrp_track_file', inv.vrrp_track_files, ['vrrp_track_file', 'track_file']],
+  ];
+  for (const [field, what, defined, keywords] of kinds) {
+    const known = new Set([...Object.keys(defined ?? {}), ...verbatimNames(inv, keywords)]);
+    owner[field]?.forEach((t, k) => {
+      const n = trackedName(t);
+      if (!known.has(n)) error([...at, field, k], `no ${what} named "${n}"${hint(n, known)}`);
+    });
+  }
+}
+
+/** Sync groups name existing instances, each instance in one group at most. */
+function checkSyncGroups(inv: RawInventory, error: (p: FieldPath, m: string) => void): void {
+  const member = new Map<string, string>();
+  for (const [name, g] of Object.entries(inv.vrrp_sync_groups ?? {})) {
+    const at = ['vrrp_sync_groups', name];
+    checkTracked(inv, at, g, error);
+    g.group.forEach((m, k) => {
+      if (!inv.vrrp_instances[m]) error([...at, 'group', k], `no vrrp_instance named "${m}"${hint(m, Object.keys(inv.vrrp_instances))}`);
+      else if (member.has(m)) error([...at, 'group', k], `${m} is already in sync group ${member.get(m)} (an instance belongs to one group)`);
+      else member.set(m, name);
+    });
+  }
+}
+
+/** Two instances of one family sharing an interface must not share a virtual_router_id (same L2
+ * segment); an IPv4 and an IPv6 instance may (VRRP for IPv6 is a separate protocol instance). */
 function checkVridPerInterface(inv: RawInventory, error: (p: FieldPath, m: string) => void): void {
   const reported = new Set<string>();
   for (const node of inv.nodes) {
     const seen = new Map<string, string>();
     for (const [name, inst] of Object.entries(inv.vrrp_instances)) {
-      const iface = node.instances?.[name]?.interface ?? node.interface ?? inst.interface ?? DEFAULTS.instance.interface;
-      const key = `${iface}/${inst.virtual_router_id}`;
+      const iface = instanceView(inv, node, name).interface;
+      const key = `${iface}/${inst.virtual_router_id}/${instanceFamily(inst)}`;
       const other = seen.get(key);
       if (other && !reported.has(name)) {
         reported.add(name);

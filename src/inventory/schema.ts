@@ -20,7 +20,39 @@ const ip = z.string().refine((s) => parseCidr(s)?.prefix === undefined && !!pars
 const ipOrCidr = z.string().refine((s) => !!parseCidr(s), 'must be an IP address, optionally with /prefix');
 // Mail addresses end up in keepalived.conf: any user@host without spaces or quotes (hosts need no TLD).
 const email = z.string().regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$/, 'must be an email address like user@host');
+// keepalived also takes a local user name as a recipient (its own samples do).
+const recipient = z.string().regex(/^[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?$/, 'must be an email address like user@host, or a local user');
 const port = z.number().int().min(1).max(65535);
+/** A route or rule line as `ip route`/`ip rule` take it (keepalived passes it on word by word): no quotes,
+ * braces, comment characters or shell metacharacters. */
+const routeLine = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:/@-]+( [A-Za-z0-9_.:/@-]+)*$/, 'must be words of letters, digits, _ . : / @ - separated by single spaces');
+/** Raw keepalived.conf text kadeploy keeps as written: braces must balance (it cannot close kadeploy's own
+ * blocks), no `include` (files are kadeploy's to manage); `keepalived -t` on the node judges the rest. */
+export const verbatim = z
+  .string()
+  .min(1)
+  .refine((s) => balancedBraces(s), 'must have balanced { } (outside quotes and comments)')
+  .refine((s) => !/^\s*include\b/m.test(s), 'must not use include (list the statements themselves)')
+  .refine((s) => !/[\x00-\x08\x0b-\x1f\x7f]/.test(s), 'must not contain control characters');
+
+export function balancedBraces(text: string): boolean {
+  let depth = 0;
+  for (const line of text.split('\n')) {
+    let quoted = false;
+    for (const ch of line) {
+      if (ch === '"') quoted = !quoted;
+      else if (!quoted && (ch === '#' || ch === '!')) break;
+      else if (!quoted && ch === '{') depth++;
+      else if (!quoted && ch === '}' && --depth < 0) return false;
+    }
+  }
+  return depth === 0;
+}
+const weight = z.number().int().min(-254).max(254);
+/** A tracked object, by name, with an optional weight that overrides the object's own. */
+const tracked = <T extends z.ZodType<string>>(nameSchema: T) => z.union([nameSchema, z.strictObject({ name: nameSchema, weight: weight.optional() })]);
 const seconds = z.number().positive();
 
 /** A secret is given inline, or read from an environment variable or a file (preferred). */
@@ -47,7 +79,7 @@ export const sshSchema = z.strictObject({
 
 export const globalDefsSchema = z.strictObject({
   router_id: name.optional(),
-  notification_email: z.array(email).optional(),
+  notification_email: z.array(recipient).optional(),
   notification_email_from: email.optional(),
   smtp_server: ip.optional(),
   smtp_connect_timeout: z.number().int().min(1).optional(),
@@ -59,11 +91,26 @@ export const globalDefsSchema = z.strictObject({
   vrrp_gna_interval: z.number().min(0.000001, 'must be above 0; omit it for no delay').max(4294).optional(),
   vrrp_version: z.union([z.literal(2), z.literal(3)]).optional(),
   lvs_sync_daemon: iface.optional(),
+  script_group: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a group name').optional(),
+  vrrp_strict: z.boolean().optional(),
+  vrrp_garp_master_delay: z.number().int().min(0).max(255).optional(),
+  vrrp_garp_master_repeat: z.number().int().min(1).max(255).optional(),
+  vrrp_garp_master_refresh: z.number().int().min(1).optional(),
+  vrrp_garp_master_refresh_repeat: z.number().int().min(1).max(255).optional(),
+  vrrp_startup_delay: z.number().positive().max(3600).optional(),
+  max_auto_priority: z.number().int().min(0).max(99).optional(),
+  default_interface: iface.optional(),
+  /** true: keepalived's own chain names; or one or two chain names (in [out]). */
+  vrrp_iptables: z.union([z.literal(true), z.array(z.string().regex(/^[A-Za-z0-9_-]{1,28}$/, 'must be a chain name')).min(1).max(2)]).optional(),
+  /** true: keepalived's default table; or a table name. Debian's keepalived uses nftables, not iptables. */
+  nftables: z.union([z.literal(true), z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a table name')]).optional(),
+  verbatim: verbatim.optional(),
 });
 
 export const vrrpScriptSchema = z.strictObject({
   script: command,
-  interval: seconds.optional(),
+  // keepalived 2.2 reads interval as whole seconds and rejects "1.5".
+  interval: z.number().int('must be whole seconds (keepalived rejects a fractional interval)').min(1).optional(),
   timeout: seconds.optional(),
   weight: z.number().int().min(-253).max(253).optional(),
   rise: z.number().int().min(1).optional(),
@@ -82,6 +129,49 @@ export const vipSchema = z.union([
   }),
 ]);
 
+export const trackProcessSchema = z.strictObject({
+  process: z.string().regex(/^[A-Za-z0-9_.\/+-]{1,255}$/, 'must be a process name or path'),
+  param_match: z.enum(['initial', 'partial']).optional(),
+  weight: weight.optional(),
+  reverse: z.boolean().optional(),
+  quorum: z.number().int().min(1).optional(),
+  quorum_max: z.number().int().min(1).optional(),
+  delay: z.number().positive().optional(),
+  terminate_delay: z.number().positive().optional(),
+  fork_delay: z.number().positive().optional(),
+  full_command: z.boolean().optional(),
+});
+
+export const trackFileSchema = z.strictObject({
+  file: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an absolute path of letters, digits, _ . - /'),
+  weight: weight.optional(),
+  reverse: z.boolean().optional(),
+  /** Create the file at start if missing, with this value (true: 0). */
+  init_file: z.union([z.literal(true), z.number().int()]).optional(),
+});
+
+const trackedSets = {
+  track_interfaces: z.array(tracked(iface)).optional(),
+  track_scripts: z.array(tracked(name)).optional(),
+  track_processes: z.array(tracked(name)).optional(),
+  track_files: z.array(tracked(name)).optional(),
+};
+
+export const syncGroupSchema = z.strictObject({
+  // keepalived -t refuses a group of one ("probably isn't what you want").
+  group: z.array(name).min(2, 'needs at least 2 instances (keepalived -t refuses a group of one)'),
+  notify_master: command.optional(),
+  notify_backup: command.optional(),
+  notify_fault: command.optional(),
+  notify_stop: command.optional(),
+  notify: command.optional(),
+  smtp_alert: z.boolean().optional(),
+  global_tracking: z.boolean().optional(),
+  /** Let members keep their tracking weights (keepalived otherwise ignores them, and -t fails). */
+  sync_group_tracking_weight: z.boolean().optional(),
+  ...trackedSets,
+});
+
 const state = z.enum(['MASTER', 'BACKUP']);
 const priority = z.number().int().min(1).max(255);
 
@@ -93,24 +183,44 @@ export const instanceSchema = z.strictObject({
     .strictObject({ auth_type: z.enum(['PASS', 'AH']).optional(), auth_pass: secretSchema })
     .optional(),
   virtual_ipaddresses: z.array(vipSchema).min(1),
-  track_scripts: z.array(name).optional(),
-  track_interfaces: z.array(iface).optional(),
+  virtual_ipaddress_excluded: z.array(vipSchema).optional(),
+  ...trackedSets,
   nopreempt: z.boolean().optional(),
   preempt_delay: z.number().min(0).max(1000).optional(),
   notify_master: command.optional(),
   notify_backup: command.optional(),
   notify_fault: command.optional(),
   notify: command.optional(),
+  notify_stop: command.optional(),
+  smtp_alert: z.boolean().optional(),
+  /** true: unicast_src_ip is the node's address on the instance's interface, unicast_peer every other node's. */
   unicast: z.boolean().optional(),
+  unicast_src_ip: ip.optional(),
+  unicast_peers: z.array(ip).optional(),
+  mcast_src_ip: ip.optional(),
+  /** true renders `accept`, false `no_accept`. */
+  accept: z.boolean().optional(),
+  /** true: keepalived names the VMAC interface; or a name for it. */
+  use_vmac: z.union([z.literal(true), iface]).optional(),
+  vmac_xmit_base: z.boolean().optional(),
+  native_ipv6: z.boolean().optional(),
+  dont_track_primary: z.boolean().optional(),
+  version: z.union([z.literal(2), z.literal(3)]).optional(),
   lvs_sync_daemon_interface: iface.optional(),
-  garp_master_delay: z.number().int().min(0).optional(),
+  garp_master_delay: z.number().int().min(0).max(255).optional(),
+  garp_master_repeat: z.number().int().min(1).max(255).optional(),
+  garp_master_refresh: z.number().int().min(1).optional(),
+  garp_master_refresh_repeat: z.number().int().min(1).max(255).optional(),
+  virtual_routes: z.array(routeLine).optional(),
+  virtual_rules: z.array(routeLine).optional(),
+  verbatim: verbatim.optional(),
 });
 
-export const nodeInstanceSchema = z.strictObject({
-  state: state.optional(),
-  priority: priority.optional(),
-  interface: iface.optional(),
-});
+/** A node's view of one instance: its state and priority, and any instance field it overrides. */
+export const nodeInstanceSchema = instanceSchema
+  .omit({ virtual_router_id: true, authentication: true })
+  .partial()
+  .extend({ state: state.optional(), priority: priority.optional() });
 
 export const nodeSchema = z.strictObject({
   name,
@@ -120,7 +230,12 @@ export const nodeSchema = z.strictObject({
   state: state.optional(),
   priority: priority.optional(),
   lvs_sync_daemon_interface: iface.optional(),
+  /** The node's address on other interfaces (the main `address` is on its first instance's interface). */
+  addresses: z.record(iface, ipOrCidr).optional(),
   instances: z.record(name, nodeInstanceSchema).optional(),
+  global_defs: globalDefsSchema.partial().optional(),
+  vrrp_scripts: z.record(name, vrrpScriptSchema.partial()).optional(),
+  verbatim: verbatim.optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -139,6 +254,14 @@ export const inventorySchema = z.strictObject({
   vars: z.record(z.string(), z.unknown()).optional(),
   global_defs: globalDefsSchema.optional(),
   vrrp_scripts: z.record(name, vrrpScriptSchema).optional(),
+  vrrp_track_processes: z.record(name, trackProcessSchema).optional(),
+  vrrp_track_files: z.record(name, trackFileSchema).optional(),
+  vrrp_sync_groups: z.record(name, syncGroupSchema).optional(),
+  static_ipaddress: z.array(vipSchema).optional(),
+  static_routes: z.array(routeLine).optional(),
+  static_rules: z.array(routeLine).optional(),
+  /** Raw top-level keepalived.conf text (LVS virtual_server blocks, anything kadeploy has no field for). */
+  verbatim: verbatim.optional(),
   vrrp_instances: z.record(name, instanceSchema).refine((r) => Object.keys(r).length > 0, 'at least one instance'),
   files: z.array(fileSchema).optional(),
   nodes: z.array(nodeSchema).min(1),
@@ -148,4 +271,7 @@ export type RawInventory = z.infer<typeof inventorySchema>;
 export type RawInstance = z.infer<typeof instanceSchema>;
 export type RawNode = z.infer<typeof nodeSchema>;
 export type RawVip = z.infer<typeof vipSchema>;
+export type RawGlobalDefs = z.infer<typeof globalDefsSchema>;
+export type RawSyncGroup = z.infer<typeof syncGroupSchema>;
+export type RawTracked = string | { name: string; weight?: number };
 export type Secret = z.infer<typeof secretSchema>;

@@ -49,8 +49,9 @@ export function createRenderer(cluster: Cluster): Renderer {
   const render = (template: string, node: NodeSpec): string => {
     const context = {
       node,
-      global_defs: cluster.globalDefs,
-      vrrp_scripts: cluster.vrrpScripts,
+      cluster,
+      global_defs: node.globalDefs,
+      vrrp_scripts: node.vrrpScripts,
       vars: node.vars,
       // keepalived has one LVS sync daemon: the first instance that asks for it gets it.
       lvs_sync: node.instances.find((i) => i.lvsSyncDaemonInterface),

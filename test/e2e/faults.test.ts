@@ -3,7 +3,6 @@
 // apply that converges once the fault is gone. Also: a rollout under a 100 ms prober, and the lock.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { cutLink, restoreLink } from '../../src/lab/index.js';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
+import { startProber } from '../support/prober.js';
 import { withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
@@ -252,39 +252,3 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
     });
   });
 });
-
-/** GET http://VIP/ every 100 ms; the gap is the longest time without a successful answer. */
-function startProber(vip: string) {
-  let running = true;
-  const stats = { sent: 0, failed: 0, longestGapMs: 0 };
-  let lastOk = Date.now();
-  const one = () =>
-    new Promise<boolean>((resolve) => {
-      const req = request({ host: vip, port: 80, path: '/', timeout: 500 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200));
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
-    });
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      stats.sent++;
-      if (await one()) {
-        stats.longestGapMs = Math.max(stats.longestGapMs, Date.now() - lastOk);
-        lastOk = Date.now();
-      } else stats.failed++;
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - started))));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      stats.longestGapMs = Math.max(stats.longestGapMs, Date.now() - lastOk);
-      return stats;
-    },
-  };
-}

@@ -15,22 +15,12 @@ import { BUILTIN_TEMPLATES, createRenderer } from '../../src/render/render.js';
 import { quote } from '../../src/shell/quote.js';
 import { kadeploy } from '../support/cli.js';
 import { BASE } from '../support/inventory.js';
+import { prng } from '../support/prng.js';
 
 const SEED = Number(process.env.KADEPLOY_FUZZ_SEED ?? 20250601);
 const CASES = 1_200;
 const CLI_SAMPLE = 20;
 
-/** mulberry32: tiny, fast, good enough to pick mutations; same seed, same cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = prng(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;

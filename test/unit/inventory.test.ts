@@ -38,9 +38,8 @@ const cases: Case[] = [
   { name: 'vrid shared by two instances on one interface', text: TWO_INSTANCES, path: 'vrrp_instances.VI_2.virtual_router_id', line: 15, message: /unique per interface/ },
   { name: 'priority 0', edits: [[18, '    priority: 0']], path: 'nodes[0].priority', line: 18 },
   { name: 'priority 256', edits: [[22, '    priority: 256']], path: 'nodes[1].priority', line: 22 },
-  { name: 'duplicate priorities', edits: [[22, '    priority: 100']], path: 'nodes[1].priority', line: 22, message: /duplicate priority/ },
   { name: 'two MASTERs', edits: [[21, '    state: MASTER']], path: 'nodes[1].state', line: 21, message: /more than one MASTER/ },
-  { name: 'BACKUP above the MASTER', edits: [[22, '    priority: 120']], path: 'nodes[1].priority', line: 22, message: /not below the MASTER/ },
+  { name: 'BACKUP above the MASTER', edits: [[22, '    priority: 120']], path: 'nodes[1].priority', line: 22, message: /above the MASTER/ },
   { name: 'state missing', edits: [[17, '    # no state']], path: 'nodes[0]', line: 15, message: /state \(MASTER or BACKUP\) is not set/ },
   { name: 'invalid state', edits: [[17, '    state: PRIMARY']], path: 'nodes[0].state', line: 17 },
   { name: 'nopreempt on a MASTER', edits: [[8, '    nopreempt: true']], path: 'nodes[0].state', line: 17, message: /nopreempt .* requires state BACKUP/ },
@@ -112,6 +111,14 @@ describe('kadeploy validate rejects bad inventories', () => {
     const r = runCli(['validate', file]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^.*good\.yaml: valid — 2 node\(s\), 1 VRRP instance\(s\), 1 VIP\(s\)\n$/);
+  });
+
+  it('accepts equal priorities with a warning (keepalived breaks the tie by address)', () => {
+    const file = join(dir, 'tie.yaml');
+    writeFileSync(file, edit([[22, '    priority: 100']]));
+    const r = runCli(['validate', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${file}:22:\\d+: warning: nodes\\[1\\]\\.priority: duplicate priority .*tie`));
   });
 
   it('reports deprecated options as warnings, not errors', () => {

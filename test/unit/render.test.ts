@@ -11,7 +11,7 @@ import { canRunKeepalived, interfacesOf, keepalivedCheck } from '../support/keep
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const GOLDEN = join(ROOT, 'test', 'fixtures', 'golden');
-const ENV = { KEEPALIVED_AUTH_PASS: 'unicast1' }; // inventories/unicast.yaml reads it
+const ENV = { KEEPALIVED_AUTH_PASS: 'unicast1', KEEPALIVED_PRIV_PASS: 'private1' }; // inventories/unicast.yaml and sync-group-dual-stack.yaml read them
 const EXAMPLES = readdirSync(join(ROOT, 'inventories')).filter((f) => f.endsWith('.yaml') && f !== 'lab.yaml');
 
 function renderExample(file: string) {
