@@ -58,7 +58,7 @@ export const fileKind: TaskKind<never, Want> = {
     const remote = facts.files[w.path];
     const temps = facts.temps?.[w.path] ?? [];
     const cleanup = cleanupStep(w.path, temps);
-    const leftovers = temps.length ? `, ${temps.length} leftover temp file(s) removed` : '';
+    const leftovers = temps.length ? `; remove ${temps.length} leftover temp file(s) of an interrupted run` : '';
     if (remote && remote.content === w.content && normMode(remote.mode) === normMode(w.mode) && remote.owner === 'root') {
       // Written but never loaded (a run killed between the rename and the reload, a hand edit): reload.
       const older = w.notify !== undefined && runsOlderFile(facts, w.notify, w.path);

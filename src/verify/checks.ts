@@ -36,7 +36,7 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     add(node.name, 'keepalived active', unit?.active === true, unit?.active ? `running (pid ${unit.pid})` : 'not running');
     const nodePlan = plan.nodes.find((p) => p.node === node.name);
     for (const c of nodePlan?.changes.filter((c) => c.kind === 'file') ?? []) {
-      const drift = c.actions[0] !== 'none';
+      const drift = c.actions[0] !== 'none' && c.actions[0] !== 'remove'; // 'remove': only leftover temp files
       const path = (c.desired as { path: string }).path;
       add(node.name, `${path} as rendered`, !drift, drift ? `drift:\n${c.diff ?? c.summary}` : 'identical');
     }
