@@ -17,7 +17,7 @@ export interface DesiredBase {
   task: string;
 }
 
-export type Action = 'none' | 'install' | 'create' | 'update' | 'enable' | 'start' | 'reload' | 'restart' | 'run' | 'check';
+export type Action = 'none' | 'install' | 'create' | 'update' | 'enable' | 'start' | 'reload' | 'restart' | 'run' | 'check' | 'remove';
 
 /** A file's content, carried by reference: saved plans hold the hash, apply re-renders and compares. */
 export interface ContentRef {

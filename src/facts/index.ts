@@ -1,7 +1,7 @@
 // Read everything the plan needs from one host, in one round trip, once per run.
 import { addressesFact, type AddressesFact } from './addresses.js';
 import { factScript, parseFacts, type Fact } from './fact.js';
-import { filesFact, type FilesFact } from './files.js';
+import { filesFact, tempsFact, type FilesFact, type TempsFact } from './files.js';
 import { osFact, type OsFact } from './os.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
@@ -13,6 +13,8 @@ export interface HostFacts {
   packages: PackagesFact;
   units: UnitsFact;
   files: FilesFact;
+  /** Leftover temp files of managed files (an interrupted upload or rollback), by file. */
+  temps?: TempsFact;
   addresses: AddressesFact;
   keepalived: string | null;
   /** `unless` command → its exit code (0 means the command task has nothing to do). */
@@ -46,7 +48,7 @@ function unlessFact(commands: string[]): Fact<Record<string, number>> {
 
 export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
   const all = (key: keyof FactNeeds) => [...new Set(needs.flatMap((n) => n[key] ?? []))];
-  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), addressesFact, unlessFact(all('unless'))] as Array<Fact<unknown>>;
+  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless'))] as Array<Fact<unknown>>;
 }
 
 export async function gatherFacts(host: Runner, needs: FactNeeds[]): Promise<HostFacts> {

@@ -4,6 +4,7 @@
 // swap when it is not. A restored backup is used up, so the next rollback steps one run further
 // back; the files it replaced are kept once, as PATH.kadeploy-rollback.
 import { RollbackError } from '../errors.js';
+import { restoreTemp } from '../facts/files.js';
 import { quote, sh } from '../shell/quote.js';
 import type { Runner } from '../shell/runner.js';
 import type { Backup } from './backups.js';
@@ -68,7 +69,7 @@ const keep = (of: string) => `if [ -e ${quote(of)} ]; then ${sh('cp', '-p', of, 
 export function swapInCommand(backups: readonly Backup[], created: readonly string[] = []): string {
   return [
     ...backups.map((b) => {
-      const tmp = `${b.of}.kadeploy-restore.tmp`;
+      const tmp = restoreTemp(b.of);
       return `{ ${keep(b.of)} && ${sh('cp', '-p', b.path, tmp)} && ${sh('mv', '-f', tmp, b.of)}; }`;
     }),
     ...created.map((of) => `{ ${keep(of)} && ${sh('rm', '-f', of)}; }`),

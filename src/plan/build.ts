@@ -22,7 +22,7 @@ export interface PlanOptions {
 }
 
 const contextOf = (o: PlanOptions = {}): PlanContext => ({
-  notified: new Set<string>(),
+  notified: new Map<string, string>(),
   backupSuffix: o.backupSuffix ?? RUN_BACKUP_SUFFIX,
   runId: o.runId ?? randomBytes(4).toString('hex'),
   aptProxy: o.aptProxy,
@@ -50,7 +50,7 @@ export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: Pla
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
-    changes: planChanges(desired, facts, { ...ctx, notified: new Set() }),
+    changes: planChanges(desired, facts, { ...ctx, notified: new Map() }),
     rollback: {
       configPath: DEFAULTS.keepalived.config_path,
       unit: DEFAULTS.keepalived.service,

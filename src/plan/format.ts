@@ -11,7 +11,7 @@ export interface Style {
 
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
 
-const SYMBOL: Record<string, string> = { install: '+', create: '+', update: '~', enable: '~', start: '~', reload: '~', restart: '~', run: '!', check: '?', none: '=' };
+const SYMBOL: Record<string, string> = { install: '+', create: '+', update: '~', enable: '~', start: '~', reload: '~', restart: '~', run: '!', check: '?', remove: '-', none: '=' };
 
 function colourDiff(diff: string, color: boolean): string {
   return diff

@@ -3,7 +3,8 @@
 // it there (keepalived -t), keep the old file as PATH.kadeploy-bak.<run>, rename into place (readers
 // see the old file or the new one), prune old backups. The undo puts the backup back (ops/rollback.ts).
 import { createHash, randomBytes } from 'node:crypto';
-import { posix } from 'node:path';
+import { tempPrefix } from '../facts/files.js';
+import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
 import { maskedDiff } from '../mask.js';
 import { runStep } from '../ops/steps.js';
@@ -19,7 +20,7 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 
 /** The commands that put `w` in place; `exists`: there is a file to keep as backup. */
 export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): Step[] {
-  const tmp = posix.join(posix.dirname(w.path), `.${posix.basename(w.path)}.kadeploy-${ctx.runId}.tmp`);
+  const tmp = `${tempPrefix(w.path)}${ctx.runId}.tmp`;
   const backup = w.path + ctx.backupSuffix;
   const cleanup = `{ ${sh('rm', '-f', tmp)}; exit 1; }`;
   const steps: Step[] = [
@@ -42,20 +43,44 @@ export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'back
   return steps;
 }
 
+/**
+ * Leftover temp files of `path` (an upload or a rollback cut short: kadeploy killed, connection
+ * lost) may hold secrets: removed before anything else. Listed by name; their content is never read.
+ */
+function cleanupStep(path: string, temps: readonly string[]): Step[] {
+  return temps.length ? [{ title: `remove ${temps.length} leftover temp file(s) of ${path}`, command: sh('rm', '-f', '--', ...temps) }] : [];
+}
+
 export const fileKind: TaskKind<never, Want> = {
   key: 'file',
-  needs: (w) => ({ files: [w.path] }),
+  needs: (w) => ({ files: [w.path], ...(w.notify ? { units: [w.notify] } : {}) }),
   plan(w, facts, ctx) {
     const remote = facts.files[w.path];
+    const temps = facts.temps?.[w.path] ?? [];
+    const cleanup = cleanupStep(w.path, temps);
+    const leftovers = temps.length ? `; remove ${temps.length} leftover temp file(s) of an interrupted run` : '';
     if (remote && remote.content === w.content && normMode(remote.mode) === normMode(w.mode) && remote.owner === 'root') {
-      return noop(w, `${w.path} up to date`);
+      // Written but never loaded (a run killed between the rename and the reload, a hand edit): reload.
+      const older = w.notify !== undefined && runsOlderFile(facts, w.notify, w.path);
+      if (older) ctx.notified.set(w.notify!, `${w.path} changed on disk since ${w.notify} last loaded it`);
+      const summary = `${w.path} up to date${older ? `, but ${runsOlderMessage(w.notify!)}` : ''}`;
+      if (!cleanup.length) return noop(w, summary);
+      return { task: w.task, kind: 'file', actions: ['remove'], summary: `${summary}${leftovers}`, desired: w, steps: cleanup };
     }
-    if (w.notify) ctx.notified.add(w.notify);
+    if (w.notify) ctx.notified.set(w.notify, '');
     const action = remote ? 'update' : 'create';
     const modeNote = remote && normMode(remote.mode) !== normMode(w.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(w.mode)}` : '';
     // Masked by position: neither the inventory's secrets nor the node's current ones are ever shown.
     const diff = maskedDiff(w.path, remote?.content ?? '', w.content, ctx.secrets);
-    return { task: w.task, kind: 'file', actions: [action], summary: `${w.path} (${action}${modeNote})`, diff, desired: w, steps: fileSteps(w, remote != null, ctx) };
+    return {
+      task: w.task,
+      kind: 'file',
+      actions: [action],
+      summary: `${w.path} (${action}${modeNote})${leftovers}`,
+      diff,
+      desired: w,
+      steps: [...cleanup, ...fileSteps(w, remote != null, ctx)],
+    };
   },
 };
 

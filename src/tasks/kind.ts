@@ -16,8 +16,11 @@ export interface WantContext {
 
 /** What planning one node may use besides its facts. */
 export interface PlanContext {
-  /** Units whose configuration changes in this plan (a file task with `notify`): reloaded, not left stale. */
-  notified: Set<string>;
+  /**
+   * Units to reload, not left stale: a file they read changes in this plan (reason ''), or changed
+   * on the node since they last loaded it (the reason says so; facts/loaded.ts).
+   */
+  notified: Map<string, string>;
   /** Appended to a replaced file's path for its backup (one per run, see ops/backups.ts). */
   backupSuffix: string;
   /** Names temp files of this run on the node. */

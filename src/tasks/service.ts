@@ -22,11 +22,12 @@ export const serviceKind: TaskKind<z.infer<typeof args>, Want> = {
     if (w.started && !unit.active) actions.push('start');
     else if (w.started && ctx.notified.has(w.name)) actions.push('reload');
     if (!actions.length) return noop(w, `${w.name} enabled and running`);
+    const why = actions.includes('reload') ? ctx.notified.get(w.name) : undefined;
     const steps: Step[] = actions.flatMap((action): Step[] => {
       const failure = { message: `${w.name} ${action} failed`, show: 'output' as const };
       const run: Step = { title: `${action} ${w.name}`, command: serviceCommand(action, w.name), failure };
       return action === 'enable' ? [run] : [run, { title: `${w.name} active after ${action}`, command: activeCheckCommand(w.name), failure }];
     });
-    return { task: w.task, kind: 'service', actions, summary: `${w.name}: ${actions.join(', ')}`, desired: w, steps };
+    return { task: w.task, kind: 'service', actions, summary: `${w.name}: ${actions.join(', ')}${why ? ` (${why})` : ''}`, desired: w, steps };
   },
 };

@@ -2,6 +2,9 @@
 // per node and per VIP, each with a pass/fail and the reason.
 import type { Session } from '../apply/session.js';
 import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
+import type { HostFacts } from '../facts/index.js';
+import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
+import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
 import { describeScriptExit, readVrrp, type VrrpReading } from './probe.js';
@@ -33,10 +36,11 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     add(node.name, 'keepalived active', unit?.active === true, unit?.active ? `running (pid ${unit.pid})` : 'not running');
     const nodePlan = plan.nodes.find((p) => p.node === node.name);
     for (const c of nodePlan?.changes.filter((c) => c.kind === 'file') ?? []) {
-      const drift = c.actions[0] !== 'none';
+      const drift = c.actions[0] !== 'none' && c.actions[0] !== 'remove'; // 'remove': only leftover temp files
       const path = (c.desired as { path: string }).path;
       add(node.name, `${path} as rendered`, !drift, drift ? `drift:\n${c.diff ?? c.summary}` : 'identical');
     }
+    addRunsFile(add, node.name, f);
     add(node.name, 'haproxy active', r.haproxyActive, r.haproxyActive ? 'running' : 'not running');
     for (const s of cluster.vrrpScripts) {
       const rc = r.scripts[s.name];
@@ -67,6 +71,14 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     add('cluster', `VIP ${p.vip}`, placementOk(judged), describePlacement(judged));
   }
   return { results, placements };
+}
+
+/** keepalived runs the file on disk: not when the file changed after its last (re)load (facts/loaded.ts). */
+function addRunsFile(add: (node: string, check: string, ok: boolean, detail: string) => void, node: string, f: HostFacts): void {
+  const { config_path: path, service: unit } = DEFAULTS.keepalived;
+  if (!f.units[unit]?.active || !f.files[path]) return;
+  const older = runsOlderFile(f, unit, path);
+  add(node, `${unit} runs ${path}`, !older, older ? `drift: ${runsOlderMessage(unit)}` : 'loaded since it last changed');
 }
 
 export function formatChecks(results: CheckResult[]): string {

@@ -28,7 +28,7 @@ const UPDATE = process.env.UPDATE_PLAN_CASES === '1';
 /** Fixed, so that commands are the same on every run. */
 const OPTIONS = { runId: 'RUNID', backupSuffix: '.kadeploy-bak.20250101T000000Z' };
 
-type FileFacts = null | { content?: string; replace?: [string, string]; mode?: string; owner?: string };
+type FileFacts = null | { content?: string; replace?: [string, string]; mode?: string; owner?: string; changed?: number };
 interface NodeFacts {
   /** Packages installed, unit enabled and active, every file as rendered. */
   converged?: boolean;
@@ -38,6 +38,8 @@ interface NodeFacts {
   units?: HostFacts['units'];
   files?: Record<string, FileFacts>;
   unless?: Record<string, number>;
+  /** Leftover temp files, by managed file. */
+  temps?: Record<string, string[]>;
 }
 interface Failure {
   about: string;
@@ -95,7 +97,7 @@ function factsOf(spec: { ip: string; instances: Array<{ vips: Array<{ address: s
     }
     const base = files[path] ?? { mode: '0640', owner: 'root', group: 'root', content: wanted.find((d) => d.path === path)?.content ?? '' };
     const content = over.content ?? (over.replace ? base.content.replace(over.replace[0], over.replace[1]) : base.content);
-    files[path] = { ...base, ...(over.mode ? { mode: over.mode } : {}), ...(over.owner ? { owner: over.owner } : {}), content };
+    files[path] = { ...base, ...(over.mode ? { mode: over.mode } : {}), ...(over.owner ? { owner: over.owner } : {}), ...(over.changed ? { changed: over.changed } : {}), content };
   }
   const vips = f.holds ? spec.instances.flatMap((i) => i.vips.map((v) => v.address.split('/')[0]!)) : [];
   return {
@@ -106,6 +108,7 @@ function factsOf(spec: { ip: string; instances: Array<{ vips: Array<{ address: s
     addresses: { lo: ['127.0.0.1'], eth0: [spec.ip, ...vips] },
     keepalived: f.converged ? '2.2.7' : null,
     unless: f.unless ?? {},
+    temps: f.temps ?? {},
   };
 }
 

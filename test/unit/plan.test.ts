@@ -150,7 +150,9 @@ describe('facts', () => {
     const list = factsFor(needsOf(d));
     const out = execFileSync('sh', ['-c', factScript(list)], { encoding: 'utf8' });
     const f = parseFacts(list, out) as unknown as HostFacts;
-    assert.deepEqual(f.files[present], { mode: '0640', owner: 'root', group: 'root', content: 'line one\nline "two" $(not run)\n' });
+    const { changed, ...file } = f.files[present]!;
+    assert.deepEqual(file, { mode: '0640', owner: 'root', group: 'root', content: 'line one\nline "two" $(not run)\n' });
+    assert.ok(Math.abs(changed! / 1000 - Date.now()) < 60_000, `ctime in microseconds: ${changed}`);
     assert.equal(f.files[join(dir, 'absent')], null);
     assert.equal(f.unless['exit 3'], 3);
     assert.ok(f.addresses.lo?.includes('127.0.0.1'), JSON.stringify(f.addresses));
