@@ -1,7 +1,7 @@
 // Do two keepalived configurations say the same thing? Statement by statement, order, comments,
 // spacing and quoting aside: how import's round trip is judged, and how a diff that only reformats a
 // hand-written configuration is recognised as formatting.
-import { statementLines, type Statement } from './parse.js';
+import { parseText, statementLines, type Statement } from './parse.js';
 
 /**
  * The statements two configs must share. Documented differences, applied to the rendered side only when
@@ -28,3 +28,18 @@ export const sameStatements = (source: Statement[], rendered: Statement[]): bool
   const d = compareStatements(source, rendered);
   return d.missing.length === 0 && d.added.length === 0;
 };
+
+/**
+ * True when two keepalived.conf texts hold exactly the same statements (order, comments, spacing and
+ * quoting aside, and no documented difference allowed): a diff between them only reformats. A text
+ * that does not parse is never "the same".
+ */
+export function sameConfigText(a: string, b: string): boolean {
+  try {
+    const sorted = (text: string) => statementLines(parseText(text)).sort();
+    const [x, y] = [sorted(a), sorted(b)];
+    return x.length === y.length && x.every((line, k) => line === y[k]);
+  } catch {
+    return false;
+  }
+}

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tempPrefix } from '../facts/files.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
+import { sameConfigText } from '../import/compare.js';
 import { maskedDiff } from '../mask.js';
 import { runStep } from '../ops/steps.js';
 import type { Runner } from '../shell/runner.js';
@@ -70,13 +71,15 @@ export const fileKind: TaskKind<never, Want> = {
     if (w.notify) ctx.notified.set(w.notify, '');
     const action = remote ? 'update' : 'create';
     const modeNote = remote && normMode(remote.mode) !== normMode(w.mode) ? `, mode ${normMode(remote.mode)} → ${normMode(w.mode)}` : '';
+    // Adopting a hand-written keepalived.conf: say when the new text only reformats what runs now.
+    const formatting = remote && w.validate === 'keepalived' && remote.content !== w.content && sameConfigText(remote.content, w.content) ? ', formatting only' : '';
     // Masked by position: neither the inventory's secrets nor the node's current ones are ever shown.
     const diff = maskedDiff(w.path, remote?.content ?? '', w.content, ctx.secrets);
     return {
       task: w.task,
       kind: 'file',
       actions: [action],
-      summary: `${w.path} (${action}${modeNote})${leftovers}`,
+      summary: `${w.path} (${action}${formatting}${modeNote})${leftovers}`,
       diff,
       desired: w,
       steps: [...cleanup, ...fileSteps(w, remote != null, ctx)],

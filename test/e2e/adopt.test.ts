@@ -153,6 +153,7 @@ describe('adopt a cluster configured by hand', { timeout: 900_000 }, () => {
       const dry = await kadeploy(['apply', '--dry-run', inv], env);
       expectOk(dry, 'apply --dry-run');
       assert.doesNotMatch(dry.stdout + dry.stderr, new RegExp(PASS));
+      assert.doesNotMatch(dry.stdout, /keepalived\.conf \((create|update)(, mode [^)]*)?\)/, 'keepalived.conf: nothing but formatting changes');
       assert.deepEqual(await nodeState(lab), before, 'dry-run changed nothing');
 
       // 4. Apply under a 100 ms prober: a reload at most (same keepalived PID), the VIP never moves.

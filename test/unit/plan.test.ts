@@ -85,6 +85,25 @@ describe('plan', () => {
     assert.deepEqual(changes.find((c) => c.kind === 'service')!.actions, ['reload']);
   });
 
+  it('a hand-written config that says the same as the rendered one is an update marked "formatting only"', () => {
+    const f = converged();
+    // What an operator's file looks like: comments, other spacing, a quoted value, another statement order.
+    const rendered = f.files[CONF]!.content;
+    const lines = rendered.split('\n');
+    const prio = lines.findIndex((l) => /^\s+priority /.test(l));
+    const state = lines.findIndex((l) => /^\s+state /.test(l));
+    [lines[prio], lines[state]] = [lines[state]!, lines[prio]!];
+    f.files[CONF]!.content = `# written by hand\n${lines.join('\n').replace(/virtual_router_id (\d+)/, 'virtual_router_id   "$1"   # vrid')}`;
+    const file = planChanges(desiredOf(), f).find((c) => c.kind === 'file')!;
+    assert.deepEqual(file.actions, ['update']);
+    assert.match(file.summary, /\(update, formatting only\)/);
+
+    f.files[CONF]!.content = rendered.replace('priority 100', 'priority 110');
+    assert.doesNotMatch(planChanges(desiredOf(), f).find((c) => c.kind === 'file')!.summary, /formatting only/, 'a changed value is not formatting');
+    f.files[CONF]!.content = `${rendered}\nvrrp_script extra {\n    script "/bin/true"\n}\n`;
+    assert.doesNotMatch(planChanges(desiredOf(), f).find((c) => c.kind === 'file')!.summary, /formatting only/, 'an extra statement is not formatting');
+  });
+
   it('fixes a wrong mode even when the content is right', () => {
     const f = converged();
     f.files[CONF]!.mode = '644';
