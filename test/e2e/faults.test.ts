@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { cutLink, restoreLink } from '../../src/lab/index.js';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
 import { startProber } from '../support/prober.js';
-import { withLab, type Lab } from './lab-helper.js';
+import { clearStepMarkers, markStep, waitForStep, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-faults-'));
@@ -164,13 +164,14 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
 
       await t.test('a connection cut mid-apply leaves keepalived running; re-apply converges', async () => {
         await reset();
-        const playbook = playbookWithCommand('slow.yaml', 'sleep 4');
+        const playbook = playbookWithCommand('slow.yaml', markStep('sleep 4'));
         const slow = writeInventory(lab, 'slow.yaml', (doc) => {
           doc.setIn(['nodes', 1, 'priority'], 141);
           doc.setIn(['ssh', 'command_timeout'], 20);
         });
+        await clearStepMarkers(lab);
         const running = kadeploy(['apply', slow, '--playbook', playbook]);
-        await new Promise((r) => setTimeout(r, 2000)); // lb2 (changed first) is in its `sleep 4`
+        await waitForStep(lab, 'lb2'); // lb2 (changed first) is in its `sleep 4`
         await cutLink('lb2', { name: lab.name });
         let r: CliResult;
         try {
@@ -187,13 +188,14 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
 
       await t.test('Ctrl-C rolls back the node being changed and touches no other', async () => {
         await reset();
-        const playbook = playbookWithCommand('slow2.yaml', 'sleep 3');
+        const playbook = playbookWithCommand('slow2.yaml', markStep('sleep 3'));
+        await clearStepMarkers(lab);
         const child = spawn(process.execPath, [CLI, 'apply', bumped, '--playbook', playbook], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         child.stderr.on('data', (d) => (out += d));
         const exited = new Promise<number | null>((r) => child.on('close', r));
-        await new Promise((r) => setTimeout(r, 2000));
+        await waitForStep(lab, 'lb2');
         child.kill('SIGINT');
         const code = await exited;
         assert.equal(code, 130, out);
@@ -203,9 +205,10 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
 
       await t.test('two applies at once never interleave: the second waits for the lock', async () => {
         await reset();
-        const playbook = playbookWithCommand('slow3.yaml', 'sleep 3');
+        const playbook = playbookWithCommand('slow3.yaml', markStep('sleep 3'));
+        await clearStepMarkers(lab);
         const first = kadeploy(['apply', bumped, '--playbook', playbook]);
-        await new Promise((r) => setTimeout(r, 1000));
+        await waitForStep(lab, 'lb2'); // the first holds the lock and is changing lb2
         const second = await kadeploy(['apply', bumped, '--playbook', playbook]);
         const firstResult = await first;
         expectOk(firstResult, 'first apply');

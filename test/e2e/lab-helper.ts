@@ -153,3 +153,23 @@ export async function assertLabGone(f: LabFootprint): Promise<void> {
     assert.notEqual((await runResult('ip', ['link', 'show', 'dev', link])).code, 0, `link ${link} removed`);
   }
 }
+
+/**
+ * Interrupting a run at a chosen step: the step's command first touches STEP_MARKER on the node
+ * (`markStep('sleep 3')`), and the test waits for it before signalling, instead of guessing a delay
+ * that a loaded machine overruns.
+ */
+export const STEP_MARKER = '/run/kadeploy-e2e-step';
+export const markStep = (run: string): string => `touch ${STEP_MARKER} && ${run}`;
+
+export async function clearStepMarkers(lab: Lab): Promise<void> {
+  for (const n of lab.nodes) await lab.exec(n.name, `rm -f ${STEP_MARKER}`);
+}
+
+export async function waitForStep(lab: Lab, node: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await lab.exec(node, `test -e ${STEP_MARKER}`)).code !== 0) {
+    if (Date.now() > deadline) throw new Error(`${node}: the marked step did not start within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

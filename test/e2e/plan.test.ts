@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
-import { withLab, type Lab } from './lab-helper.js';
+import { clearStepMarkers, markStep, waitForStep, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-plan-e2e-'));
@@ -138,13 +138,14 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
       });
 
       await t.test('SIGTERM mid-apply rolls back, exits non-zero and releases the lock', async () => {
-        const playbook = playbookWith('slow', 3, { name: 'In between', command: { run: 'sleep 3' } });
+        const playbook = playbookWith('slow', 3, { name: 'In between', command: { run: markStep('sleep 3') } });
+        await clearStepMarkers(lab);
         const child = spawn(process.execPath, [CLI, 'apply', bumped, '--playbook', playbook], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         child.stderr.on('data', (d) => (out += d));
         const exited = new Promise<number | null>((r) => child.on('close', r));
-        await new Promise((r) => setTimeout(r, 2000));
+        await waitForStep(lab, 'lb2');
         child.kill('SIGTERM');
         const code = await exited;
         assert.notEqual(code, 0, out);
