@@ -78,3 +78,43 @@ export class RollbackError extends KadeployError {}
 
 /** A saved plan that cannot be used (unreadable, another version, or the nodes or inventory changed). */
 export class PlanError extends KadeployError {}
+
+// SSH failures that are still command failures, so callers catching CommandError see them too.
+/** A remote command ran past its timeout and was killed. */
+export class TimeoutError extends CommandError {
+  constructor(host: string, command: string, readonly timeoutMs: number, stdout: string, stderr: string) {
+    super(host, command, null, stdout, stderr);
+    this.message = `${host}: command timed out after ${timeoutMs} ms and was killed: ${command}`;
+  }
+}
+
+/** sudo on a node would not run a command: a wrong `sudo_password`, or a password it needs and was not given. */
+export class SudoPasswordError extends KadeployError {
+  constructor(readonly host: string, user: string, reason: 'refused' | 'missing') {
+    super(
+      reason === 'refused'
+        ? `sudo password refused on ${host} (user ${user}); check ssh.sudo_password in the inventory`
+        : `sudo on ${host} asks user ${user} for a password and none is set; set ssh.sudo_password, or allow the user sudo without one (NOPASSWD)`,
+    );
+  }
+}
+
+/** An ssh_config kadeploy cannot evaluate like OpenSSH: named by file and line. */
+export class SshConfigError extends KadeployError {
+  constructor(file: string, line: number, message: string) {
+    super(`${file}:${line}: ${message}`);
+  }
+}
+
+/** A node's lock could not be taken (held by a live run) or kept. */
+export class LockError extends KadeployError {}
+
+/** A keepalived.conf import cannot represent: named by file and line, like an inventory error. */
+export class ImportError extends KadeployError {
+  override readonly exitCode = 3;
+}
+
+/** The failover drill was interrupted; every service it stopped was started again. */
+export class DrillAborted extends KadeployError {
+  override readonly exitCode = 130;
+}

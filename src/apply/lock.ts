@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
-import { KadeployError } from '../errors.js';
+import { LockError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit } from '../ssh/limit.js';
@@ -47,7 +47,6 @@ export interface LockHolder {
   started?: number;
 }
 
-export class LockError extends KadeployError {}
 
 const HOLDER_FILE = 'holder';
 const ALIVE_FILE = 'alive';

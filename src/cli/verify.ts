@@ -3,7 +3,8 @@ import { openSession, printWarnings, withSession } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
 import { seconds, wholeNumber } from './numbers.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
-import { DrillAborted, failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
+import { DrillAborted } from '../errors.js';
+import { failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
 
 interface VerifyFlags {
   json?: boolean;

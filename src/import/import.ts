@@ -13,7 +13,8 @@ import {
   vipSchema,
   vrrpScriptSchema,
 } from '../inventory/schema.js';
-import { ImportError, statementText, type Statement } from './parse.js';
+import { ImportError } from '../errors.js';
+import { statementText, type Statement } from './parse.js';
 
 type Obj = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
 // its file and line, so whatever import cannot take names the place it came from.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { KadeployError } from '../errors.js';
+import { ImportError } from '../errors.js';
 
 export interface Statement {
   keyword: string;
@@ -17,9 +17,6 @@ export interface Statement {
   children?: Statement[];
 }
 
-export class ImportError extends KadeployError {
-  override readonly exitCode = 3;
-}
 
 /** Thrown by a reader that has to fetch something first (remote reads are asynchronous): fetch, then parse again. */
 export class NeedFetch extends Error {

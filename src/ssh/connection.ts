@@ -11,7 +11,7 @@ import { authMethods, type AuthPlan } from './auth.js';
 import { isCertificateType, ssh2HasCertificates } from './certificate.js';
 import { CommandError, ConnectError } from '../errors.js';
 import { quote, sh } from '../shell/quote.js';
-import { SudoPasswordError, TimeoutError } from './errors.js';
+import { SudoPasswordError, TimeoutError } from '../errors.js';
 import { hostKeyAlgorithms, hostKeyName, loadKnownHosts, verifyHostKey, type KnownHostsEntry } from './known-hosts.js';
 import { createLimiter } from './limit.js';
 import type { SshTarget } from './target.js';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostName } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { KadeployError } from '../errors.js';
+import { SshConfigError } from '../errors.js';
 import { matchPattern, matchPatternList } from './pattern.js';
 
 /** One keyword line of an ssh_config file; `keyword` lower-cased. */
@@ -52,12 +52,6 @@ export interface SshConfigQuery {
   execTimeoutMs?: number;
 }
 
-/** An ssh_config kadeploy cannot evaluate like OpenSSH: named by file and line. */
-export class SshConfigError extends KadeployError {
-  constructor(file: string, line: number, message: string) {
-    super(`${file}:${line}: ${message}`);
-  }
-}
 
 const MAX_INCLUDE_DEPTH = 16; // OpenSSH's READCONF_MAX_DEPTH
 const DEFAULT_EXEC_TIMEOUT_MS = 10_000;

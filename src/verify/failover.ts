@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import type { Session } from '../apply/session.js';
 import { expectedHolder, readPlacement } from '../apply/vip.js';
-import { KadeployError } from '../errors.js';
+import { DrillAborted, KadeployError } from '../errors.js';
 import { sh } from '../shell/quote.js';
 
 export type DrillTarget = 'haproxy' | 'keepalived';
@@ -37,9 +37,6 @@ export interface DrillReport {
   problems: string[];
 }
 
-export class DrillAborted extends KadeployError {
-  override readonly exitCode = 130;
-}
 
 const POLL_MS = 100;
 /** Allowance for polling over SSH and for the first track-script run after a state change. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { SshConnection } from '../../src/ssh/connection.js';
-import { SudoPasswordError } from '../../src/ssh/errors.js';
+import { SudoPasswordError } from '../../src/errors.js';
 import type { SshTarget } from '../../src/ssh/target.js';
 import { writeFileAtomic } from '../../src/ssh/upload.js';
 import { kadeploy } from '../support/cli.js';

@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { acquireLocks, describeHolder, goneHere, isStale, LockError, parseHolder, procIdentity } from '../../src/apply/lock.js';
+import { acquireLocks, describeHolder, goneHere, isStale, parseHolder, procIdentity } from '../../src/apply/lock.js';
+import { LockError } from '../../src/errors.js';
 import { SshConnection } from '../../src/ssh/connection.js';
 import { sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 

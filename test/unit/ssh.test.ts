@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { CommandError, ConnectError } from '../../src/errors.js';
 import { quote, sh } from '../../src/shell/quote.js';
 import { SshConnection, sudoCommand } from '../../src/ssh/connection.js';
-import { TimeoutError } from '../../src/ssh/errors.js';
+import { TimeoutError } from '../../src/errors.js';
 import { checkHostKey, hostKeyAlgorithms, parseKnownHosts } from '../../src/ssh/known-hosts.js';
 import { createLimiter, mapLimit } from '../../src/ssh/limit.js';
 import { SshPool } from '../../src/ssh/pool.js';
