@@ -26,6 +26,8 @@ export interface LockOptions {
   onWait?: (node: string, holder: string) => void;
   /** Whether a PID of this machine is running (replaceable in tests). */
   isAlive?: (pid: number) => boolean;
+  /** Who takes the lock (default: a new identity for this process and `command`). */
+  me?: Me;
 }
 
 /** Who holds a lock, as written into it. `started` is the node's clock (seconds), so skew does not matter. */
@@ -42,7 +44,7 @@ export class LockError extends KadeployError {}
 
 const HOLDER_FILE = 'holder';
 
-interface Me {
+export interface Me {
   token: string;
   host: string;
   pid: number;
@@ -148,18 +150,12 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
     staleMs: opts.staleMs ?? 3_600_000,
     isAlive: opts.isAlive ?? pidAlive,
   };
-  const me: Me = {
-    token: randomBytes(8).toString('hex'),
-    host: hostname(),
-    pid: process.pid,
-    user: safeUser(),
-    command: opts.command ?? 'kadeploy',
-  };
+  const me = opts.me ?? identity(opts.command);
   let held: Array<[string, SshConnection]> = [];
   const giveBack = async (): Promise<void> => {
     const taken = held;
     held = [];
-    await mapLimit(taken, 50, ([, conn]) => conn.exec(removeCommand(o.path, me.token, me.token), { check: false }).catch(() => undefined));
+    await removeOwn(taken.map(([, conn]) => conn), o.path, me.token);
   };
   let released = false;
   const release = async (): Promise<void> => {
@@ -204,6 +200,58 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
     await release();
     throw e;
   }
+}
+
+/** A new lock identity for this run: a random token, this machine, process and user. */
+export function identity(command = 'kadeploy'): Me {
+  return { token: randomBytes(8).toString('hex'), host: hostname(), pid: process.pid, user: safeUser(), command };
+}
+
+/** Remove our own lock (by token) on these nodes; never throws. */
+async function removeOwn(conns: SshConnection[], path: string, token: string): Promise<void> {
+  await mapLimit(conns, 50, (conn) => conn.exec(removeCommand(path, token, token), { check: false }).catch(() => undefined));
+}
+
+const LOCKED = 'ACQUIRED';
+
+/** One round trip: take the lock, and only when that succeeded run `script` (its output follows the first line). */
+export function lockThenCommand(path: string, me: Me, script: string): string {
+  return `kadeploy_lock=$( ${acquireCommand(path, me)} ); printf '%s\n' "$kadeploy_lock"; if [ "$kadeploy_lock" = ${LOCKED} ]; then ${script}; fi`;
+}
+
+/**
+ * Take the lock on every node in the same round trip as another command (the facts), which runs on
+ * a node only once its lock is taken there. When every lock was taken at once (the usual case),
+ * returns each node's command output and the release. Otherwise (a lock held, stale, or failing),
+ * gives back what it took and falls back to `acquireLocks` (waiting, stale takeover, the same
+ * errors) and returns no outputs: the caller runs its command again, under the lock.
+ */
+export async function acquireLocksWith(
+  conns: Map<string, SshConnection>,
+  command: (node: string) => string,
+  opts: LockOptions = {},
+): Promise<{ release: () => Promise<void>; outputs?: Map<string, string> }> {
+  const path = opts.path ?? DEFAULT_LOCK_PATH;
+  const me = opts.me ?? identity(opts.command);
+  const nodes = [...conns];
+  const results = await Promise.allSettled(nodes.map(([node, conn]) => conn.exec(lockThenCommand(path, me, command(node)), { check: false })));
+  const outputs = new Map<string, string>();
+  results.forEach((r, k) => {
+    const out = r.status === 'fulfilled' ? r.value.stdout : '';
+    if (out.startsWith(`${LOCKED}\n`)) outputs.set(nodes[k]![0], out.slice(LOCKED.length + 1));
+  });
+  if (outputs.size === nodes.length) {
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await removeOwn(nodes.map(([, conn]) => conn), path, me.token);
+    };
+    return { release, outputs };
+  }
+  // Ours may also be on a node whose answer was lost (same token: removing it is always safe).
+  await removeOwn(nodes.map(([, conn]) => conn), path, me.token);
+  return { release: await acquireLocks(conns, { ...opts, me }) };
 }
 
 function safeUser(): string {

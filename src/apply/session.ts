@@ -3,7 +3,7 @@
 // `withSession` is how every command opens one: Ctrl-C, SIGTERM and SIGHUP abort it the same way
 // (the node being changed is rolled back), and the locks and connections are always released.
 import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
-import { gatherFacts, type HostFacts } from '../facts/index.js';
+import { factsCommand, type HostFacts } from '../facts/index.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { buildPlan } from '../plan/build.js';
@@ -11,7 +11,7 @@ import { desiredFor } from '../plan/desired.js';
 import type { Desired, Plan } from '../types.js';
 import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
-import { acquireLocks } from './lock.js';
+import { acquireLocks, acquireLocksWith } from './lock.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
@@ -89,9 +89,8 @@ export async function connect(opts: SessionOptions, loaded = loadInventory(opts.
   const planned = targets.filter((n) => conns.has(n.name));
   let release = async (): Promise<void> => {};
   if (opts.lock) {
-    const lockConns = new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
     try {
-      release = await acquireLocks(lockConns, { command: opts.command, onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`) });
+      release = await acquireLocks(lockConns(planned, conns), lockOptions(opts));
     } catch (e) {
       await pool.closeAll();
       throw e;
@@ -104,6 +103,12 @@ export async function connect(opts: SessionOptions, loaded = loadInventory(opts.
   return { cluster, warnings, pool, conns, targets: planned, skipped: failures.map((f) => f.message), close };
 }
 
+const lockConns = (planned: NodeSpec[], conns: Map<string, SshConnection>) => new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
+const lockOptions = (opts: SessionOptions) => ({
+  command: opts.command,
+  onWait: (node: string, holder: string) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`),
+});
+
 export async function openSession(opts: SessionOptions): Promise<Session> {
   const loaded = loadInventory(opts.inventory);
   const { cluster } = loaded;
@@ -113,12 +118,21 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const renderer = createRenderer(cluster);
   const desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)]));
 
-  const c = await connect(opts, loaded);
+  // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
+  let c = await connect({ ...opts, lock: false }, loaded);
   const facts = new Map<string, HostFacts>();
   const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
+  const reads = new Map(reachable.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));
   try {
-    await mapLimit(reachable, opts.forks ?? cluster.forks, async (node) => {
-      facts.set(node.name, await gatherFacts(c.conns.get(node.name)!, needsOf(desired.get(node.name)!)));
+    if (opts.lock) {
+      const { release, outputs } = await acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts));
+      const close = c.close;
+      c = { ...c, close: async () => { await release(); await close(); } };
+      for (const [node, out] of outputs ?? []) facts.set(node, reads.get(node)!.parse(out));
+    }
+    await mapLimit(reachable.filter((n) => !facts.has(n.name)), opts.forks ?? cluster.forks, async (node) => {
+      const read = reads.get(node.name)!;
+      facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
     });
   } catch (e) {
     await c.close();
