@@ -16,6 +16,7 @@ import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
 import { needsOf } from '../tasks/registry.js';
+import { timed, type Timings } from '../timings.js';
 
 export interface SessionOptions {
   inventory: string;
@@ -30,6 +31,8 @@ export interface SessionOptions {
   lock?: boolean;
   /** Recorded in the lock for whoever finds it held. */
   command?: string;
+  /** --timings: each phase is recorded here. */
+  timings?: Timings;
 }
 
 /** Connected to the nodes (and locked when asked): what `status` needs, no templates, no facts. */
@@ -47,6 +50,8 @@ export interface Connected {
 }
 
 export interface Session extends Connected {
+  /** The --timings being recorded (the options' own), if any. */
+  timings?: Timings;
   desired: Map<string, Desired[]>;
   facts: Map<string, HostFacts>;
   plan: Plan;
@@ -110,37 +115,44 @@ const lockOptions = (opts: SessionOptions) => ({
 });
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
-  const loaded = loadInventory(opts.inventory);
+  const t = opts.timings;
+  const { loaded, desired } = await timed(t, 'inventory, playbook, render', () => {
+    const loaded = loadInventory(opts.inventory);
+    const { cluster } = loaded;
+    const playbook = loadPlaybook(opts.playbook);
+    targetsOf(cluster, opts);
+    // Render everything before connecting: a template error must not cost a connection, or a change.
+    const renderer = createRenderer(cluster);
+    return { loaded, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
+  });
   const { cluster } = loaded;
-  const playbook = loadPlaybook(opts.playbook);
-  targetsOf(cluster, opts);
-  // Render everything before connecting: a template error must not cost a connection, or a change.
-  const renderer = createRenderer(cluster);
-  const desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)]));
 
   // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
-  let c = await connect({ ...opts, lock: false }, loaded);
+  let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, loaded));
   const facts = new Map<string, HostFacts>();
   const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
   const reads = new Map(reachable.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));
   try {
     if (opts.lock) {
-      const { release, outputs } = await acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts));
+      const { release, outputs } = await timed(t, 'lock + facts', () => acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts)));
       const close = c.close;
       c = { ...c, close: async () => { await release(); await close(); } };
       for (const [node, out] of outputs ?? []) facts.set(node, reads.get(node)!.parse(out));
     }
-    await mapLimit(reachable.filter((n) => !facts.has(n.name)), opts.forks ?? cluster.forks, async (node) => {
-      const read = reads.get(node.name)!;
-      facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
-    });
+    const rest = reachable.filter((n) => !facts.has(n.name));
+    if (rest.length) {
+      await timed(t, 'facts', () => mapLimit(rest, opts.forks ?? cluster.forks, async (node) => {
+        const read = reads.get(node.name)!;
+        facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
+      }));
+    }
   } catch (e) {
     await c.close();
     throw e;
   }
   const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-  const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy });
-  return { ...c, desired, facts, plan };
+  const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy }));
+  return { ...c, timings: t, desired, facts, plan };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

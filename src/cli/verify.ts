@@ -2,12 +2,16 @@ import type { Command } from 'commander';
 import { openSession, printWarnings, withSession } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
-import { DrillAborted, failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
+import { DrillAborted, failoverDrill, formatDrill, type DrillReport, type DrillTarget } from '../verify/failover.js';
+import { formatDrillSummary, summariseDrills } from '../verify/drill-summary.js';
+import { timed, Timings } from '../timings.js';
 
 interface VerifyFlags {
   json?: boolean;
   failover?: string | boolean;
   probePort: string;
+  repeat: string;
+  timings?: boolean;
 }
 
 export function registerVerify(program: Command): void {
@@ -18,6 +22,8 @@ export function registerVerify(program: Command): void {
     .option('--json', 'machine-readable results')
     .option('--failover [service]', 'then run the failover drill: stop haproxy (default) or keepalived on the VIP holder, time the move, restore')
     .option('--probe-port <port>', 'HAProxy port probed through the VIP during the drill (0: no probe)', '80')
+    .option('--repeat <n>', 'with --failover: run the drill N times and print median / min / max', '1')
+    .option('--timings', 'print where the time went (start-up, connect, facts, checks, each drill) on stderr; with --json, in the JSON')
     .addHelpText(
       'after',
       `
@@ -27,29 +33,43 @@ also on failure or Ctrl-C. Exit codes: 0 all passed, 1 a check or the drill fail
 Examples:
   $ kadeploy verify inventories/lab.yaml
   $ kadeploy verify inventories/lab.yaml --failover
-  $ kadeploy verify inventories/lab.yaml --failover=keepalived --json`,
+  $ kadeploy verify inventories/lab.yaml --failover=keepalived --json
+  $ kadeploy verify inventories/lab.yaml --failover --repeat 10`,
     )
     .action(async (file: string, flags: VerifyFlags) => {
       const stop: DrillTarget | undefined = flags.failover === undefined ? undefined : flags.failover === true ? 'haproxy' : (flags.failover as DrillTarget);
       if (stop && stop !== 'haproxy' && stop !== 'keepalived') throw new KadeployError(`--failover: expected haproxy or keepalived, got "${stop}"`);
-      await withSession(() => openSession({ inventory: file }), async (session, signal) => {
+      const repeat = Number(flags.repeat);
+      if (!Number.isInteger(repeat) || repeat < 1) throw new KadeployError(`--repeat: expected a whole number of runs (1 or more), got "${flags.repeat}"`);
+      if (repeat > 1 && !stop) throw new KadeployError('--repeat: only with --failover (it repeats the drill)');
+      const timings = flags.timings ? new Timings() : undefined;
+      await withSession(() => openSession({ inventory: file, timings }), async (session, signal) => {
         try {
-        printWarnings(session.warnings);
-        const { results } = await runChecks(session);
-        const drill = stop
-          ? await failoverDrill(session, {
-              stop,
-              probePort: Number(flags.probePort),
-              signal,
-              log: flags.json ? undefined : (l) => process.stderr.write(`  drill: ${l}\n`),
-            })
-          : undefined;
-        if (flags.json) process.stdout.write(`${JSON.stringify({ checks: results, failover: drill }, null, 2)}\n`);
-        else process.stdout.write(formatChecks(results) + (drill ? formatDrill(drill) : ''));
-        if (results.some((r) => !r.ok) || (drill && !drill.ok)) process.exitCode = 1;
-      } catch (e) {
-        if (e instanceof DrillAborted) process.stderr.write('kadeploy: drill interrupted; every stopped service was started again\n');
-        throw e;
+          printWarnings(session.warnings);
+          const { results } = await timed(timings, 'checks', () => runChecks(session));
+          const drills: DrillReport[] = [];
+          for (let k = 1; stop && k <= repeat; k++) {
+            const drill = () =>
+              failoverDrill(session, {
+                stop,
+                probePort: Number(flags.probePort),
+                signal,
+                log: flags.json ? undefined : (l) => process.stderr.write(`  drill${repeat > 1 ? ` ${k}/${repeat}` : ''}: ${l}\n`),
+              });
+            drills.push(await timed(timings, repeat > 1 ? `failover drill ${k}` : 'failover drill', drill));
+          }
+          const summary = repeat > 1 ? summariseDrills(drills) : undefined;
+          if (flags.json) {
+            const out = { checks: results, failover: drills[0], ...(summary ? { failover_runs: drills, failover_summary: summary } : {}), ...(timings ? { timings } : {}) };
+            process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+          } else {
+            process.stdout.write(formatChecks(results) + drills.map(formatDrill).join('') + (summary ? formatDrillSummary(summary) : ''));
+            if (timings) process.stderr.write(timings.format());
+          }
+          if (results.some((r) => !r.ok) || drills.some((d) => !d.ok)) process.exitCode = 1;
+        } catch (e) {
+          if (e instanceof DrillAborted) process.stderr.write('kadeploy: drill interrupted; every stopped service was started again\n');
+          throw e;
         }
       });
     });

@@ -63,10 +63,15 @@ describe('apt-get update skipping', () => {
     assert.deepEqual(run(installCommand(debian, ['psmisc'], { cacheValidS: 86_400 }), { ageS: 7_200, candidates: ['psmisc'] }), ['install']);
   });
   it('the playbook sets it per package task (cache_valid_time, seconds), and rejects a bad value', () => {
-    const [want] = packageKind.want(packageKind.args.parse({ cache_valid_time: 0 }), 't');
-    const step = packageKind.plan(want!, { os: debian, packages: {} } as never, {} as never);
+    const kind = packageKind as unknown as {
+      args: { parse(v: unknown): unknown; safeParse(v: unknown): { success: boolean } };
+      want(a: unknown, task: string, ctx: unknown): unknown[];
+      plan(w: unknown, facts: unknown, ctx: unknown): unknown;
+    };
+    const [want] = kind.want(kind.args.parse({ cache_valid_time: 0 }), 't', {});
+    const step = kind.plan(want, { os: debian, packages: {} }, {});
     assert.match(JSON.stringify(step), /apt-get -q update && apt-get -y/);
     assert.doesNotMatch(JSON.stringify(step), /Candidate/);
-    assert.equal(packageKind.args.safeParse({ cache_valid_time: -1 }).success, false);
+    assert.equal(kind.args.safeParse({ cache_valid_time: -1 }).success, false);
   });
 });
