@@ -230,15 +230,17 @@ export async function acquireLocksWith(
   conns: Map<string, SshConnection>,
   command: (node: string) => string,
   opts: LockOptions = {},
+  /** Nodes at once (the run's --forks). */
+  forks = 50,
 ): Promise<{ release: () => Promise<void>; outputs?: Map<string, string> }> {
   const path = opts.path ?? DEFAULT_LOCK_PATH;
   const me = opts.me ?? identity(opts.command);
   const nodes = [...conns];
-  const results = await Promise.allSettled(nodes.map(([node, conn]) => conn.exec(lockThenCommand(path, me, command(node)), { check: false })));
   const outputs = new Map<string, string>();
-  results.forEach((r, k) => {
-    const out = r.status === 'fulfilled' ? r.value.stdout : '';
-    if (out.startsWith(`${LOCKED}\n`)) outputs.set(nodes[k]![0], out.slice(LOCKED.length + 1));
+  await mapLimit(nodes, forks, async ([node, conn]) => {
+    // A failure here (a lost connection) is reported by the fallback below, with the others.
+    const out = await conn.exec(lockThenCommand(path, me, command(node)), { check: false }).then((r) => r.stdout, () => '');
+    if (out.startsWith(`${LOCKED}\n`)) outputs.set(node, out.slice(LOCKED.length + 1));
   });
   if (outputs.size === nodes.length) {
     let released = false;

@@ -134,7 +134,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const reads = new Map(reachable.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));
   try {
     if (opts.lock) {
-      const { release, outputs } = await timed(t, 'lock + facts', () => acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts)));
+      const { release, outputs } = await timed(t, 'lock + facts', () => acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts), opts.forks ?? cluster.forks));
       const close = c.close;
       c = { ...c, close: async () => { await release(); await close(); } };
       for (const [node, out] of outputs ?? []) facts.set(node, reads.get(node)!.parse(out));

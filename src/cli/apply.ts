@@ -186,7 +186,8 @@ Example:
         async (session) => {
           printWarnings(session.warnings);
           const { plan, cluster, facts } = session;
-          process.stdout.write(flags.json ? planToJson(plan, cluster.secrets) : formatPlan(plan, cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+          process.stdout.write(flags.json ? planJson(plan, cluster.secrets, session.timings) : formatPlan(plan, cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+          printTimings(session.timings, flags.json);
           if (flags.out) {
             // A new private file (an existing one, or a link in its place, is replaced, never written through).
             rmSync(flags.out, { force: true });
@@ -204,7 +205,6 @@ Example:
     .argument('<plan>', 'a plan written by kadeploy plan -o')
     .option('--json', 'the plan as JSON')
     .option('--commands', 'also print every command of the plan, with its undo')
-    .option('--timings', 'print where the time went (start-up, connect, facts, plan, each step, VIP check) on stderr; with --json, in the JSON')
     .option('--no-color', 'no colours in diffs')
     .action((file: string, flags: ApplyFlags) => {
       const saved = readSavedPlan(file);
