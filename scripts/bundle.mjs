@@ -2,7 +2,10 @@
 // (start-up is most of a short run: a few files instead of ~60 modules and their dependencies to
 // resolve, read and compile). Split at the dynamic imports of main.ts, so a command reads and
 // compiles only its own chunks (bench/README.md: "Start-up" has the figures of each option).
-// ssh2 stays external (its optional native crypto binding and cpu-features are addons). Every file
+// ssh2 is bundled too (loading its ~40 CommonJS files was the largest start-up cost of the commands
+// that connect), but not its two native addons: cpu-features stays external, and ssh2's optional
+// crypto binding is loaded from the installed ssh2 package, where npm built it (ssh2 falls back to
+// pure JavaScript when either is missing, exactly as unbundled). Every file
 // sits in dist/cli/, where tsc's main.js was, so the paths resolved from import.meta.url
 // (templates/, playbooks/: two levels up) are the same.
 import { readdirSync, rmSync } from 'node:fs';
@@ -22,9 +25,26 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['ssh2', 'cpu-features'],
-  // CommonJS dependencies (nunjucks, commander…) call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __kadeployRequire } from 'node:module'; const require = __kadeployRequire(import.meta.url);" },
+  external: ['cpu-features'],
+  plugins: [
+    {
+      name: 'ssh2-native-binding',
+      setup(b) {
+        b.onResolve({ filter: /sshcrypto\.node$/ }, () => ({ path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }));
+      },
+    },
+  ],
+  // CommonJS dependencies (nunjucks, commander, ssh2…) call require() for Node's built-ins
+  // (and ssh2's poly1305 module reads __dirname).
+  banner: {
+    js: [
+      "import { createRequire as __kadeployRequire } from 'node:module';",
+      "import { fileURLToPath as __kadeployPath } from 'node:url';",
+      'const require = __kadeployRequire(import.meta.url);',
+      'const __filename = __kadeployPath(import.meta.url);',
+      "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    ].join(' '),
+  },
   sourcemap: 'linked',
   logLevel: 'warning',
 });
