@@ -4,7 +4,7 @@
 
 /** What a playbook task wants on one node, after rendering. `kind` names the task kind that plans it. */
 export type Desired =
-  | { kind: 'package'; task: string; names: string[] }
+  | { kind: 'package'; task: string; names: string[]; cacheValidS?: number }
   | { kind: 'file'; task: string; path: string; content: string; mode: string; secret: boolean; validate?: 'keepalived'; notify?: string }
   | { kind: 'service'; task: string; name: string; enabled: boolean; started: boolean }
   | { kind: 'command'; task: string; run: string; unless?: string }

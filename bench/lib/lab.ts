@@ -28,9 +28,10 @@ export interface BenchLab {
  * - fresh apt lists, and keepalived + psmisc already in the lab's apt-cacher-ng (downloaded once,
  *   then `apt-get clean`, so the node itself has no .deb): every timed install fetches through a warm
  *   proxy, the first run like the last;
- * - apt's update-success stamp (Ubuntu's 15update-stamp hook, absent from Debian minbase), aged 2 h:
- *   Ansible's `cache_valid_time` then refreshes the lists on the first deploy (as kadeploy's
- *   `apt-get update` does) and not on a re-apply (as kadeploy does not).
+ * - apt's update-success stamp (Ubuntu's 15update-stamp hook, absent from Debian minbase) and the
+ *   lists' directory, aged 2 h: both tools judge freshness by them (Ansible's `cache_valid_time`,
+ *   kadeploy's package `cache_valid_time`, both 1 h here), so both refresh the lists on the first
+ *   deploy (as a real first deploy on an idle node would) and neither does on a re-apply.
  */
 function prepScript(proxyUrl: string): string {
   const apt = (...args: string[]) => sh('apt-get', '-o', `Acquire::http::Proxy=${proxyUrl}`, '-q', ...args);
@@ -44,7 +45,7 @@ function prepScript(proxyUrl: string): string {
     `${apt('-y', 'install', '--no-install-recommends', 'python3-apt')} >/dev/null`,
     `${apt('-y', 'install', '--download-only', '--no-install-recommends', 'keepalived', 'psmisc')} >/dev/null`,
     'apt-get clean',
-    "touch -d '2 hours ago' /var/lib/apt/periodic/update-success-stamp",
+    "touch -d '2 hours ago' /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists",
   ].join('\n');
 }
 

@@ -12,6 +12,7 @@ import type { NodePlan, NodeRollback, Phase, Plan, Step } from '../types.js';
 import type { Runner } from '../shell/runner.js';
 import { describePlacement, judgeVipCheck, waitForVipCheck } from './vip.js';
 import type { AddressesFact } from '../facts/addresses.js';
+import { timed, type Timings } from '../timings.js';
 
 export interface NodeRecap {
   node: string;
@@ -35,6 +36,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** The addresses read with the facts: with nothing changed, the VIP check needs no second read. */
   addresses?: Array<{ node: string; addrs: AddressesFact }>;
+  /** --timings: each step and the VIP check are recorded here. */
+  timings?: Timings;
 }
 
 const withNode = (node: string, message: string) => (message.startsWith(`${node}: `) ? message : `${node}: ${message}`);
@@ -79,7 +82,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
           );
         }
         titles?.(step);
-        await runStep(node, conn, step);
+        await timed(opts.timings, `${node}: ${step.title}`, () => runStep(node, conn, step));
         done.push(step);
       }
       recap.changed += entry.changes;
@@ -131,7 +134,7 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
         if (aborted()) throw new ApplyInterrupted('interrupted: no further step was started');
         // Nothing changed and the facts show every VIP in place: no second read.
         const known = !changing && check.satisfied && opts.addresses ? judgeVipCheck(check, opts.addresses) : undefined;
-        const { ok, placements } = known?.ok ? known : await waitForVipCheck(check, opts.conns);
+        const { ok, placements } = await timed(opts.timings, 'VIP check', () => (known?.ok ? known : waitForVipCheck(check, opts.conns)));
         t.title = `VIP check: ${placements.map(describePlacement).join('; ')}`;
         if (!ok) throw new ApplyError(`VIP placement wrong after ${check.timeoutS}s: ${placements.map(describePlacement).join('; ')}`);
       },

@@ -33,6 +33,8 @@ export interface LockOptions {
   onTakeOver?: (node: string, holder: string) => void;
   /** Called once per node when our lock there was found taken over (we were silent too long). */
   onLost?: (node: string) => void;
+  /** Who takes the lock (default: a new identity for this run and `command`). */
+  me?: Me;
 }
 
 /** Who holds a lock, as written into it (for people; only `token` identifies). `started` is the node's clock (seconds). */
@@ -51,7 +53,7 @@ export interface LockHolder {
 const HOLDER_FILE = 'holder';
 const ALIVE_FILE = 'alive';
 
-interface Me {
+export interface Me {
   token: string;
   proc?: string;
   host: string;
@@ -177,30 +179,29 @@ async function tryOnce(node: string, conn: SshConnection, me: Me, opts: Settings
  * Returns the release function: call it in a `finally`; it never throws (a lock it cannot remove,
  * e.g. after a lost connection, goes stale on its own).
  */
-export async function acquireLocks(conns: Map<string, SshConnection>, opts: LockOptions = {}): Promise<() => Promise<void>> {
-  const o: Settings = {
-    ...opts,
-    path: opts.path ?? DEFAULT_LOCK_PATH,
-    waitMs: opts.waitMs ?? 10_000,
-    retryMs: opts.retryMs ?? 500,
-    staleMs: opts.staleMs ?? 60_000,
-  };
-  const me: Me = {
-    token: randomBytes(8).toString('hex'),
-    proc: procIdentity(),
-    host: hostname(),
-    pid: process.pid,
-    user: safeUser(),
-    command: opts.command ?? 'kadeploy',
-  };
-  let held: Array<[string, SshConnection]> = [];
-  const giveBack = async (): Promise<void> => {
-    const taken = held;
-    held = [];
-    await mapLimit(taken, 50, ([, conn]) => conn.exec(removeCommand(o.path, me.token, me.token), { check: false }).catch(() => undefined));
-  };
-  // The sign of life, renewed on every node held while the run lasts (a failed renewal is retried
-  // at the next tick; a lock found taken over is reported once).
+/** A new lock identity for this run: a random token, this machine's process and user. */
+export function identity(command = 'kadeploy'): Me {
+  return { token: randomBytes(8).toString('hex'), proc: procIdentity(), host: hostname(), pid: process.pid, user: safeUser(), command };
+}
+
+const settingsOf = (opts: LockOptions): Settings => ({
+  ...opts,
+  path: opts.path ?? DEFAULT_LOCK_PATH,
+  waitMs: opts.waitMs ?? 10_000,
+  retryMs: opts.retryMs ?? 500,
+  staleMs: opts.staleMs ?? 60_000,
+});
+
+/** Remove our own lock (by token) on these nodes; never throws. */
+async function removeOwn(conns: SshConnection[], path: string, token: string): Promise<void> {
+  await mapLimit(conns, 50, (conn) => conn.exec(removeCommand(path, token, token), { check: false }).catch(() => undefined));
+}
+
+/**
+ * Locks now held on `held`: renew their sign of life while the run lasts (a failed renewal is retried
+ * at the next tick; a lock found taken over is reported once). Returns the release, which never throws.
+ */
+function hold(held: Array<[string, SshConnection]>, me: Me, o: Settings): () => Promise<void> {
   const lost = new Set<string>();
   const renew = () =>
     void mapLimit(held, 50, async ([node, conn]) => {
@@ -210,13 +211,25 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
         o.onLost?.(node);
       }
     });
-  let timer: NodeJS.Timeout | undefined;
+  const timer = setInterval(renew, o.staleMs / 4);
+  timer.unref();
   let released = false;
-  const release = async (): Promise<void> => {
+  return async () => {
     if (released) return;
     released = true;
     clearInterval(timer);
-    await giveBack();
+    await removeOwn(held.map(([, conn]) => conn), o.path, me.token);
+  };
+}
+
+export async function acquireLocks(conns: Map<string, SshConnection>, opts: LockOptions = {}): Promise<() => Promise<void>> {
+  const o = settingsOf(opts);
+  const me = opts.me ?? identity(opts.command);
+  let held: Array<[string, SshConnection]> = [];
+  const giveBack = async (): Promise<void> => {
+    const taken = held;
+    held = [];
+    await removeOwn(taken.map(([, conn]) => conn), o.path, me.token);
   };
   const nodes = [...conns].sort(([a], [b]) => a.localeCompare(b));
   const deadline = Date.now() + o.waitMs;
@@ -234,11 +247,7 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
       const failed = attempts.find((a) => a.error);
       if (failed) throw failed.error;
       const busy = attempts.filter((a) => a.holder !== undefined);
-      if (!busy.length) {
-        timer = setInterval(renew, o.staleMs / 4);
-        timer.unref();
-        return release;
-      }
+      if (!busy.length) return hold(held, me, o);
       await giveBack();
       const first = busy[0]!;
       if (Date.now() >= deadline) {
@@ -256,9 +265,46 @@ export async function acquireLocks(conns: Map<string, SshConnection>, opts: Lock
       await sleep(Math.min(o.retryMs * (0.5 + Math.random()), Math.max(0, deadline - Date.now())));
     }
   } catch (e) {
-    await release();
+    await giveBack();
     throw e;
   }
+}
+
+const LOCKED = 'ACQUIRED';
+
+/** One round trip: take the lock, and only when that succeeded run `script` (its output follows the first line). */
+export function lockThenCommand(path: string, me: Me, script: string): string {
+  return `kadeploy_lock=$( ${acquireCommand(path, me)} ); printf '%s\n' "$kadeploy_lock"; if [ "$kadeploy_lock" = ${LOCKED} ]; then ${script}; fi`;
+}
+
+/**
+ * Take the lock on every node in the same round trip as another command (the facts), which runs on
+ * a node only once its lock is taken there. When every lock was taken at once (the usual case),
+ * returns each node's command output and the release (the locks renewed as acquireLocks does).
+ * Otherwise (a lock held, stale, or failing) gives back what it took and falls back to
+ * `acquireLocks` (waiting, stale takeover, the same errors) and returns no outputs: the caller runs
+ * its command again, under the lock.
+ */
+export async function acquireLocksWith(
+  conns: Map<string, SshConnection>,
+  command: (node: string) => string,
+  opts: LockOptions = {},
+  /** Nodes at once (the run's --forks). */
+  forks = 50,
+): Promise<{ release: () => Promise<void>; outputs?: Map<string, string> }> {
+  const o = settingsOf(opts);
+  const me = opts.me ?? identity(opts.command);
+  const nodes = [...conns];
+  const outputs = new Map<string, string>();
+  await mapLimit(nodes, forks, async ([node, conn]) => {
+    // A failure here (a lost connection) is reported by the fallback below, with the others.
+    const out = await conn.exec(lockThenCommand(o.path, me, command(node)), { check: false }).then((r) => r.stdout, () => '');
+    if (out.startsWith(`${LOCKED}\n`)) outputs.set(node, out.slice(LOCKED.length + 1));
+  });
+  if (outputs.size === nodes.length) return { release: hold(nodes, me, o), outputs };
+  // Ours may also be on a node whose answer was lost (same token: removing it is always safe).
+  await removeOwn(nodes.map(([, conn]) => conn), o.path, me.token);
+  return { release: await acquireLocks(conns, { ...opts, me }) };
 }
 
 function safeUser(): string {

@@ -3,7 +3,7 @@
 // `withSession` is how every command opens one: Ctrl-C, SIGTERM and SIGHUP abort it the same way
 // (the node being changed is rolled back), and the locks and connections are always released.
 import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
-import { gatherFacts, type HostFacts } from '../facts/index.js';
+import { factsCommand, type HostFacts } from '../facts/index.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { buildPlan } from '../plan/build.js';
@@ -11,11 +11,12 @@ import { desiredFor } from '../plan/desired.js';
 import type { Desired, Plan } from '../types.js';
 import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
-import { acquireLocks } from './lock.js';
+import { acquireLocks, acquireLocksWith } from './lock.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
 import { needsOf } from '../tasks/registry.js';
+import { timed, type Timings } from '../timings.js';
 
 export interface SessionOptions {
   inventory: string;
@@ -30,6 +31,8 @@ export interface SessionOptions {
   lock?: boolean;
   /** Recorded in the lock for whoever finds it held. */
   command?: string;
+  /** --timings: each phase is recorded here. */
+  timings?: Timings;
 }
 
 /** Connected to the nodes (and locked when asked): what `status` needs, no templates, no facts. */
@@ -47,6 +50,8 @@ export interface Connected {
 }
 
 export interface Session extends Connected {
+  /** The --timings being recorded (the options' own), if any. */
+  timings?: Timings;
   desired: Map<string, Desired[]>;
   facts: Map<string, HostFacts>;
   plan: Plan;
@@ -89,14 +94,8 @@ export async function connect(opts: SessionOptions, loaded = loadInventory(opts.
   const planned = targets.filter((n) => conns.has(n.name));
   let release = async (): Promise<void> => {};
   if (opts.lock) {
-    const lockConns = new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
     try {
-      release = await acquireLocks(lockConns, {
-        command: opts.command,
-        onWait: (node, holder) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`),
-        onTakeOver: (node, holder) => process.stderr.write(`${node}: took over a stale lock of ${holder}\n`),
-        onLost: (node) => process.stderr.write(`${node}: warning: this run's lock was taken over by another run (no sign of life reached the node)\n`),
-      });
+      release = await acquireLocks(lockConns(planned, conns), lockOptions(opts));
     } catch (e) {
       await pool.closeAll();
       throw e;
@@ -109,29 +108,53 @@ export async function connect(opts: SessionOptions, loaded = loadInventory(opts.
   return { cluster, warnings, pool, conns, targets: planned, skipped: failures.map((f) => f.message), close };
 }
 
-export async function openSession(opts: SessionOptions): Promise<Session> {
-  const loaded = loadInventory(opts.inventory);
-  const { cluster } = loaded;
-  const playbook = loadPlaybook(opts.playbook);
-  targetsOf(cluster, opts);
-  // Render everything before connecting: a template error must not cost a connection, or a change.
-  const renderer = createRenderer(cluster);
-  const desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)]));
+const lockConns = (planned: NodeSpec[], conns: Map<string, SshConnection>) => new Map(planned.map((n) => [n.name, conns.get(n.name)!]));
+const lockOptions = (opts: SessionOptions) => ({
+  command: opts.command,
+  onWait: (node: string, holder: string) => process.stderr.write(`${node}: waiting for the lock held by ${holder}\n`),
+  onTakeOver: (node: string, holder: string) => process.stderr.write(`${node}: took over a stale lock of ${holder}\n`),
+  onLost: (node: string) => process.stderr.write(`${node}: warning: this run's lock was taken over by another run (no sign of life reached the node)\n`),
+});
 
-  const c = await connect(opts, loaded);
+export async function openSession(opts: SessionOptions): Promise<Session> {
+  const t = opts.timings;
+  const { loaded, desired } = await timed(t, 'inventory, playbook, render', () => {
+    const loaded = loadInventory(opts.inventory);
+    const { cluster } = loaded;
+    const playbook = loadPlaybook(opts.playbook);
+    targetsOf(cluster, opts);
+    // Render everything before connecting: a template error must not cost a connection, or a change.
+    const renderer = createRenderer(cluster);
+    return { loaded, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
+  });
+  const { cluster } = loaded;
+
+  // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
+  let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, loaded));
   const facts = new Map<string, HostFacts>();
   const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
+  const reads = new Map(reachable.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));
   try {
-    await mapLimit(reachable, opts.forks ?? cluster.forks, async (node) => {
-      facts.set(node.name, await gatherFacts(c.conns.get(node.name)!, needsOf(desired.get(node.name)!)));
-    });
+    if (opts.lock) {
+      const { release, outputs } = await timed(t, 'lock + facts', () => acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts), opts.forks ?? cluster.forks));
+      const close = c.close;
+      c = { ...c, close: async () => { await release(); await close(); } };
+      for (const [node, out] of outputs ?? []) facts.set(node, reads.get(node)!.parse(out));
+    }
+    const rest = reachable.filter((n) => !facts.has(n.name));
+    if (rest.length) {
+      await timed(t, 'facts', () => mapLimit(rest, opts.forks ?? cluster.forks, async (node) => {
+        const read = reads.get(node.name)!;
+        facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
+      }));
+    }
   } catch (e) {
     await c.close();
     throw e;
   }
   const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-  const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets });
-  return { ...c, desired, facts, plan };
+  const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
+  return { ...c, timings: t, desired, facts, plan };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -10,6 +10,7 @@ import { KadeployError } from '../errors.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { attachContents, checkFingerprints, readSavedPlan, serialisePlan } from '../plan/saved.js';
 import { pendingChanges, type Plan } from '../types.js';
+import { Timings } from '../timings.js';
 
 interface ApplyFlags {
   dryRun?: boolean;
@@ -24,6 +25,7 @@ interface ApplyFlags {
   commands?: boolean;
   plan?: string;
   out?: string;
+  timings?: boolean;
 }
 
 const EXIT_CODES = `
@@ -49,17 +51,31 @@ function sessionOptions(file: string, flags: ApplyFlags, lock: boolean): Session
     skipUnreachable: flags.skipUnreachable,
     lock,
     command: `apply ${file}`,
+    timings: flags.timings ? new Timings() : undefined,
   };
 }
+
+/** --json output, with the timings when asked for. */
+const jsonOut = (value: object, timings: Timings | undefined) => `${JSON.stringify(timings ? { ...value, timings } : value, null, 2)}\n`;
+const planJson = (plan: Plan, secrets: readonly string[], timings: Timings | undefined) =>
+  timings ? jsonOut(JSON.parse(planToJson(plan, secrets)) as object, timings) : planToJson(plan, secrets);
+/** Human output: the timings go to stderr, after everything else. */
+const printTimings = (timings: Timings | undefined, json: boolean | undefined) => {
+  if (timings && !json) process.stderr.write(timings.format());
+};
 
 const interrupted = () => process.stderr.write('\nkadeploy: interrupt: finishing the current step, rolling back the node being changed…\n');
 
 async function execute(session: Session, plan: Plan, flags: ApplyFlags, signal: AbortSignal): Promise<void> {
   const renderer = flags.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple';
   const addresses = [...session.facts].map(([node, f]) => ({ node, addrs: f.addresses }));
-  const { recaps, error } = await executePlan(plan, { conns: session.conns, secrets: session.cluster.secrets, forks: session.cluster.forks, renderer, signal, addresses });
-  process.stdout.write(flags.json ? `${JSON.stringify({ recap: recaps, error: error?.message }, null, 2)}\n` : formatRecap(recaps));
-  if (error) throw error;
+  const timings = session.timings;
+  const { recaps, error } = await executePlan(plan, { conns: session.conns, secrets: session.cluster.secrets, forks: session.cluster.forks, renderer, signal, addresses, timings });
+  process.stdout.write(flags.json ? jsonOut({ recap: recaps, error: error?.message }, timings) : formatRecap(recaps));
+  if (error) {
+    printTimings(timings, flags.json);
+    throw error;
+  }
 }
 
 async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean): Promise<void> {
@@ -72,11 +88,12 @@ async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean)
       printWarnings(session.warnings);
       const { plan, cluster } = session;
       const style = { color: colorOf(flags), commands: flags.commands };
-      if (dryRun) process.stdout.write(flags.json ? planToJson(plan, cluster.secrets) : formatPlan(plan, cluster.secrets, style));
+      if (dryRun) process.stdout.write(flags.json ? planJson(plan, cluster.secrets, session.timings) : formatPlan(plan, cluster.secrets, style));
       else {
         if (!flags.json) process.stdout.write(formatPlan(plan, cluster.secrets, style));
         await execute(session, plan, flags, signal);
       }
+      printTimings(session.timings, flags.json);
       if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;
     },
     interrupted,
@@ -94,8 +111,9 @@ async function applySaved(file: string | undefined, flags: ApplyFlags, dryRun: b
       checkFingerprints(saved, session.facts, flags.plan!);
       const plan = attachContents(saved.plan, session.desired, flags.plan!);
       // --dry-run: the plan still matches the nodes; print it, change nothing.
-      if (dryRun || !flags.json) process.stdout.write(flags.json ? planToJson(plan, session.cluster.secrets) : formatPlan(plan, session.cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+      if (dryRun || !flags.json) process.stdout.write(flags.json ? planJson(plan, session.cluster.secrets, session.timings) : formatPlan(plan, session.cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
       if (!dryRun) await execute(session, plan, flags, signal);
+      printTimings(session.timings, flags.json);
       if (flags.detailedExitcode && pendingChanges(plan) > 0) process.exitCode = 2;
     },
     interrupted,
@@ -112,6 +130,7 @@ function addOptions(cmd: Command): Command {
     .option('--accept-new-host-keys', 'trust and record unknown host keys (a changed key is always refused)')
     .option('--skip-unreachable', 'go on without nodes that cannot be reached (default: stop before any change)')
     .option('--commands', 'also print every command of the plan, with its undo')
+    .option('--timings', 'print where the time went (start-up, connect, facts, plan, each step, VIP check) on stderr; with --json, in the JSON')
     .option('--no-color', 'no colours in diffs');
 }
 
@@ -168,7 +187,8 @@ Example:
         async (session) => {
           printWarnings(session.warnings);
           const { plan, cluster, facts } = session;
-          process.stdout.write(flags.json ? planToJson(plan, cluster.secrets) : formatPlan(plan, cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+          process.stdout.write(flags.json ? planJson(plan, cluster.secrets, session.timings) : formatPlan(plan, cluster.secrets, { color: colorOf(flags), commands: flags.commands }));
+          printTimings(session.timings, flags.json);
           if (flags.out) {
             // A new private file (an existing one, or a link in its place, is replaced, never written through).
             rmSync(flags.out, { force: true });

@@ -2,38 +2,43 @@
 // kadeploy command-line entry: one file per command under src/cli/, registered here.
 import { Command, CommanderError } from 'commander';
 import { KadeployError } from '../errors.js';
-import { registerValidate } from './validate.js';
-import { registerRender } from './render.js';
-import { registerSchema } from './schema.js';
-import { registerApply, registerDiff, registerPlan } from './apply.js';
-import { registerStatus } from './status.js';
-import { registerVerify } from './verify.js';
-import { registerLab } from './lab.js';
-import { registerRollback } from './rollback.js';
-import { registerImport } from './import.js';
+type Register = (program: Command) => void;
 
-export function buildProgram(): Command {
+/**
+ * Each command's module, loaded only when that command runs (start-up is most of a short run's
+ * cost: `validate` never loads ssh2, `diff` never loads the lab). In help order; `--help`, no
+ * command or an unknown one loads them all (commander lists them, or suggests the closest).
+ */
+const COMMANDS: Array<[names: string[], load: () => Promise<Register[]>]> = [
+  [['validate'], async () => [(await import('./validate.js')).registerValidate]],
+  [['render'], async () => [(await import('./render.js')).registerRender]],
+  [['apply', 'diff', 'plan', 'show'], async () => {
+    const m = await import('./apply.js');
+    return [m.registerApply, m.registerDiff, m.registerPlan];
+  }],
+  [['verify'], async () => [(await import('./verify.js')).registerVerify]],
+  [['status'], async () => [(await import('./status.js')).registerStatus]],
+  [['rollback'], async () => [(await import('./rollback.js')).registerRollback]],
+  [['import'], async () => [(await import('./import.js')).registerImport]],
+  [['schema'], async () => [(await import('./schema.js')).registerSchema]],
+  [['lab'], async () => [(await import('./lab.js')).registerLab]],
+];
+
+/** The program with the commands `argv` needs (all of them when `argv` names none we know). */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('kadeploy')
     .description('Deploy and verify keepalived (VRRP) + HAProxy load-balancer clusters over SSH')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)');
-  registerValidate(program);
-  registerRender(program);
-  registerApply(program);
-  registerDiff(program);
-  registerPlan(program);
-  registerVerify(program);
-  registerStatus(program);
-  registerRollback(program);
-  registerImport(program);
-  registerSchema(program);
-  registerLab(program);
+  const name = argv.find((a) => !a.startsWith('-'));
+  const wanted = COMMANDS.filter(([names]) => name !== undefined && names.includes(name));
+  for (const [, load] of wanted.length ? wanted : COMMANDS) for (const register of await load()) register(program);
   return program;
 }
 
 async function main(): Promise<void> {
   try {
-    await buildProgram().exitOverride().parseAsync(process.argv);
+    await (await buildProgram(process.argv.slice(2))).exitOverride().parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode;

@@ -1,15 +1,19 @@
 import type { Command } from 'commander';
 import { openSession, printWarnings, withSession } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
-import { seconds, wholeNumber } from './numbers.js';
+import { wholeNumber } from './numbers.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
 import { DrillAborted } from '../errors.js';
-import { failoverDrill, formatDrill, type DrillTarget } from '../verify/failover.js';
+import { failoverDrill, formatDrill, type DrillReport, type DrillTarget } from '../verify/failover.js';
+import { formatDrillSummary, summariseDrills } from '../verify/drill-summary.js';
+import { timed, Timings } from '../timings.js';
 
 interface VerifyFlags {
   json?: boolean;
   failover?: string | boolean;
   probePort: number;
+  repeat: number;
+  timings?: boolean;
 }
 
 export function registerVerify(program: Command): void {
@@ -20,6 +24,8 @@ export function registerVerify(program: Command): void {
     .option('--json', 'machine-readable results')
     .option('--failover [service]', 'then run the failover drill: stop haproxy (default) or keepalived on the VIP holder, time the move, restore')
     .option('--probe-port <port>', 'HAProxy port probed through the VIP during the drill (0: no probe)', wholeNumber(0, 65535), 80)
+    .option('--repeat <n>', 'with --failover: run the drill N times and print median / min / max', wholeNumber(1, 1000), 1)
+    .option('--timings', 'print where the time went (start-up, connect, facts, checks, each drill) on stderr; with --json, in the JSON')
     .addHelpText(
       'after',
       `
@@ -30,30 +36,44 @@ Exit codes: 0 all passed, 1 a check or the drill failed, 3 invalid inventory.
 Examples:
   $ kadeploy verify inventories/lab.yaml
   $ kadeploy verify inventories/lab.yaml --failover
-  $ kadeploy verify inventories/lab.yaml --failover=keepalived --json`,
+  $ kadeploy verify inventories/lab.yaml --failover=keepalived --json
+  $ kadeploy verify inventories/lab.yaml --failover --repeat 10`,
     )
     .action(async (file: string, flags: VerifyFlags) => {
       const stop: DrillTarget | undefined = flags.failover === undefined ? undefined : flags.failover === true ? 'haproxy' : (flags.failover as DrillTarget);
       if (stop && stop !== 'haproxy' && stop !== 'keepalived') throw new KadeployError(`--failover: expected haproxy or keepalived, got "${stop}"`);
+      const repeat = flags.repeat;
+      if (repeat > 1 && !stop) throw new KadeployError('--repeat: only with --failover (it repeats the drill)');
+      const timings = flags.timings ? new Timings() : undefined;
       // The drill stops services: it takes the lock, so it never interleaves with an apply or a rollback.
-      await withSession(() => openSession({ inventory: file, lock: stop !== undefined, command: `verify --failover ${file}` }), async (session, signal) => {
+      const lock = { lock: stop !== undefined, command: `verify --failover ${file}` };
+      await withSession(() => openSession({ inventory: file, timings, ...lock }), async (session, signal) => {
         try {
-        printWarnings(session.warnings);
-        const { results } = await runChecks(session);
-        const drill = stop
-          ? await failoverDrill(session, {
-              stop,
-              probePort: flags.probePort,
-              signal,
-              log: flags.json ? undefined : (l) => process.stderr.write(`  drill: ${l}\n`),
-            })
-          : undefined;
-        if (flags.json) process.stdout.write(`${JSON.stringify({ checks: results, failover: drill }, null, 2)}\n`);
-        else process.stdout.write(formatChecks(results) + (drill ? formatDrill(drill) : ''));
-        if (results.some((r) => !r.ok) || (drill && !drill.ok)) process.exitCode = 1;
-      } catch (e) {
-        if (e instanceof DrillAborted) process.stderr.write('kadeploy: drill interrupted; every stopped service was started again\n');
-        throw e;
+          printWarnings(session.warnings);
+          const { results } = await timed(timings, 'checks', () => runChecks(session));
+          const drills: DrillReport[] = [];
+          for (let k = 1; stop && k <= repeat; k++) {
+            const drill = () =>
+              failoverDrill(session, {
+                stop,
+                probePort: flags.probePort,
+                signal,
+                log: flags.json ? undefined : (l) => process.stderr.write(`  drill${repeat > 1 ? ` ${k}/${repeat}` : ''}: ${l}\n`),
+              });
+            drills.push(await timed(timings, repeat > 1 ? `failover drill ${k}` : 'failover drill', drill));
+          }
+          const summary = repeat > 1 ? summariseDrills(drills) : undefined;
+          if (flags.json) {
+            const out = { checks: results, failover: drills[0], ...(summary ? { failover_runs: drills, failover_summary: summary } : {}), ...(timings ? { timings } : {}) };
+            process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+          } else {
+            process.stdout.write(formatChecks(results) + drills.map(formatDrill).join('') + (summary ? formatDrillSummary(summary) : ''));
+            if (timings) process.stderr.write(timings.format());
+          }
+          if (results.some((r) => !r.ok) || drills.some((d) => !d.ok)) process.exitCode = 1;
+        } catch (e) {
+          if (e instanceof DrillAborted) process.stderr.write('kadeploy: drill interrupted; every stopped service was started again\n');
+          throw e;
         }
       });
     });

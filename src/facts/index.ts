@@ -6,7 +6,6 @@ import { osFact, type OsFact } from './os.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
 import { quote } from '../shell/quote.js';
-import type { Runner } from '../shell/runner.js';
 
 export interface HostFacts {
   os: OsFact;
@@ -51,12 +50,17 @@ export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
   return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless'))] as Array<Fact<unknown>>;
 }
 
-export async function gatherFacts(host: Runner, needs: FactNeeds[]): Promise<HostFacts> {
+/** The one command (one round trip) that reads these facts, and how to parse its output. */
+export function factsCommand(needs: FactNeeds[]): { command: string; parse(stdout: string): HostFacts } {
   const facts = factsFor(needs);
-  const { stdout } = await host.exec(`sh -c ${quote(factScript(facts))}`, { check: false });
-  const parsed = parseFacts(facts, stdout) as unknown as HostFacts;
-  // keepalived's version from its package (epoch and revision dropped): no extra process on the node.
-  const pkg = parsed.packages?.keepalived;
-  parsed.keepalived = pkg ? pkg.replace(/^\d+:/, '').replace(/-[^-]*$/, '') : null;
-  return parsed;
+  return {
+    command: `sh -c ${quote(factScript(facts))}`,
+    parse(stdout) {
+      const parsed = parseFacts(facts, stdout) as unknown as HostFacts;
+      // keepalived's version from its package (epoch and revision dropped): no extra process on the node.
+      const pkg = parsed.packages?.keepalived;
+      parsed.keepalived = pkg ? pkg.replace(/^\d+:/, '').replace(/-[^-]*$/, '') : null;
+      return parsed;
+    },
+  };
 }
