@@ -58,6 +58,7 @@ describe('plan', () => {
     assert.deepEqual(actions(desiredOf(), facts()), [
       ['hold_start', 'run', 'mask keepalived until its config is written'],
       ['package', 'install', 'install keepalived, psmisc'],
+      ['firewall', 'none', 'no nftables input chain'],
       ['file', 'create', `${CONF} (create)`],
       ['release_start', 'run', "unmask keepalived: its config is kadeploy's"],
       ['service', 'enable+start', 'keepalived: enable, start'],
@@ -67,7 +68,7 @@ describe('plan', () => {
 
   it('on a converged node: nothing to do', () => {
     const changes = planChanges(desiredOf(), converged());
-    assert.deepEqual(changes.map((c) => c.actions[0]), ['none', 'none', 'none', 'none', 'none', 'check']);
+    assert.deepEqual(changes.map((c) => c.actions[0]), ['none', 'none', 'none', 'none', 'none', 'none', 'check']);
     assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes, rollback }] }), 0);
   });
 
@@ -99,7 +100,7 @@ describe('plan', () => {
   it('starts a stopped keepalived without touching its unchanged config', () => {
     const f = converged();
     f.units.keepalived = { enabled: true, active: false, pid: 0 };
-    assert.deepEqual(actions(desiredOf(), f).slice(2, 5), [
+    assert.deepEqual(actions(desiredOf(), f).slice(3, 6), [
       ['file', 'none', `${CONF} up to date`],
       ['release_start', 'none', 'keepalived not masked'],
       ['service', 'start', 'keepalived: start'],
@@ -158,7 +159,7 @@ describe('plan', () => {
     f.units.keepalived = { enabled: true, active: false, pid: 0 };
     f.unless = { [maskedCheck('keepalived')]: 0 };
     assert.deepEqual(actions(desiredOf(), f).map((a) => a.slice(0, 2)), [
-      ['hold_start', 'none'], ['package', 'none'], ['file', 'none'], ['release_start', 'run'], ['service', 'start'], ['assert_vip', 'check'],
+      ['hold_start', 'none'], ['package', 'none'], ['firewall', 'none'], ['file', 'none'], ['release_start', 'run'], ['service', 'start'], ['assert_vip', 'check'],
     ]);
   });
 });
