@@ -72,7 +72,10 @@ export function blocksVrrp(c: InputChain): string | undefined {
 }
 
 const peerSet = (peers: string[]) => `{ ${peers.join(', ')} }`;
-export const acceptRule = (peers: string[]) => ['ip', 'protocol', 'vrrp', 'ip', 'saddr', peerSet(peers), 'accept', 'comment', `"${RULE_COMMENT}"`];
+/** The source addresses a rule accepts, as nft lists them (`ip saddr 10.0.0.1` or `ip saddr { a, b }`). */
+const saddrsOf = (rule: string) => (rule.match(/ip saddr (\{[^}]*\}|\S+)/)?.[1] ?? '').replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean).sort();
+// 112, not `vrrp`: nft resolves protocol names through /etc/protocols, which a minimal node may lack.
+export const acceptRule = (peers: string[]) => ['ip', 'protocol', '112', 'ip', 'saddr', peerSet(peers), 'accept', 'comment', `"${RULE_COMMENT}"`];
 const chainWords = (c: InputChain) => [c.family, c.table, c.chain];
 const insertCommand = (c: InputChain, peers: string[]) => sh('nft', 'insert', 'rule', ...chainWords(c), ...acceptRule(peers));
 
@@ -93,7 +96,7 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
     const blocked: string[] = [];
     for (const c of chains) {
       const managed = c.rules.find((r) => r.includes(`comment "${RULE_COMMENT}"`));
-      if (managed && w.mode === 'manage' && !managed.includes(`ip saddr ${peerSet(w.peers)} `)) {
+      if (managed && w.mode === 'manage' && saddrsOf(managed).join() !== [...w.peers].sort().join()) {
         // The peers changed: replace the managed rule (same place: first in the chain).
         steps.push({ title: `remove the old VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
         steps.push({ title: `let VRRP from ${w.peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, w.peers) });

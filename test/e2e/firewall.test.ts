@@ -43,17 +43,17 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
         `export DEBIAN_FRONTEND=noninteractive; apt-get -q -o Acquire::http::Proxy=${lab.proxyUrl} update >/dev/null && ` +
           `apt-get -y -q -o Acquire::http::Proxy=${lab.proxyUrl} install --no-install-recommends nftables >/dev/null && ` +
           `nft add table inet filter && nft add chain inet filter input '{ type filter hook input priority 0; policy accept; }' && ` +
-          `nft add rule inet filter input ip protocol vrrp drop && nft list chain inet filter input`,
+          `nft add rule inet filter input ip protocol 112 drop && nft list chain inet filter input`,
       );
       assert.equal(setup.code, 0, setup.stderr);
-      assert.match(setup.stdout, /ip protocol vrrp drop/);
+      assert.match(setup.stdout, /ip protocol 112 drop/);
 
       // check (the default): refused before any change.
       const check = await kadeploy(['apply', lab.inventoryPath]);
       assert.notEqual(check.code, 0, text(check));
       assert.match(text(check), /lb2: VRRP from the other nodes would be dropped/);
-      assert.match(text(check), /nftables chain inet filter input drops VRRP \(rule "ip protocol vrrp drop"\)/);
-      assert.ok(text(check).includes(`nft insert rule inet filter input ip protocol vrrp ip saddr '{ ${lab.nodes[0]!.ip} }' accept comment '"kadeploy-vrrp"'`), text(check));
+      assert.match(text(check), /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
+      assert.ok(text(check).includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ ${lab.nodes[0]!.ip} }' accept comment '"kadeploy-vrrp"'`), text(check));
       for (const n of lab.nodes) assert.notEqual((await lab.exec(n.name, 'dpkg -s keepalived >/dev/null 2>&1')).code, 0, `${n.name}: nothing installed`);
 
       // off: deployed as asked, and the dropped adverts split the cluster.
@@ -66,7 +66,7 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       assert.equal(manage.code, 0, text(manage));
       assert.match(manage.stdout, /let VRRP from 10\.\d+\.\d+\.\d+ through nftables chain inet filter input/);
       const chain = (await lab.exec('lb2', 'nft list chain inet filter input')).stdout;
-      assert.ok(chain.indexOf('comment "kadeploy-vrrp"') >= 0 && chain.indexOf('comment "kadeploy-vrrp"') < chain.indexOf('ip protocol vrrp drop'), chain);
+      assert.ok(chain.indexOf('comment "kadeploy-vrrp"') >= 0 && chain.indexOf('comment "kadeploy-vrrp"') < chain.indexOf('ip protocol 112 drop'), chain);
       assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'one holder: the split brain is gone');
       assert.equal((await lab.exec('lb1', 'command -v nft')).code === 0 ? 'nft' : 'none', 'none', 'lb1 has no nftables: untouched');
 

@@ -21,8 +21,9 @@ table ip nat { # handle 4
 \t}
 }
 `;
-const DROP_VRRP = '\t\tip protocol vrrp drop # handle 5';
-const MANAGED = (peers: string) => `\t\tip protocol vrrp ip saddr { ${peers} } accept comment "kadeploy-vrrp" # handle 7`;
+const DROP_VRRP = '\t\tip protocol 112 drop # handle 5';
+// As nft lists it: a one-address set is printed as the address.
+const MANAGED = (peers: string) => `\t\tip protocol 112 ip saddr ${peers.includes(',') ? `{ ${peers} }` : peers} accept comment "kadeploy-vrrp" # handle 7`;
 
 const facts = (nft: string): HostFacts =>
   ({ os: { id: 'debian', versionId: '12', family: 'debian' }, packages: {}, units: {}, files: {}, addresses: {}, keepalived: null, unless: {}, output: { [NFT_RULESET]: nft } }) as HostFacts;
@@ -37,7 +38,7 @@ describe('firewall (nftables)', () => {
   });
 
   it('says which rule or policy drops VRRP, and sees an accept before it', () => {
-    assert.equal(blocksVrrp(inputChains(ruleset(DROP_VRRP))[0]!), 'rule "ip protocol vrrp drop"');
+    assert.equal(blocksVrrp(inputChains(ruleset(DROP_VRRP))[0]!), 'rule "ip protocol 112 drop"');
     assert.equal(blocksVrrp(inputChains(ruleset('\t\tiif "lo" accept # handle 6', 'drop'))[0]!), 'policy drop');
     assert.equal(blocksVrrp(inputChains(ruleset('\t\tct state established accept # handle 6\n\t\tcounter drop # handle 8'))[0]!), 'rule "counter drop"');
     assert.equal(blocksVrrp(inputChains(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`))[0]!), undefined);
@@ -47,8 +48,8 @@ describe('firewall (nftables)', () => {
   it('check: fails before any change, naming node, chain, rule and the exact rule to add', () => {
     assert.throws(() => plan('check', ruleset(DROP_VRRP)), (e: Error) => {
       assert.match(e.message, /^lb1: VRRP from the other nodes would be dropped/);
-      assert.match(e.message, /nftables chain inet filter input drops VRRP \(rule "ip protocol vrrp drop"\)/);
-      assert.ok(e.message.includes(`nft insert rule inet filter input ip protocol vrrp ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`), e.message);
+      assert.match(e.message, /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
+      assert.ok(e.message.includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`), e.message);
       assert.match(e.message, /firewall: manage/);
       return true;
     });
@@ -56,13 +57,14 @@ describe('firewall (nftables)', () => {
 
   it('manage: inserts the rule first in the chain; then nothing to do; replaced when the peers change', () => {
     const c = plan('manage', ruleset(DROP_VRRP));
-    assert.deepEqual(c.steps.map((s) => s.command), [`nft insert rule inet filter input ip protocol vrrp ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`]);
+    assert.deepEqual(c.steps.map((s) => s.command), [`nft insert rule inet filter input ip protocol 112 ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`]);
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
+    assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.13, 10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']).actions, ['none']);
     const moved = plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
     assert.deepEqual(moved.steps.map((s) => s.command), [
       'nft delete rule inet filter input handle 7',
-      `nft insert rule inet filter input ip protocol vrrp ip saddr '{ 10.0.0.12, 10.0.0.13 }' accept comment '"kadeploy-vrrp"'`,
+      `nft insert rule inet filter input ip protocol 112 ip saddr '{ 10.0.0.12, 10.0.0.13 }' accept comment '"kadeploy-vrrp"'`,
     ]);
   });
 
