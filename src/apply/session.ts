@@ -116,17 +116,18 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
   const c = await connect(opts, loaded);
   const facts = new Map<string, HostFacts>();
   const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
+  const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
   try {
     await mapLimit(reachable, opts.forks ?? cluster.forks, async (node) => {
       facts.set(node.name, await gatherFacts(c.conns.get(node.name)!, needsOf(desired.get(node.name)!)));
     });
+    // A task kind may refuse to plan (the firewall's `check`): close the connections then too.
+    const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy });
+    return { ...c, desired, facts, plan };
   } catch (e) {
     await c.close();
     throw e;
   }
-  const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-  const plan = buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy });
-  return { ...c, desired, facts, plan };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
