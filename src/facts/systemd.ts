@@ -6,6 +6,8 @@ export interface UnitState {
   active: boolean;
   /** Main process ID; 0 when not running. */
   pid: number;
+  /** Masked (systemctl mask): present only then. */
+  masked?: true;
 }
 
 export type UnitsFact = Record<string, UnitState>;
@@ -29,7 +31,7 @@ export function unitsFact(units: string[]): Fact<UnitsFact> {
       for (const line of out.split('\n')) {
         const [name, enabled, active, pid] = line.split('\t');
         if (!name) continue;
-        result[name] = { enabled: enabled === 'enabled', active: active === 'active', pid: Number(pid) || 0 };
+        result[name] = { enabled: enabled === 'enabled', active: active === 'active', pid: Number(pid) || 0, ...(enabled === 'masked' ? { masked: true as const } : {}) };
       }
       return result;
     },

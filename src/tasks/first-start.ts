@@ -17,11 +17,8 @@ interface Want extends DesiredBase {
 
 const args = z.strictObject({ unit: unitName, package: z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/) });
 
-/** Exits 0 when the unit is masked (read with the facts, as a command task's `unless`). */
-export const maskedCheck = (unit: string): string => `[ "$(${sh('systemctl', 'is-enabled', unit)} 2>/dev/null)" = masked ]`;
-
 const want = (kind: string) => (a: z.infer<typeof args>, task: string) => [{ kind, task, ...a } satisfies Want];
-const needs = (w: Want) => ({ packages: [w.package], unless: [maskedCheck(w.unit)] });
+const needs = (w: Want) => ({ packages: [w.package], units: [w.unit] });
 
 export const holdStartKind: TaskKind<z.infer<typeof args>, Want> = {
   key: 'hold_start',
@@ -48,7 +45,7 @@ export const releaseStartKind: TaskKind<z.infer<typeof args>, Want> = {
   want: want('release_start'),
   needs,
   plan(w, facts) {
-    const held = facts.packages[w.package] === undefined || facts.unless[maskedCheck(w.unit)] === 0;
+    const held = facts.packages[w.package] === undefined || facts.units[w.unit]?.masked === true;
     if (!held) return noop(w, `${w.unit} not masked`);
     return {
       task: w.task,

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { factScript, parseFacts } from '../../src/facts/fact.js';
 import { factsFor, type HostFacts } from '../../src/facts/index.js';
-import { maskedCheck } from '../../src/tasks/first-start.js';
 import { needsOf } from '../../src/tasks/registry.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { buildPlan, planChanges } from '../../src/plan/build.js';
@@ -156,10 +155,9 @@ describe('plan', () => {
 
   it('safe first start: a run cut after the install leaves the unit masked, and the next apply unmasks it', () => {
     const f = converged();
-    f.units.keepalived = { enabled: true, active: false, pid: 0 };
-    f.unless = { [maskedCheck('keepalived')]: 0 };
+    f.units.keepalived = { enabled: false, active: false, pid: 0, masked: true };
     assert.deepEqual(actions(desiredOf(), f).map((a) => a.slice(0, 2)), [
-      ['hold_start', 'none'], ['package', 'none'], ['firewall', 'none'], ['file', 'none'], ['release_start', 'run'], ['service', 'start'], ['assert_vip', 'check'],
+      ['hold_start', 'none'], ['package', 'none'], ['firewall', 'none'], ['file', 'none'], ['release_start', 'run'], ['service', 'enable+start'], ['assert_vip', 'check'],
     ]);
   });
 });
