@@ -148,13 +148,14 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
       }));
     }
+    // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.
+    const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
+    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
+    return { ...c, timings: t, desired, facts, plan };
   } catch (e) {
     await c.close();
     throw e;
   }
-  const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-  const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
-  return { ...c, timings: t, desired, facts, plan };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -18,6 +18,8 @@ export interface HostFacts {
   keepalived: string | null;
   /** `unless` command → its exit code (0 means the command task has nothing to do). */
   unless: Record<string, number>;
+  /** Command → its standard output (e.g. `nft list ruleset` for the firewall task). */
+  output?: Record<string, string>;
 }
 
 /** What a task kind needs read from the node (src/tasks/<kind>.ts says, the registry sums it up). */
@@ -27,6 +29,8 @@ export interface FactNeeds {
   files?: string[];
   /** `unless` commands of command tasks: their exit codes. */
   unless?: string[];
+  /** Commands whose standard output a task reads. */
+  output?: string[];
 }
 
 function unlessFact(commands: string[]): Fact<Record<string, number>> {
@@ -45,9 +49,26 @@ function unlessFact(commands: string[]): Fact<Record<string, number>> {
   };
 }
 
+function outputFact(commands: string[]): Fact<Record<string, string>> {
+  const mark = '@@kadeploy-output';
+  return {
+    name: 'output',
+    command: commands.map((c, k) => `printf '%s %s\\n' ${quote(mark)} ${k}; ( ${c} ) 2>/dev/null`).join('; ') || 'true',
+    parse(out) {
+      const result: Record<string, string> = {};
+      for (const section of out.split(`${mark} `).slice(1)) {
+        const newline = section.indexOf('\n');
+        const command = commands[Number(section.slice(0, newline))];
+        if (command !== undefined) result[command] = section.slice(newline + 1);
+      }
+      return result;
+    },
+  };
+}
+
 export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
   const all = (key: keyof FactNeeds) => [...new Set(needs.flatMap((n) => n[key] ?? []))];
-  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless'))] as Array<Fact<unknown>>;
+  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output'))] as Array<Fact<unknown>>;
 }
 
 /** The one command (one round trip) that reads these facts, and how to parse its output. */

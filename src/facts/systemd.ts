@@ -11,6 +11,8 @@ export interface UnitState {
    * absent when unknown (systemd < 248 has no --timestamp=us+utc). See ./loaded.ts.
    */
   since?: number;
+  /** Masked (systemctl mask): present only then. */
+  masked?: true;
 }
 
 export type UnitsFact = Record<string, UnitState>;
@@ -45,7 +47,7 @@ export function unitsFact(units: string[]): Fact<UnitsFact> {
         const [name, enabled, active, pid, stamp = ''] = line.split('\t');
         if (!name) continue;
         const since = parseUsUtc(stamp);
-        result[name] = { enabled: enabled === 'enabled', active: active === 'active', pid: Number(pid) || 0, ...(since !== undefined ? { since } : {}) };
+        result[name] = { enabled: enabled === 'enabled', active: active === 'active', pid: Number(pid) || 0, ...(since !== undefined ? { since } : {}), ...(enabled === 'masked' ? { masked: true as const } : {}) };
       }
       return result;
     },

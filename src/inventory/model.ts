@@ -182,6 +182,8 @@ export interface Cluster {
   file: string;
   forks: number;
   aptProxy?: string;
+  /** VRRP through a node's firewall: `check` (default) fails with the rule to add, `manage` adds it, `off` skips. */
+  firewall: 'manage' | 'check' | 'off';
   templatesDir?: string;
   vars: Record<string, unknown>;
   globalDefs: GlobalDefs;

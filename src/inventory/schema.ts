@@ -250,6 +250,8 @@ export const inventorySchema = z.strictObject({
   ssh: sshSchema.optional(),
   forks: z.number().int().min(1).max(500).optional(),
   apt_proxy: z.url({ protocol: /^https?$/ }).optional(),
+  /** Whether kadeploy lets VRRP through an active firewall on the nodes (src/tasks/firewall.ts). */
+  firewall: z.enum(['manage', 'check', 'off']).optional(),
   templates_dir: z.string().min(1).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   global_defs: globalDefsSchema.optional(),

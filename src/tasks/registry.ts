@@ -6,6 +6,8 @@ import { assertKind } from './assert.js';
 import { assertVipKind } from './assert-vip.js';
 import { commandKind } from './command.js';
 import { fileKind } from './file.js';
+import { firewallKind } from './firewall.js';
+import { holdStartKind, releaseStartKind } from './first-start.js';
 import type { TaskKind } from './kind.js';
 import { managedFilesKind } from './managed-files.js';
 import { packageKind } from './package.js';
@@ -22,7 +24,7 @@ export function registerTaskKind(kind: AnyKind): void {
   KINDS.set(kind.key, kind);
 }
 
-for (const k of [packageKind, managedFilesKind, templateKind, fileKind, serviceKind, commandKind, assertKind, assertVipKind]) registerTaskKind(k as AnyKind);
+for (const k of [packageKind, managedFilesKind, templateKind, fileKind, serviceKind, commandKind, assertKind, assertVipKind, holdStartKind, releaseStartKind, firewallKind]) registerTaskKind(k as AnyKind);
 
 /** Kinds a playbook may use (those with arguments), in registration order. */
 export const playbookKinds = (): AnyKind[] => [...KINDS.values()].filter((k) => k.args !== undefined);

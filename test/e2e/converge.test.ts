@@ -40,7 +40,9 @@ function holdingPlaybook(): string {
   const doc = parseDocument(PLAYBOOK);
   const tasks = doc.get('tasks') as { items: unknown[] };
   const run = `touch ${HELD}; while [ -e ${HOLD} ]; do sleep 0.2; done`;
-  tasks.items.splice(3, 0, doc.createNode({ name: 'Held by the test', command: { run, unless: `test ! -e ${HOLD}` } }));
+  // Right after the task that writes keepalived.conf, wherever the playbook has it.
+  const afterTemplate = (doc.toJS() as { tasks: Array<Record<string, unknown>> }).tasks.findIndex((t) => 'template' in t) + 1;
+  tasks.items.splice(afterTemplate, 0, doc.createNode({ name: 'Held by the test', command: { run, unless: `test ! -e ${HOLD}` } }));
   const file = join(dir, 'playbook-hold.yaml');
   writeFileSync(file, doc.toString());
   return file;

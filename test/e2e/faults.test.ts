@@ -29,8 +29,8 @@ function writeInventory(lab: Lab, name: string, edit: (doc: ReturnType<typeof pa
 function playbookWithCommand(name: string, run: string, extraPackages: string[] = []): string {
   const doc = parseDocument(PLAYBOOK);
   const tasks = doc.get('tasks') as { items: unknown[] };
-  tasks.items.splice(3, 0, doc.createNode({ name: 'In between', command: { run } }));
-  if (extraPackages.length) doc.setIn(['tasks', 0, 'package', 'names'], ['keepalived', 'psmisc', ...extraPackages]);
+  tasks.items.splice(5, 0, doc.createNode({ name: 'In between', command: { run } }));
+  if (extraPackages.length) doc.setIn(['tasks', 1, 'package', 'names'], ['keepalived', 'psmisc', ...extraPackages]);
   const file = join(dir, `playbook-${name}`);
   writeFileSync(file, doc.toString());
   return file;
@@ -124,7 +124,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
       await t.test('a failing post-change check rolls the node back and stops', async () => {
         await reset();
         const doc = parseDocument(PLAYBOOK);
-        (doc.get('tasks') as { items: unknown[] }).items.splice(4, 0, doc.createNode({ name: 'Post-change check', assert: { run: 'test -e /nonexistent/ready', message: 'ready marker present' } }));
+        (doc.get('tasks') as { items: unknown[] }).items.splice(7, 0, doc.createNode({ name: 'Post-change check', assert: { run: 'test -e /nonexistent/ready', message: 'ready marker present' } }));
         const playbook = join(dir, 'playbook-assert.yaml');
         writeFileSync(playbook, doc.toString());
         const r = await kadeploy(['apply', bumped, '--playbook', playbook]);

@@ -125,7 +125,7 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
       });
 
       await t.test('a failure mid-node is undone by the rollback kadeploy rollback uses', async () => {
-        const playbook = playbookWith('assert', 4, { name: 'Post-change check', assert: { run: 'test -e /nonexistent', message: 'marker' } });
+        const playbook = playbookWith('assert', 7, { name: 'Post-change check', assert: { run: 'test -e /nonexistent', message: 'marker' } });
         const r = await kadeploy(['apply', bumped, '--playbook', playbook]);
         assert.equal(r.code, 1, r.stdout + r.stderr);
         assert.match(r.stderr, /lb2: check failed: marker \(exit 1\); rolled back: \/etc\/keepalived\/keepalived\.conf restored, keepalived reloaded/);
@@ -138,7 +138,7 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
       });
 
       await t.test('SIGTERM mid-apply rolls back, exits non-zero and releases the lock', async () => {
-        const playbook = playbookWith('slow', 3, { name: 'In between', command: { run: markStep('sleep 3') } });
+        const playbook = playbookWith('slow', 5, { name: 'In between', command: { run: markStep('sleep 3') } });
         await clearStepMarkers(lab);
         const child = spawn(process.execPath, [CLI, 'apply', bumped, '--playbook', playbook], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
         let out = '';

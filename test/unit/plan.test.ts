@@ -55,8 +55,11 @@ const actions = (d: Desired[], f: HostFacts) => planChanges(d, f).map((c) => [c.
 describe('plan', () => {
   it('on a fresh node: install, create the config, enable and start, then check the VIP', () => {
     assert.deepEqual(actions(desiredOf(), facts()), [
+      ['hold_start', 'run', 'mask keepalived until its config is written'],
       ['package', 'install', 'install keepalived, psmisc'],
+      ['firewall', 'none', 'no nftables input chain'],
       ['file', 'create', `${CONF} (create)`],
+      ['release_start', 'run', "unmask keepalived: its config is kadeploy's"],
       ['service', 'enable+start', 'keepalived: enable, start'],
       ['assert_vip', 'check', 'VIP on exactly the expected node'],
     ]);
@@ -64,14 +67,14 @@ describe('plan', () => {
 
   it('on a converged node: nothing to do', () => {
     const changes = planChanges(desiredOf(), converged());
-    assert.deepEqual(changes.map((c) => c.actions[0]), ['none', 'none', 'none', 'check']);
+    assert.deepEqual(changes.map((c) => c.actions[0]), ['none', 'none', 'none', 'none', 'none', 'none', 'check']);
     assert.equal(pendingChanges({ nodes: [{ node: 'm', address: '', holds: [], changes, rollback }] }), 0);
   });
 
   it('installs only the missing package', () => {
     const f = converged();
     delete f.packages.psmisc;
-    assert.deepEqual(actions(desiredOf(), f)[0], ['package', 'install', 'install psmisc']);
+    assert.deepEqual(actions(desiredOf(), f)[1], ['package', 'install', 'install psmisc']);
   });
 
   it('on a config change of a running keepalived: update with a diff, then reload (not restart)', () => {
@@ -115,8 +118,9 @@ describe('plan', () => {
   it('starts a stopped keepalived without touching its unchanged config', () => {
     const f = converged();
     f.units.keepalived = { enabled: true, active: false, pid: 0 };
-    assert.deepEqual(actions(desiredOf(), f).slice(1, 3), [
+    assert.deepEqual(actions(desiredOf(), f).slice(3, 6), [
       ['file', 'none', `${CONF} up to date`],
+      ['release_start', 'none', 'keepalived not masked'],
       ['service', 'start', 'keepalived: start'],
     ]);
   });
@@ -151,7 +155,29 @@ describe('plan', () => {
     assert.match(text, /auth_pass \*{8}/);
     assert.doesNotMatch(text, /auth_pass secret/);
     assert.doesNotMatch(json, /secret\b(?!":)/);
-    assert.equal(JSON.parse(json).changes_pending, 3);
+    assert.equal(JSON.parse(json).changes_pending, 5);
+  });
+
+  it('safe first start: masks the unit before its package is installed, unmasks it after the config, before the start', () => {
+    const plan = buildPlan([{ spec: master, desired: desiredOf(master), facts: facts() }]);
+    const commands = plan.phases.flatMap((p) => p.nodes.flatMap((n) => n.steps.map((s) => s.command)));
+    const at = (re: RegExp) => {
+      const k = commands.findIndex((c) => re.test(c));
+      assert.ok(k >= 0, `no command matches ${re}`);
+      return k;
+    };
+    assert.equal(commands[0], 'systemctl mask keepalived');
+    assert.ok(at(/^systemctl mask keepalived$/) < at(/apt-get .* install /), commands.join('\n'));
+    assert.ok(at(/^mv .*keepalived\.conf/) < at(/^systemctl unmask keepalived$/), commands.join('\n'));
+    assert.ok(at(/^systemctl unmask keepalived$/) < at(/^systemctl start keepalived$/), commands.join('\n'));
+  });
+
+  it('safe first start: a run cut after the install leaves the unit masked, and the next apply unmasks it', () => {
+    const f = converged();
+    f.units.keepalived = { enabled: false, active: false, pid: 0, masked: true };
+    assert.deepEqual(actions(desiredOf(), f).map((a) => a.slice(0, 2)), [
+      ['hold_start', 'none'], ['package', 'none'], ['firewall', 'none'], ['file', 'none'], ['release_start', 'run'], ['service', 'enable+start'], ['assert_vip', 'check'],
+    ]);
   });
 });
 

@@ -1,0 +1,81 @@
+// Issue 14, firewalls: an nftables rule on lb2 drops VRRP. With `firewall: check` (the default) apply
+// fails before any change, naming the node, the rule and the rule to add; with `off` the cluster
+// splits (both nodes hold the VIP); with `manage` apply inserts the rule and the split brain is gone.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDocument } from 'yaml';
+import { kadeploy, type CliResult } from '../support/cli.js';
+import { withLab, type Lab } from './lab-helper.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewall-'));
+
+function inventory(lab: Lab, mode: string): string {
+  const doc = parseDocument(readFileSync(lab.inventoryPath, 'utf8'));
+  doc.set('firewall', mode);
+  const file = join(dir, `${mode}.yaml`);
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+async function holders(lab: Lab): Promise<string[]> {
+  const found: string[] = [];
+  for (const n of lab.nodes) if ((await lab.exec(n.name, 'ip -o addr show')).stdout.includes(` ${lab.vip}/`)) found.push(n.name);
+  return found;
+}
+
+async function waitHolders(lab: Lab, want: string[], seconds = 15): Promise<string[]> {
+  let h = await holders(lab);
+  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await sleep(250)) h = await holders(lab);
+  return h;
+}
+
+const text = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
+
+describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
+  it('check fails naming the rule, off splits the cluster, manage converges it', async (t) => {
+    await withLab(t, { nodes: 2 }, async (lab) => {
+      const setup = await lab.exec(
+        'lb2',
+        `export DEBIAN_FRONTEND=noninteractive; apt-get -q -o Acquire::http::Proxy=${lab.proxyUrl} update >/dev/null && ` +
+          `apt-get -y -q -o Acquire::http::Proxy=${lab.proxyUrl} install --no-install-recommends nftables >/dev/null && ` +
+          `nft add table inet filter && nft add chain inet filter input '{ type filter hook input priority 0; policy accept; }' && ` +
+          `nft add rule inet filter input ip protocol 112 drop && nft list chain inet filter input`,
+      );
+      assert.equal(setup.code, 0, setup.stderr);
+      assert.match(setup.stdout, /ip protocol 112 drop/);
+
+      // check (the default): refused before any change.
+      const check = await kadeploy(['apply', lab.inventoryPath]);
+      assert.notEqual(check.code, 0, text(check));
+      assert.match(text(check), /lb2: VRRP from the other nodes would be dropped/);
+      assert.match(text(check), /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
+      assert.ok(text(check).includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ ${lab.nodes[0]!.ip} }' accept comment '"kadeploy-vrrp"'`), text(check));
+      for (const n of lab.nodes) assert.notEqual((await lab.exec(n.name, 'dpkg -s keepalived >/dev/null 2>&1')).code, 0, `${n.name}: nothing installed`);
+
+      // off: deployed as asked, and the dropped adverts split the cluster.
+      const off = await kadeploy(['apply', inventory(lab, 'off')]);
+      t.diagnostic(`firewall: off -> exit ${off.code}`);
+      assert.deepEqual(await waitHolders(lab, ['lb1', 'lb2']), ['lb1', 'lb2'], 'split brain while lb2 drops VRRP');
+
+      // manage: the rule goes in first in lb2's chain, and lb2 hears lb1 again.
+      const manage = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(manage.code, 0, text(manage));
+      assert.match(manage.stdout, /let VRRP from 10\.\d+\.\d+\.\d+ through nftables chain inet filter input/);
+      const chain = (await lab.exec('lb2', 'nft list chain inet filter input')).stdout;
+      assert.ok(chain.indexOf('comment "kadeploy-vrrp"') >= 0 && chain.indexOf('comment "kadeploy-vrrp"') < chain.indexOf('ip protocol 112 drop'), chain);
+      assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'one holder: the split brain is gone');
+      assert.equal((await lab.exec('lb1', 'command -v nft')).code === 0 ? 'nft' : 'none', 'none', 'lb1 has no nftables: untouched');
+
+      // Idempotent: a second apply changes nothing, the rule is there once.
+      const again = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(again.code, 0, text(again));
+      assert.doesNotMatch(again.stdout, /let VRRP/);
+      const rules = (await lab.exec('lb2', 'nft list chain inet filter input')).stdout.match(/kadeploy-vrrp/g) ?? [];
+      assert.equal(rules.length, 1);
+    });
+  });
+});
