@@ -73,13 +73,13 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
       return { node: n.node, ok: true, detail: `backup: ${counts} (${rate(received, seconds)} from ${others[0]!.node}, ${want})` };
     }
     if (!isSender && others.length > 1 && enough(received, seconds)) {
-      return fail(`split brain: ${names(others)} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}; ${n.node} ${counts}`);
+      return fail(`split brain: ${names(others)} ${others.length > 2 ? 'all' : 'both'} send adverts for ${instance}; ${n.node} ${counts}`);
     }
     if (n.state === 'FAULT' && received === 0) return fail(`in FAULT state: ${n.node} ignores adverts (see its track scripts; ${counts})`);
-    const split = isSender ? ` — split brain: ${n.node} and ${names(others)} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}` : '';
+    const split = isSender ? `; split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}` : '';
     if (received === 0) {
       const lost = others.map((s) => `${s.node} → ${n.node}`).join(', ');
-      return fail(`${n.node} receives no adverts from ${names(others)} (${lost} lost; ${counts})${split} — ${CAUSE(n.node)}`);
+      return fail(`${n.node} receives no adverts from ${names(others)} — ${CAUSE(n.node)}${split} (${lost} lost; ${counts})`);
     }
     if (!enough(received, seconds)) {
       return fail(`${n.node} receives adverts from ${names(others)} at ${rate(received, seconds)}, ${want} — adverts lost on the way to ${n.node}${split}`);
@@ -89,9 +89,9 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
     const deaf = others.filter((s) => s.delta && !enough(s.delta.received, s.delta.seconds)).map((s) => s.node);
     return fail(
       deaf.length
-        ? `split brain: ${n.node} and ${names(others)} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}; ${works} works (${rate(received, seconds)}), ` +
-            `${deaf.map((d) => `${n.node} → ${d}`).join(', ')} lost (${deaf.join(', ')} receive none)`
-        : `split brain: ${n.node} and ${names(others)} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance} and receive each other's (${counts}) — ` +
+        ? `split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}; ${works} works (${rate(received, seconds)}), ` +
+            `${deaf.map((d) => `${n.node} → ${d}`).join(', ')} lost (${deaf.length > 1 ? `${deaf.join(', ')} receive` : `${deaf[0]} receives`} too few) — ${CAUSE(deaf.join(', '))}`
+        : `split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance} and receive each other's (${counts}) — ` +
             'adverts received but not accepted (virtual_router_id, authentication or version differ?) or an election in progress',
     );
   });
