@@ -86,11 +86,11 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
     }
     // A sender that does receive the other sender's adverts: this direction works.
     const works = others.map((s) => `${s.node} → ${n.node}`).join(', ');
-    const deaf = others.filter((s) => s.delta && !enough(s.delta.received, s.delta.seconds)).map((s) => s.node);
+    const deaf = others.filter((s) => s.delta && !enough(s.delta.received, s.delta.seconds));
     return fail(
       deaf.length
         ? `split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}; ${works} works (${rate(received, seconds)}), ` +
-            `${deaf.map((d) => `${n.node} → ${d}`).join(', ')} lost (${deaf.length > 1 ? `${deaf.join(', ')} receive` : `${deaf[0]} receives`} too few) — ${CAUSE(deaf.join(', '))}`
+            `${deaf.map((d) => `${n.node} → ${d.node}`).join(', ')} lost (${deaf.map((d) => `${d.node} receives ${d.delta!.received ? 'too few' : 'none'}`).join(', ')}) — ${CAUSE(deaf.map((d) => d.node).join(', '))}`
         : `split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance} and receive each other's (${counts}) — ` +
             'adverts received but not accepted (virtual_router_id, authentication or version differ?) or an election in progress',
     );
