@@ -41,6 +41,15 @@ describe('judging adverts over a window', () => {
     assert.match(v.lb1!.detail, /lb2 → lb1 works \(1\.0\/s\), lb1 → lb2 lost \(lb2 receives none\)/);
   });
 
+  it('a split brain that began during the window is one already: the new holder sent once', () => {
+    const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 1, 3), node('lb2', true, 0, 1)]));
+    assert.match(v.lb2!.detail, /^lb2 receives no adverts from lb1 \(holder\) — likely a firewall .*; split brain: lb2 \(holder\) and lb1 \(holder\) both send/);
+    assert.match(v.lb1!.detail, /split brain: .*lb2 → lb1 works \(0\.3\/s\), lb1 → lb2 lost \(lb2 receives none\)/);
+    // Not holding and sending once (a backup's election try): not a sender.
+    const one = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 3, 1)]));
+    assert.equal(one.lb2!.ok, true);
+  });
+
   it('both directions lost: each side is named as receiving none', () => {
     const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', true, 0, 3)]));
     assert.match(v.lb1!.detail, /^lb1 receives no adverts from lb2 \(holder\)/);
@@ -50,7 +59,7 @@ describe('judging adverts over a window', () => {
   it('a partial loss fails with the measured rate; no sender at all fails everywhere', () => {
     const partial = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 1, 0, { delta: { received: 1, sent: 0, seconds: 4 } })]));
     assert.equal(partial.lb2!.ok, false);
-    assert.match(partial.lb2!.detail, /lb2 receives adverts from lb1 \(holder\) at 0\.3\/s, expected 1\.0\/s/);
+    assert.match(partial.lb2!.detail, /lb2 receives 1 of the 3 adverts lb1 \(holder\) sent \(0\.3\/s, expected 1\.0\/s\)/);
     const silent = judgeAdverts('VI_1', 1, [node('lb1', false, 0, 0), node('lb2', false, 0, 0)]);
     assert.deepEqual(silent.map((v) => v.ok), [false, false]);
     assert.match(silent[0]!.detail, /no node sends adverts for VI_1/);
