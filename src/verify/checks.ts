@@ -7,7 +7,8 @@ import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
-import { describeScriptExit, readVrrp, type VrrpReading } from './probe.js';
+import { advertDelta, advertWindowSeconds, judgeAdverts, type AdvertWindow } from './adverts.js';
+import { describeScriptExit, readAdvertWindow, readVrrp, type VrrpReading } from './probe.js';
 
 export interface CheckResult {
   node: string; // node name, or "cluster"
@@ -23,9 +24,17 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets) });
 
   const readings = new Map<string, VrrpReading>();
-  await mapLimit(cluster.nodes, cluster.forks, async (n) => {
-    readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
-  });
+  // Adverts over a short window (its own channel, in parallel with the other readings).
+  const windows = new Map<string, AdvertWindow | undefined>();
+  const seconds = advertWindowSeconds(cluster.nodes.flatMap((n) => n.instances.map((i) => i.advertInt)));
+  await Promise.all([
+    mapLimit(cluster.nodes, cluster.forks, async (n) => {
+      readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
+    }),
+    mapLimit(cluster.nodes, cluster.forks, async (n) => {
+      windows.set(n.name, await readAdvertWindow(conns.get(n.name)!, seconds));
+    }),
+  ]);
 
   for (const node of cluster.nodes) {
     const f = facts.get(node.name)!;
@@ -51,16 +60,22 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
   }
 
   const placements = await readPlacement(cluster.nodes, cluster.vrrpScripts, conns);
-  // VRRP traffic really crosses: a holder sends adverts, every other node receives them.
-  for (const node of cluster.nodes) {
-    const r = readings.get(node.name)!;
-    for (const inst of node.instances) {
-      const a = r.adverts[inst.name];
-      const vip = inst.vips[0]?.address.split('/')[0];
-      const holds = placements.some((p) => p.vip === vip && p.holders.includes(node.name));
-      const ok = a !== undefined && (holds ? a.sent > 0 : a.received > 0);
-      add(node.name, `VRRP adverts ${inst.name}`, ok, a ? `${holds ? 'holder' : 'backup'}: received ${a.received}, sent ${a.sent}` : 'no stats from keepalived');
-    }
+  // VRRP traffic really crosses now: the holder sends, every other node of the instance receives.
+  const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
+  for (const [name, inst] of instances) {
+    const vip = inst.vips[0]?.address.split('/')[0];
+    const members = cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+    const verdicts = judgeAdverts(
+      name,
+      inst.advertInt,
+      members.map((n) => ({
+        node: n.name,
+        holds: placements.some((p) => p.vip === vip && p.holders.includes(n.name)),
+        state: readings.get(n.name)!.transitions[name]?.state,
+        ...advertDelta(windows.get(n.name), name),
+      })),
+    );
+    for (const v of verdicts) add(v.node, `VRRP adverts ${name}`, v.ok, v.detail);
   }
   const health = new Map(
     cluster.nodes.map((n) => [n.name, { active: facts.get(n.name)!.units.keepalived?.active === true, scripts: readings.get(n.name)!.scripts }]),

@@ -2,6 +2,7 @@
 import type { Cluster, VrrpScript } from '../inventory/model.js';
 import { quote, sh } from '../shell/quote.js';
 import { factScript, parseFacts, type Fact } from '../facts/fact.js';
+import type { AdvertCounters, AdvertWindow } from './adverts.js';
 
 export interface VrrpReading {
   haproxyActive: boolean;
@@ -9,8 +10,6 @@ export interface VrrpReading {
   scripts: Record<string, number>;
   /** Recent error lines of keepalived's journal; undefined when the journal could not be read. */
   journalErrors: string[] | undefined;
-  /** instance → adverts received/sent, from keepalived's own stats dump. */
-  adverts: Record<string, { received: number; sent: number }>;
   /** instance → last state transition seen in the journal. */
   transitions: Record<string, { state: string; at: string }>;
 }
@@ -82,12 +81,6 @@ export function vrrpFacts(cluster: Cluster): Array<Fact<unknown>> {
       parse: (out, rc) => (rc === 0 ? lines(out) : undefined),
     },
     {
-      name: 'stats',
-      // keepalived writes its stats on its STATS signal: the real advert counters.
-      command: readStats,
-      parse: (out, rc) => (rc === 0 ? parseStats(out) : undefined),
-    },
-    {
       name: 'transitions',
       command: "journalctl -u keepalived --no-pager -o short-iso | grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' | tail -n 20",
       parse: (out) => {
@@ -103,8 +96,8 @@ export function vrrpFacts(cluster: Cluster): Array<Fact<unknown>> {
 }
 
 /** "VRRP Instance: VI_1 … Advertisements: Received: 12 Sent: 0" blocks of keepalived.stats. */
-export function parseStats(out: string): Record<string, { received: number; sent: number }> {
-  const result: Record<string, { received: number; sent: number }> = {};
+export function parseStats(out: string): Record<string, AdvertCounters> {
+  const result: Record<string, AdvertCounters> = {};
   let instance: string | undefined;
   let inAdverts = false;
   for (const l of lines(out)) {
@@ -134,7 +127,27 @@ export async function readVrrp(
     haproxyActive: f.haproxy === true,
     scripts: (f.scripts as Record<string, number>) ?? {},
     journalErrors: f.journal as string[] | undefined,
-    adverts: (f.stats as VrrpReading['adverts']) ?? {},
     transitions: (f.transitions as VrrpReading['transitions']) ?? {},
   };
+}
+
+/**
+ * keepalived's advert counters read twice, `seconds` apart, in one command on the node (the node's
+ * clock times the window). Undefined when either reading could not be taken.
+ */
+export function advertWindowFacts(seconds: number): Array<Fact<unknown>> {
+  const stats = (name: string): Fact<unknown> => ({ name, command: readStats, parse: (out, rc) => (rc === 0 ? parseStats(out) : undefined) });
+  const clock = (name: string): Fact<unknown> => ({ name, command: 'date +%s.%N', parse: (out, rc) => (rc === 0 ? Number(out.trim()) : undefined) });
+  return [stats('before'), clock('t0'), { name: 'wait', command: sh('sleep', String(seconds)), parse: () => undefined }, stats('after'), clock('t1')];
+}
+
+export async function readAdvertWindow(
+  conn: { exec(c: string, o?: { check?: boolean }): Promise<{ stdout: string; code: number }> },
+  seconds: number,
+): Promise<AdvertWindow | undefined> {
+  const facts = advertWindowFacts(seconds);
+  const r = await conn.exec(sh('sh', '-c', factScript(facts)), { check: false });
+  const f = parseFacts(facts, r.stdout) as { before?: AdvertWindow['before']; after?: AdvertWindow['after']; t0?: number; t1?: number };
+  if (!f.before || !f.after || !f.t0 || !f.t1 || !(f.t1 > f.t0)) return undefined;
+  return { seconds: f.t1 - f.t0, before: f.before, after: f.after };
 }

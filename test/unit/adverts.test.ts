@@ -1,0 +1,92 @@
+// VRRP adverts judged on rates over a short window: readings in, verdicts out.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { advertDelta, advertWindowSeconds, judgeAdverts, type AdvertNode } from '../../src/verify/adverts.js';
+import { parseStats } from '../../src/verify/probe.js';
+
+const node = (name: string, holds: boolean, received: number, sent: number, extra: Partial<AdvertNode> = {}): AdvertNode => ({
+  node: name,
+  holds,
+  delta: { received, sent, seconds: 3 },
+  ...extra,
+});
+const byNode = (vs: ReturnType<typeof judgeAdverts>) => Object.fromEntries(vs.map((v) => [v.node, v]));
+
+describe('judging adverts over a window', () => {
+  it('passes when the holder sends and the backup receives at about the expected rate', () => {
+    const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 3, 0)]));
+    assert.equal(v.lb1!.ok, true);
+    assert.match(v.lb1!.detail, /^holder: received 0, sent 3 in 3\.0 s \(1\.0\/s, expected 1\.0\/s\)$/);
+    assert.equal(v.lb2!.ok, true);
+    assert.match(v.lb2!.detail, /^backup: received 3, sent 0 in 3\.0 s \(1\.0\/s from lb1/);
+  });
+
+  it('a backup that received adverts long ago but none now fails, naming node, holder and cause', () => {
+    const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 0, 0), node('lb3', false, 3, 0)]));
+    assert.equal(v.lb1!.ok, true);
+    assert.equal(v.lb3!.ok, true);
+    assert.equal(v.lb2!.ok, false);
+    assert.match(v.lb2!.detail, /^lb2 receives no adverts from lb1 \(holder\) — likely a firewall dropping IP protocol 112 on lb2 or between them \(lb1 → lb2 lost/);
+    assert.doesNotMatch(v.lb2!.detail, /split brain/);
+  });
+
+  it('a split brain names both nodes and which direction is lost', () => {
+    // lb2 drops incoming VRRP: it becomes master too; lb1 still receives lb2's adverts.
+    const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 3, 6), node('lb2', true, 0, 3)]));
+    assert.equal(v.lb1!.ok, false);
+    assert.equal(v.lb2!.ok, false);
+    assert.match(v.lb2!.detail, /^lb2 receives no adverts from lb1 \(holder\) — likely a firewall dropping IP protocol 112 on lb2/);
+    assert.match(v.lb2!.detail, /split brain: lb2 \(holder\) and lb1 \(holder\) both send adverts for VI_1/);
+    assert.match(v.lb1!.detail, /split brain: lb1 \(holder\) and lb2 \(holder\) both send/);
+    assert.match(v.lb1!.detail, /lb2 → lb1 works \(1\.0\/s\), lb1 → lb2 lost \(lb2 receives none\)/);
+  });
+
+  it('a split brain that began during the window is one already: the new holder sent once', () => {
+    const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 1, 3), node('lb2', true, 0, 1)]));
+    assert.match(v.lb2!.detail, /^lb2 receives no adverts from lb1 \(holder\) — likely a firewall .*; split brain: lb2 \(holder\) and lb1 \(holder\) both send/);
+    assert.match(v.lb1!.detail, /split brain: .*lb2 → lb1 works \(0\.3\/s\), lb1 → lb2 lost \(lb2 receives none\)/);
+    // Not holding and sending once (a backup's election try): not a sender.
+    const one = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 3, 1)]));
+    assert.equal(one.lb2!.ok, true);
+  });
+
+  it('both directions lost: each side is named as receiving none', () => {
+    const v = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', true, 0, 3)]));
+    assert.match(v.lb1!.detail, /^lb1 receives no adverts from lb2 \(holder\)/);
+    assert.match(v.lb2!.detail, /^lb2 receives no adverts from lb1 \(holder\)/);
+  });
+
+  it('a partial loss fails with the measured rate; no sender at all fails everywhere', () => {
+    const partial = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 1, 0, { delta: { received: 1, sent: 0, seconds: 4 } })]));
+    assert.equal(partial.lb2!.ok, false);
+    assert.match(partial.lb2!.detail, /lb2 receives 1 of the 3 adverts lb1 \(holder\) sent \(0\.3\/s, expected 1\.0\/s\)/);
+    const silent = judgeAdverts('VI_1', 1, [node('lb1', false, 0, 0), node('lb2', false, 0, 0)]);
+    assert.deepEqual(silent.map((v) => v.ok), [false, false]);
+    assert.match(silent[0]!.detail, /no node sends adverts for VI_1/);
+  });
+
+  it('the expected rate follows advert_int; a FAULT node is not blamed on a firewall', () => {
+    // advert_int 2: 3 adverts in 6 s is the full rate.
+    const slow = judgeAdverts('VI_1', 2, [node('lb1', true, 0, 3, { delta: { received: 0, sent: 3, seconds: 6 } }), node('lb2', false, 3, 0, { delta: { received: 3, sent: 0, seconds: 6 } })]);
+    assert.deepEqual(slow.map((v) => v.ok), [true, true]);
+    const fault = byNode(judgeAdverts('VI_1', 1, [node('lb1', true, 0, 3), node('lb2', false, 0, 0, { state: 'FAULT' })]));
+    assert.match(fault.lb2!.detail, /^in FAULT state/);
+  });
+
+  it('readings: window length, counters reset, missing stats', () => {
+    assert.equal(advertWindowSeconds([1]), 3);
+    assert.equal(advertWindowSeconds([0.1]), 2);
+    assert.equal(advertWindowSeconds([1, 5]), 15);
+    const w = { seconds: 3, before: { VI_1: { received: 10, sent: 0 } }, after: { VI_1: { received: 13, sent: 0 } } };
+    assert.deepEqual(advertDelta(w, 'VI_1'), { delta: { received: 3, sent: 0, seconds: 3 } });
+    assert.match(advertDelta({ ...w, after: { VI_1: { received: 1, sent: 0 } } }, 'VI_1').missing!, /restarted/);
+    assert.match(advertDelta(undefined, 'VI_1').missing!, /no stats/);
+    const [v] = judgeAdverts('VI_1', 1, [{ node: 'lb1', holds: true, missing: 'no stats from keepalived' }]);
+    assert.deepEqual(v, { node: 'lb1', ok: false, detail: 'no stats from keepalived' });
+  });
+
+  it("parses keepalived 2.2's stats dump", () => {
+    const dump = 'VRRP Instance: VI_1\n  Advertisements:\n    Received: 12\n    Sent: 3\n  Became master: 1\n  Priority Zero:\n    Received: 0\n    Sent: 0\n';
+    assert.deepEqual(parseStats(dump), { VI_1: { received: 12, sent: 3 } });
+  });
+});
