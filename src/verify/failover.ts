@@ -29,6 +29,10 @@ export interface DrillReport {
   serviceMs?: number;
   answeredBy?: string;
   maxHolders: number;
+  /** Longest time two nodes were seen holding the VIP in a row (0: never in two polls running). */
+  overlapMs: number;
+  /** A longer overlap than this is a split brain; a shorter one is VRRP's own handover. */
+  splitBrainMs: number;
   outcome?: 'failback' | 'stayed';
   expectedOutcome: 'failback' | 'stayed';
   failbackMs?: number;
@@ -39,6 +43,28 @@ export interface DrillReport {
 
 
 const POLL_MS = 100;
+
+/**
+ * How long the VIP is held twice. In a VRRP handover the node taking over adds the VIP before the
+ * other hears its advert and lets go, so two holders can be seen for a moment; a split brain is two
+ * holders that last: longer than one advert interval (the time any node has to hear another).
+ */
+export function overlapWatch(): { see(holders: number, at: number): void; readonly longestMs: number } {
+  let since: number | undefined;
+  let longest = 0;
+  return {
+    see(holders, at) {
+      if (holders < 2) since = undefined;
+      else {
+        since ??= at;
+        longest = Math.max(longest, at - since);
+      }
+    },
+    get longestMs() {
+      return longest;
+    },
+  };
+}
 /** Allowance for polling over SSH and for the first track-script run after a state change. */
 const SLACK_MS = 1500;
 
@@ -66,12 +92,13 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   );
   const expectedTo = expectedHolder(cluster.nodes, cluster.vrrpScripts, vip, [], health);
   const report: DrillReport = {
-    vip, from, expectedTo, failoverBoundMs, failbackBoundMs, maxHolders: 1,
+    vip, from, expectedTo, failoverBoundMs, failbackBoundMs, maxHolders: 1, overlapMs: 0, splitBrainMs: inst.advertInt * 1000,
     expectedOutcome: preemptive ? 'failback' : 'stayed', ok: false, problems: [],
   };
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new DrillAborted('failover drill interrupted; services restored');
   };
+  const overlap = overlapWatch();
   const unit = opts.stop;
   const fromConn = conns.get(from)!;
   let stopped = false;
@@ -85,6 +112,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
       checkAbort();
       const holders = await holdersNow();
       report.maxHolders = Math.max(report.maxHolders, holders.length);
+      overlap.see(holders.length, Date.now());
       if (holders.length === 1 && holders[0] !== from) {
         report.failoverMs = Date.now() - t0;
         report.to = holders[0];
@@ -107,6 +135,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
       checkAbort();
       holders = await holdersNow();
       report.maxHolders = Math.max(report.maxHolders, holders.length);
+      overlap.see(holders.length, Date.now());
       if (preemptive && holders.length === 1 && holders[0] === from) {
         report.failbackMs = Date.now() - t1;
         break;
@@ -118,12 +147,13 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
     if (stopped) await fromConn.exec(sh('systemctl', 'start', unit), { check: false });
   }
 
+  report.overlapMs = overlap.longestMs;
   const p = report.problems;
   if (report.to === undefined) p.push(`the VIP did not move within ${failoverBoundMs * 3} ms`);
   else if (report.failoverMs! > failoverBoundMs) p.push(`failover took ${report.failoverMs} ms, over the ${failoverBoundMs} ms bound`);
   if (report.to && expectedTo && report.to !== expectedTo) p.push(`the VIP went to ${report.to}, expected ${expectedTo} (next priority)`);
   if (opts.probePort && report.serviceMs === undefined) p.push(`nothing answered on ${vip}:${opts.probePort}`);
-  if (report.maxHolders > 1) p.push(`split brain: ${report.maxHolders} nodes held ${vip} at once`);
+  if (report.overlapMs > report.splitBrainMs) p.push(`split brain: ${report.maxHolders} nodes held ${vip} at once for ${report.overlapMs} ms (over one advert interval, ${report.splitBrainMs} ms)`);
   if (report.outcome !== report.expectedOutcome) p.push(`after restore the VIP ${report.outcome === 'failback' ? 'came back' : report.outcome === 'stayed' ? 'stayed' : 'was lost'}; expected it to ${report.expectedOutcome === 'failback' ? 'come back' : 'stay'}`);
   if (report.failbackMs !== undefined && report.failbackMs > failbackBoundMs) p.push(`failback took ${report.failbackMs} ms, over the ${failbackBoundMs} ms bound`);
   report.ok = p.length === 0;
@@ -156,7 +186,7 @@ export function formatDrill(r: DrillReport): string {
     `Failover drill on VIP ${r.vip}: stopped the service on ${r.from}`,
     `  failover:  ${r.to ? `${r.from} → ${r.to} in ${r.failoverMs} ms` : 'did not happen'} (bound ${r.failoverBoundMs} ms${r.expectedTo ? `, expected ${r.expectedTo}` : ''})`,
     `  service:   ${r.serviceMs !== undefined ? `answered through the VIP after ${r.serviceMs} ms (by ${r.answeredBy})` : 'not probed or no answer'}`,
-    `  holders:   at most ${r.maxHolders} at once${r.maxHolders > 1 ? ' — SPLIT BRAIN' : ''}`,
+    `  holders:   at most ${r.maxHolders} at once${r.maxHolders > 1 ? ` for ${r.overlapMs} ms${r.overlapMs > r.splitBrainMs ? ' — SPLIT BRAIN' : ' (handover, under one advert interval)'}` : ''}`,
     `  restore:   ${r.outcome === 'failback' ? `back on ${r.from}${r.failbackMs !== undefined ? ` in ${r.failbackMs} ms (bound ${r.failbackBoundMs} ms)` : ''}` : r.outcome === 'stayed' ? `stayed on ${r.to}` : 'VIP lost'} — expected: ${r.expectedOutcome === 'failback' ? 'failback (preemption)' : 'stay (nopreempt)'}`,
     r.ok ? 'drill PASSED' : `drill FAILED: ${r.problems.join('; ')}`,
   ];
