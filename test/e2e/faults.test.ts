@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { cutLink, restoreLink } from '../../src/lab/index.js';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
 import { startProber } from '../support/prober.js';
-import { clearStepMarkers, markStep, waitForStep, withLab, type Lab } from './lab-helper.js';
+import { clearStepMarkers, markStep, settledState, clusterState, waitForStep, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-faults-'));
@@ -36,36 +36,6 @@ function playbookWithCommand(name: string, run: string, extraPackages: string[] 
   return file;
 }
 
-interface NodeState {
-  sum: string;
-  active: string;
-}
-
-async function state(lab: Lab): Promise<{ nodes: Record<string, NodeState>; holders: string[] }> {
-  const nodes: Record<string, NodeState> = {};
-  const holders: string[] = [];
-  for (const n of lab.nodes) {
-    // Through nsenter, not SSH: works whatever the fault did to the network.
-    const r = await lab.exec(n.name, `sha256sum ${CONF} | cut -c1-16; systemctl is-active keepalived; ip -o addr show`);
-    const [sum = '', active = '', ...addrs] = r.stdout.trim().split('\n');
-    nodes[n.name] = { sum, active };
-    if (addrs.some((l) => l.includes(` ${lab.vip}/`))) holders.push(n.name);
-  }
-  return { nodes, holders };
-}
-
-/** Every node runs keepalived and exactly one holds the VIP (waits for VRRP to settle). */
-async function assertHealthy(lab: Lab, what: string): Promise<Awaited<ReturnType<typeof state>>> {
-  let s = await state(lab);
-  for (let i = 0; i < 40 && s.holders.length !== 1; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    s = await state(lab);
-  }
-  for (const [node, st] of Object.entries(s.nodes)) assert.equal(st.active, 'active', `${what}: keepalived on ${node}`);
-  assert.equal(s.holders.length, 1, `${what}: VIP held by exactly one node, got [${s.holders}]`);
-  return s;
-}
-
 function expectFailure(r: CliResult, code: number, pattern: RegExp, what: string) {
   assert.equal(r.code, code, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout + r.stderr, pattern, what);
@@ -80,7 +50,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
     await withLab(t, { nodes: 2 }, async (lab) => {
       const base = lab.inventoryPath;
       expectOk(await kadeploy(['apply', base]), 'initial apply');
-      const s0 = await assertHealthy(lab, 'after the initial apply');
+      const s0 = await settledState(lab, 'after the initial apply');
       // A change to every node: both priorities move up by one.
       const bumped = writeInventory(lab, 'bumped.yaml', (doc) => {
         doc.setIn(['nodes', 0, 'priority'], 151);
@@ -93,16 +63,16 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         try {
           const r = await kadeploy(['apply', bumped]);
           expectFailure(r, 1, /lb2: cannot connect; nothing was changed on any node/, 'unreachable lb2');
-          assert.deepEqual((await state(lab)).nodes.lb1, s0.nodes.lb1, 'lb1 untouched');
+          assert.deepEqual((await clusterState(lab)).nodes.lb1, s0.nodes.lb1, 'lb1 untouched');
           const skip = await kadeploy(['apply', bumped, '--skip-unreachable']);
           expectOk(skip, 'apply --skip-unreachable');
           assert.match(skip.stderr, /skipped unreachable node lb2/);
-          assert.notEqual((await state(lab)).nodes.lb1!.sum, s0.nodes.lb1!.sum, 'lb1 changed');
+          assert.notEqual((await clusterState(lab)).nodes.lb1!.sum, s0.nodes.lb1!.sum, 'lb1 changed');
         } finally {
           await restoreLink('lb2', { name: lab.name });
         }
         expectOk(await kadeploy(['apply', base]), 'converge after the link is back');
-        assert.deepEqual((await assertHealthy(lab, 'after unreachable')).nodes, s0.nodes);
+        assert.deepEqual((await settledState(lab, 'after unreachable')).nodes, s0.nodes);
       });
 
       await t.test('keepalived failing to reload on a node rolls that node back and stops', async () => {
@@ -110,12 +80,12 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         const r = await kadeploy(['apply', bumped]);
         expectFailure(r, 1, /lb2: keepalived reload failed/, 'reload fault');
         assert.match(r.stdout, /lb2 .*rolled back: \/etc\/keepalived\/keepalived\.conf restored/);
-        const s = await assertHealthy(lab, 'after the reload fault');
+        const s = await settledState(lab, 'after the reload fault');
         assert.deepEqual(s.nodes, s0.nodes, 'lb2 back on its old config; lb1 (after lb2 in order) untouched');
         await lab.exec('lb2', 'rm -rf /run/systemd/system/keepalived.service.d && systemctl daemon-reload');
         expectOk(await kadeploy(['apply', bumped]), 'converge once reload works');
         expectOk(await kadeploy(['apply', base]), 'back to the base inventory');
-        await assertHealthy(lab, 'after the reload fault is fixed');
+        await settledState(lab, 'after the reload fault is fixed');
       });
 
       // Each case starts from the converged base, whatever the previous one left.
@@ -129,7 +99,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         writeFileSync(playbook, doc.toString());
         const r = await kadeploy(['apply', bumped, '--playbook', playbook]);
         expectFailure(r, 1, /lb2: check failed: ready marker present \(exit 1\); rolled back/, 'post-change check');
-        assert.deepEqual((await assertHealthy(lab, 'after the failed check')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
+        assert.deepEqual((await settledState(lab, 'after the failed check')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
       });
 
       await t.test('a failed package install changes no config', async () => {
@@ -140,7 +110,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         try {
           const r = await kadeploy(['apply', bumped, '--playbook', playbook]);
           expectFailure(r, 1, /lb2: command failed .*apt-get/, 'package fault');
-          assert.deepEqual((await assertHealthy(lab, 'after the package fault')).nodes, s0.nodes, 'no config changed');
+          assert.deepEqual((await settledState(lab, 'after the package fault')).nodes, s0.nodes, 'no config changed');
         } finally {
           await lab.exec('lb2', 'chmod +x /usr/bin/dpkg');
         }
@@ -157,7 +127,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         });
         const r = await kadeploy(['apply', hangs, '--playbook', playbook]);
         expectFailure(r, 1, /lb2: .*timed out after 3/i, 'hanging command');
-        assert.deepEqual((await assertHealthy(lab, 'after the timeout')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
+        assert.deepEqual((await settledState(lab, 'after the timeout')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
         const leftover = await lab.exec('lb2', 'pgrep -x sleep || true');
         assert.equal(leftover.stdout.trim(), '', 'the hung command was killed on the node');
       });
@@ -181,9 +151,9 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         }
         expectFailure(r, 1, /lb2: /, 'connection cut');
         assert.doesNotMatch(r.stdout, /lb1\s+ok=\d+ changed=[1-9]/, 'lb1 was not touched');
-        await assertHealthy(lab, 'after the cut');
+        await settledState(lab, 'after the cut');
         expectOk(await kadeploy(['apply', base]), 'converge after the cut');
-        assert.deepEqual((await assertHealthy(lab, 'converged after the cut')).nodes, s0.nodes);
+        assert.deepEqual((await settledState(lab, 'converged after the cut')).nodes, s0.nodes);
       });
 
       await t.test('Ctrl-C rolls back the node being changed and touches no other', async () => {
@@ -200,7 +170,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         const code = await exited;
         assert.equal(code, 130, out);
         assert.match(out, /interrupted while changing lb2; lb2 rolled back/);
-        assert.deepEqual((await assertHealthy(lab, 'after Ctrl-C')).nodes, s0.nodes);
+        assert.deepEqual((await settledState(lab, 'after Ctrl-C')).nodes, s0.nodes);
       });
 
       await t.test('two applies at once never interleave: the second waits for the lock', async () => {
@@ -222,19 +192,19 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
       await t.test('kadeploy rollback restores the files of the last apply, node by node', async () => {
         await reset();
         expectOk(await kadeploy(['apply', bumped]), 'apply the change to roll back');
-        const changed = await assertHealthy(lab, 'after the change');
+        const changed = await settledState(lab, 'after the change');
         assert.notEqual(changed.nodes.lb2!.sum, s0.nodes.lb2!.sum);
         const dry = await kadeploy(['rollback', bumped, '--dry-run']);
         expectOk(dry, 'rollback --dry-run');
         assert.match(dry.stdout, /Would restore/);
-        assert.deepEqual((await state(lab)).nodes, changed.nodes, 'dry-run changed nothing');
+        assert.deepEqual((await clusterState(lab)).nodes, changed.nodes, 'dry-run changed nothing');
         const one = await kadeploy(['rollback', bumped, '--node', 'lb2']);
         expectOk(one, 'rollback --node lb2');
-        let s = await assertHealthy(lab, 'after rolling back lb2');
+        let s = await settledState(lab, 'after rolling back lb2');
         assert.equal(s.nodes.lb2!.sum, s0.nodes.lb2!.sum, 'lb2 back on its previous config');
         assert.equal(s.nodes.lb1!.sum, changed.nodes.lb1!.sum, 'lb1 untouched');
         expectOk(await kadeploy(['rollback', bumped]), 'rollback of the rest');
-        s = await assertHealthy(lab, 'after the full rollback');
+        s = await settledState(lab, 'after the full rollback');
         assert.deepEqual(s.nodes, s0.nodes, 'every node back on the base config');
       });
 
@@ -250,7 +220,7 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         process.stderr.write(`  rollout: ${stats.sent} probes, ${stats.failed} failed, longest gap ${stats.longestGapMs} ms (failover time ${failoverMs} ms)\n`);
         assert.ok(stats.sent >= 10, `enough probes (${stats.sent})`);
         assert.ok(stats.longestGapMs < failoverMs, `gap ${stats.longestGapMs} ms < ${failoverMs} ms`);
-        await assertHealthy(lab, 'after the rollout');
+        await settledState(lab, 'after the rollout');
       });
     });
   });

@@ -173,3 +173,34 @@ export async function waitForStep(lab: Lab, node: string, timeoutMs = 120_000): 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** What a deploy test compares on every node: keepalived.conf's sha256, keepalived's state. */
+export interface NodeState {
+  sum: string;
+  active: string;
+}
+
+/** Each node's state and who holds the lab's VIP, read through nsenter (works whatever a fault did to the network). */
+export async function clusterState(lab: Lab, conf = '/etc/keepalived/keepalived.conf'): Promise<{ nodes: Record<string, NodeState>; holders: string[] }> {
+  const nodes: Record<string, NodeState> = {};
+  const holders: string[] = [];
+  for (const n of lab.nodes) {
+    const r = await lab.exec(n.name, `sha256sum ${conf} | cut -d' ' -f1; systemctl is-active keepalived; ip -o addr show`);
+    const [sum = '', active = '', ...addrs] = r.stdout.trim().split('\n');
+    nodes[n.name] = { sum, active };
+    if (addrs.some((l) => l.includes(` ${lab.vip}/`))) holders.push(n.name);
+  }
+  return { nodes, holders };
+}
+
+/** Every node runs keepalived and exactly one holds the VIP (waits up to 10 s for VRRP to settle). */
+export async function settledState(lab: Lab, what: string): Promise<Awaited<ReturnType<typeof clusterState>>> {
+  let s = await clusterState(lab);
+  for (let i = 0; i < 40 && s.holders.length !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    s = await clusterState(lab);
+  }
+  for (const [node, st] of Object.entries(s.nodes)) assert.equal(st.active, 'active', `${what}: keepalived on ${node}`);
+  assert.equal(s.holders.length, 1, `${what}: VIP on exactly one node, got [${s.holders}]`);
+  return s;
+}

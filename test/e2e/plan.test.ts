@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
-import { clearStepMarkers, markStep, waitForStep, withLab, type Lab } from './lab-helper.js';
+import { clearStepMarkers, markStep, settledState, clusterState, waitForStep, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-plan-e2e-'));
@@ -32,35 +32,6 @@ function playbookWith(name: string, at: number, task: Record<string, unknown>): 
   return file;
 }
 
-interface NodeState {
-  /** Full sha256 of the config: byte-identical or not. */
-  sum: string;
-  active: string;
-}
-
-async function state(lab: Lab): Promise<{ nodes: Record<string, NodeState>; holders: string[] }> {
-  const nodes: Record<string, NodeState> = {};
-  const holders: string[] = [];
-  for (const n of lab.nodes) {
-    const r = await lab.exec(n.name, `sha256sum ${CONF} | cut -d' ' -f1; systemctl is-active keepalived; ip -o addr show`);
-    const [sum = '', active = '', ...addrs] = r.stdout.trim().split('\n');
-    nodes[n.name] = { sum, active };
-    if (addrs.some((l) => l.includes(` ${lab.vip}/`))) holders.push(n.name);
-  }
-  return { nodes, holders };
-}
-
-async function settled(lab: Lab, what: string) {
-  let s = await state(lab);
-  for (let i = 0; i < 40 && s.holders.length !== 1; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    s = await state(lab);
-  }
-  for (const [node, st] of Object.entries(s.nodes)) assert.equal(st.active, 'active', `${what}: keepalived on ${node}`);
-  assert.equal(s.holders.length, 1, `${what}: VIP on exactly one node, got [${s.holders}]`);
-  return s;
-}
-
 const expectOk = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
 
 describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_000 }, () => {
@@ -68,7 +39,7 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
     await withLab(t, { nodes: 2 }, async (lab) => {
       const base = lab.inventoryPath;
       expectOk(await kadeploy(['apply', base]), 'initial apply');
-      const s0 = await settled(lab, 'after the initial apply');
+      const s0 = await settledState(lab, 'after the initial apply');
       const bumped = writeInventory(lab, 'bumped.yaml', (doc) => {
         doc.setIn(['nodes', 0, 'priority'], 151);
         doc.setIn(['nodes', 1, 'priority'], 141);
@@ -98,7 +69,7 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
         expectOk(applied, 'apply --plan');
         assert.match(applied.stdout, /lb1\s+ok=\d+ changed=2 failed=0/);
         assert.match(applied.stdout, /lb2\s+ok=\d+ changed=2 failed=0/);
-        const s1 = await settled(lab, 'after apply --plan');
+        const s1 = await settledState(lab, 'after apply --plan');
         for (const n of lab.nodes) assert.notEqual(s1.nodes[n.name]!.sum, s0.nodes[n.name]!.sum, `${n.name} changed`);
         const after = await kadeploy(['apply', bumped, '--dry-run', '--detailed-exitcode']);
         assert.equal(after.code, 0, `nothing left to do:\n${after.stdout}`);
@@ -114,14 +85,14 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
         const back = join(dir, 'base.plan');
         expectOk(await kadeploy(['plan', base, '-o', back]), 'plan back to base');
         await lab.exec('lb2', `echo '# edited by hand' >> ${CONF}`);
-        const before = await state(lab);
+        const before = await clusterState(lab);
         const r = await kadeploy(['apply', '--plan', back]);
         assert.equal(r.code, 1, r.stdout + r.stderr);
         assert.match(r.stderr, /lb2: file \/etc\/keepalived\/keepalived\.conf changed since the plan/);
         assert.doesNotMatch(r.stderr, /lb1:/, 'only lb2 is named');
-        assert.deepEqual((await state(lab)).nodes, before.nodes, 'nothing changed');
+        assert.deepEqual((await clusterState(lab)).nodes, before.nodes, 'nothing changed');
         expectOk(await kadeploy(['apply', base]), 'converge to base');
-        assert.deepEqual((await settled(lab, 'back to base')).nodes, s0.nodes);
+        assert.deepEqual((await settledState(lab, 'back to base')).nodes, s0.nodes);
       });
 
       await t.test('a failure mid-node is undone by the rollback kadeploy rollback uses', async () => {
@@ -130,7 +101,7 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
         assert.equal(r.code, 1, r.stdout + r.stderr);
         assert.match(r.stderr, /lb2: check failed: marker \(exit 1\); rolled back: \/etc\/keepalived\/keepalived\.conf restored, keepalived reloaded/);
         assert.doesNotMatch(r.stdout + r.stderr, /lb2: lb2:/, 'the node is named once');
-        const s = await settled(lab, 'after the rollback');
+        const s = await settledState(lab, 'after the rollback');
         assert.deepEqual(s.nodes, s0.nodes, 'files byte-identical to before, keepalived active');
         // restoreNode's marks: the replaced file kept once as .kadeploy-rollback, the backup used up.
         const marks = await lab.exec('lb2', `cmp ${CONF}.kadeploy-rollback ${CONF} >/dev/null && echo differs-not || echo kept; ls ${CONF}.kadeploy-bak.* 2>/dev/null | wc -l`);
@@ -151,7 +122,7 @@ describe('saved plans, one rollback, SIGTERM on a 2-node lab', { timeout: 900_00
         assert.notEqual(code, 0, out);
         assert.equal(code, 130, out);
         assert.match(out, /interrupted while changing lb2; lb2 rolled back/);
-        assert.deepEqual((await settled(lab, 'after SIGTERM')).nodes, s0.nodes);
+        assert.deepEqual((await settledState(lab, 'after SIGTERM')).nodes, s0.nodes);
         for (const n of lab.nodes) {
           const lock = await lab.exec(n.name, 'test -e /run/kadeploy.lock && echo held || echo free');
           assert.equal(lock.stdout.trim(), 'free', `lock released on ${n.name}`);
