@@ -52,7 +52,7 @@ export function filesFact(paths: string[]): Fact<FilesFact> {
 }
 
 /**
- * Where an upload of `path` that was cut short leaves its temp file (tasks/file.ts, ssh/upload.ts:
+ * Where an upload of `path` that was cut short leaves its temp file (tasks/file.ts:
  * `.NAME.kadeploy-<run>.tmp` beside it), and where a rollback does (ops/rollback.ts). Such a file
  * may hold secrets (keepalived.conf's auth_pass): the next run removes it.
  */

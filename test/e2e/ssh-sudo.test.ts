@@ -9,7 +9,7 @@ import { parseDocument } from 'yaml';
 import { SshConnection } from '../../src/ssh/connection.js';
 import { SudoPasswordError } from '../../src/errors.js';
 import type { SshTarget } from '../../src/ssh/target.js';
-import { writeFileAtomic } from '../../src/ssh/upload.js';
+import { writeDesiredFile } from '../../src/tasks/file.js';
 import { kadeploy } from '../support/cli.js';
 import { withLab, type Lab } from './lab-helper.js';
 
@@ -51,7 +51,8 @@ async function upload(lab: Lab, t: SshTarget, path: string, content: string): Pr
   const conn = await SshConnection.connect(t);
   try {
     assert.equal((await conn.exec('id -u')).stdout.trim(), '0', 'commands run as root');
-    await writeFileAtomic(conn, path, content, { mode: 0o644 });
+    // The way apply writes a managed file: the content is the command's input.
+    await writeDesiredFile(conn, { kind: 'file', task: 'sudo e2e', path, content, mode: '0644', secret: false });
   } finally {
     await conn.close();
   }

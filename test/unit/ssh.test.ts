@@ -2,19 +2,17 @@
 // Pure parts (ssh_config resolution, known_hosts parsing, sudo wrapping, concurrency) need no server.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CommandError, ConnectError } from '../../src/errors.js';
+import { CommandError, ConnectError, TimeoutError } from '../../src/errors.js';
 import { quote, sh } from '../../src/shell/quote.js';
 import { SshConnection, sudoCommand } from '../../src/ssh/connection.js';
-import { TimeoutError } from '../../src/errors.js';
 import { checkHostKey, hostKeyAlgorithms, parseKnownHosts } from '../../src/ssh/known-hosts.js';
 import { createLimiter, mapLimit } from '../../src/ssh/limit.js';
 import { SshPool } from '../../src/ssh/pool.js';
 import { parseSshConfig, resolveTarget, targetFromSettings, type SshTarget } from '../../src/ssh/target.js';
-import { writeFileAtomic } from '../../src/ssh/upload.js';
 import { connectError, freePort, keygen as keygenIn, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
 const skip = sshdSkipReason();
@@ -272,56 +270,6 @@ describe('authentication and reachability', { skip }, () => {
       // The inner connection arrives from the jump host's sshd, i.e. from 127.0.0.1 as well.
       assert.match((await c.exec('echo $SSH_CONNECTION')).stdout, new RegExp(`^127\\.0\\.0\\.1 \\d+ 127\\.0\\.0\\.1 ${port}\\n$`));
     });
-  });
-});
-
-describe('writeFileAtomic', { skip }, () => {
-  let conn: SshConnection;
-  const path = join(dir, 'etc', 'keepalived.conf');
-  before(async () => {
-    conn = await SshConnection.connect(target());
-    mkdirSync(join(dir, 'etc'), { recursive: true });
-  });
-  after(() => conn.close());
-
-  const leftovers = (): string[] => readdirSync(join(dir, 'etc')).filter((f) => f.includes('kadeploy-') && f.endsWith('.tmp'));
-
-  it('writes content, owner and mode; no backup for a new file', async () => {
-    const r = await writeFileAtomic(conn, path, 'first\n', { mode: 0o640, owner: 'root', group: 'root' });
-    assert.deepEqual(r, {});
-    assert.equal(readFileSync(path, 'utf8'), 'first\n');
-    assert.equal(statSync(path).mode & 0o7777, 0o640);
-    assert.deepEqual(leftovers(), []);
-  });
-
-  it('keeps the previous file as a backup', async () => {
-    const r = await writeFileAtomic(conn, path, 'second VALID\n', { mode: 0o600, backupSuffix: '.bak-test' });
-    assert.equal(r.backupPath, `${path}.bak-test`);
-    assert.equal(readFileSync(`${path}.bak-test`, 'utf8'), 'first\n');
-    assert.equal(statSync(`${path}.bak-test`).mode & 0o777, 0o640, 'cp -p keeps the old mode');
-    assert.equal(readFileSync(path, 'utf8'), 'second VALID\n');
-    assert.equal(statSync(path).mode & 0o777, 0o600);
-    const timestamped = await writeFileAtomic(conn, path, 'second VALID\n', { mode: 0o600 });
-    assert.match(timestamped.backupPath ?? '', /\.kadeploy-bak\.\d{8}T\d{6}Z$/);
-  });
-
-  it('a failing validation leaves the old file untouched and no temp file', async () => {
-    const validate = (tmp: string): string => sh('grep', '-q', 'VALID', tmp);
-    await assert.rejects(writeFileAtomic(conn, path, 'broken\n', { mode: 0o640, validate }), (err: unknown) => {
-      assert.ok(err instanceof CommandError);
-      assert.match(err.command, /^grep -q VALID .*\.keepalived\.conf\.kadeploy-[0-9a-f]+\.tmp$/);
-      return true;
-    });
-    assert.equal(readFileSync(path, 'utf8'), 'second VALID\n');
-    assert.deepEqual(leftovers(), []);
-    await writeFileAtomic(conn, path, 'third VALID\n', { mode: 0o640, validate });
-    assert.equal(readFileSync(path, 'utf8'), 'third VALID\n');
-  });
-
-  it('handles paths that need quoting', async () => {
-    const odd = join(dir, 'etc', "it's $(odd) name.conf");
-    await writeFileAtomic(conn, odd, 'x', { mode: 0o644 });
-    assert.equal(readFileSync(odd, 'utf8'), 'x');
   });
 });
 
