@@ -56,8 +56,13 @@ export interface Change {
   summary: string;
   /** The desired state this change converges to (a saved plan holds no file content). */
   desired: Desired;
-  /** Unified diff for files (before masking). */
+  /** Unified diff for files, secrets masked by position (maskedDiff). */
   diff?: string;
+  /**
+   * Why this plan must not be applied (e.g. a firewall that would split the cluster, under
+   * `firewall: check`): apply refuses the whole plan before any change; verify reports it.
+   */
+  blocker?: string;
   /** The commands that make the change (or run the check), in order; empty when nothing is to be done. */
   steps: Step[];
 }

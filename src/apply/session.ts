@@ -29,6 +29,8 @@ export interface SessionOptions {
   skipUnreachable?: boolean;
   /** Take the per-node lock (apply, rollback) so two runs never interleave; dry-runs do not. */
   lock?: boolean;
+  /** Keep a plan that has blockers (verify reports them) instead of refusing it (apply, plan, rollback). */
+  keepBlockers?: boolean;
   /** Recorded in the lock for whoever finds it held. */
   command?: string;
   /** --timings: each phase is recorded here. */
@@ -151,6 +153,8 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.
     const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
     const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
+    const blockers = plan.nodes.flatMap((n) => n.changes.flatMap((ch) => (ch.blocker ? [ch.blocker] : [])));
+    if (blockers.length && !opts.keepBlockers) throw new KadeployError(`${blockers.join('\n')}\nNothing was changed on any node.`);
     return { ...c, timings: t, desired, facts, plan };
   } catch (e) {
     await c.close();

@@ -47,7 +47,7 @@ Examples:
       const timings = flags.timings ? new Timings() : undefined;
       // The drill stops services: it takes the lock, so it never interleaves with an apply or a rollback.
       const lock = { lock: stop !== undefined, command: `verify --failover ${file}` };
-      await withSession(() => openSession({ inventory: file, timings, ...lock }), async (session, signal) => {
+      await withSession(() => openSession({ inventory: file, timings, keepBlockers: true, ...lock }), async (session, signal) => {
         try {
           printWarnings(session.warnings);
           const { results } = await timed(timings, 'checks', () => runChecks(session));

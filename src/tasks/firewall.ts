@@ -7,7 +7,6 @@
 // "kadeploy-vrrp", so it is found again: idempotent, updated when the peers change, removable by
 // handle); `off` leaves the firewall alone. Only nftables is read and managed (README: firewalls).
 import { z } from 'zod';
-import { KadeployError } from '../errors.js';
 import type { HostFacts } from '../facts/index.js';
 import { sh } from '../shell/quote.js';
 import type { DesiredBase, Step } from '../types.js';
@@ -109,10 +108,10 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
     }
     if (!steps.length) return noop(w, chains.length ? 'nftables lets VRRP through' : 'no nftables input chain');
     if (w.mode === 'check') {
-      throw new KadeployError(
+      const blocker =
         `${w.node}: VRRP from the other nodes would be dropped, so each node would hold the VIPs (split brain).\n  ${blocked.join('\n  ')}\n` +
-          `  Add that rule to the node's firewall (and its saved ruleset), or set "firewall: manage" in the inventory to let kadeploy add it.`,
-      );
+        `  Add that rule to the node's firewall (and its saved ruleset), or set "firewall: manage" in the inventory to let kadeploy add it.`;
+      return { task: w.task, kind: 'firewall', actions: ['check'], summary: 'nftables drops VRRP from the other nodes', desired: w as never, steps: [], blocker };
     }
     return { task: w.task, kind: 'firewall', actions: ['update'], summary: `nftables: let VRRP from ${w.peers.join(', ')} through`, desired: w as never, steps };
   },

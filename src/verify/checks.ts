@@ -49,6 +49,8 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
       const path = (c.desired as { path: string }).path;
       add(node.name, `${path} as rendered`, !drift, drift ? `drift:\n${c.diff ?? c.summary}` : 'identical');
     }
+    // What apply would refuse (a firewall dropping VRRP under `firewall: check`), with its fix.
+    for (const c of nodePlan?.changes.filter((c) => c.blocker) ?? []) add(node.name, c.summary, false, c.blocker!);
     addRunsFile(add, node.name, f);
     add(node.name, 'haproxy active', r.haproxyActive, r.haproxyActive ? 'running' : 'not running');
     for (const s of cluster.vrrpScripts) {

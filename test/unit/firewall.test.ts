@@ -45,14 +45,15 @@ describe('firewall (nftables)', () => {
     assert.equal(blocksVrrp(inputChains(ruleset('\t\ttcp dport 22 accept # handle 6'))[0]!), undefined);
   });
 
-  it('check: fails before any change, naming node, chain, rule and the exact rule to add', () => {
-    assert.throws(() => plan('check', ruleset(DROP_VRRP)), (e: Error) => {
-      assert.match(e.message, /^lb1: VRRP from the other nodes would be dropped/);
-      assert.match(e.message, /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
-      assert.ok(e.message.includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`), e.message);
-      assert.match(e.message, /firewall: manage/);
-      return true;
-    });
+  it('check: a blocker (apply refuses the plan before any change; verify reports it), naming node, chain, rule and the exact rule to add', () => {
+    const c = plan('check', ruleset(DROP_VRRP));
+    assert.deepEqual(c.steps, [], 'nothing would run');
+    const message = c.blocker ?? '';
+    assert.match(message, /^lb1: VRRP from the other nodes would be dropped/);
+    assert.match(message, /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
+    assert.ok(message.includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`), message);
+    assert.match(message, /firewall: manage/);
+    assert.equal(plan('manage', ruleset(DROP_VRRP)).blocker, undefined, 'manage fixes it instead');
   });
 
   it('manage: inserts the rule first in the chain; then nothing to do; replaced when the peers change', () => {
