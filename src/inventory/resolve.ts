@@ -78,12 +78,7 @@ export function resolveCluster(
     syncGroups: Object.entries(inv.vrrp_sync_groups ?? {}).map(([name, g]) => ({
       name,
       group: g.group,
-      notifyMaster: g.notify_master,
-      notifyBackup: g.notify_backup,
-      notifyFault: g.notify_fault,
-      notifyStop: g.notify_stop,
-      notify: g.notify,
-      smtpAlert: g.smtp_alert ?? false,
+      ...notifiers(g),
       globalTracking: g.global_tracking ?? false,
       trackingWeight: g.sync_group_tracking_weight ?? false,
       trackInterfaces: tracked(g.track_interfaces),
@@ -151,12 +146,7 @@ export function resolveCluster(
           trackFiles: tracked(inst.track_files),
           nopreempt: inst.nopreempt ?? false,
           preemptDelay: inst.preempt_delay,
-          notifyMaster: inst.notify_master,
-          notifyBackup: inst.notify_backup,
-          notifyFault: inst.notify_fault,
-          notify: inst.notify,
-          notifyStop: inst.notify_stop,
-          smtpAlert: inst.smtp_alert ?? false,
+          ...notifiers(inst),
           unicast: srcIp !== undefined || peers !== undefined ? { srcIp, peers: peers ?? [] } : undefined,
           mcastSrcIp: inst.mcast_src_ip,
           accept: inst.accept,
@@ -186,6 +176,24 @@ export function resolveCluster(
 }
 
 const vip = (v: RawVip): Vip => (typeof v === 'string' ? { address: v } : { ...v });
+/** The notify scripts and smtp_alert, written the same way in a sync group and an instance. */
+interface RawNotifiers {
+  notify_master?: string;
+  notify_backup?: string;
+  notify_fault?: string;
+  notify_stop?: string;
+  notify?: string;
+  smtp_alert?: boolean;
+}
+const notifiers = (x: RawNotifiers) => ({
+  notifyMaster: x.notify_master,
+  notifyBackup: x.notify_backup,
+  notifyFault: x.notify_fault,
+  notifyStop: x.notify_stop,
+  notify: x.notify,
+  smtpAlert: x.smtp_alert ?? false,
+});
+
 const tracked = (list: RawTracked[] | undefined): Tracked[] => (list ?? []).map((t) => (typeof t === 'string' ? { name: t } : { ...t }));
 
 /** Every other node's address on `iface` (rules report a node without one). */
