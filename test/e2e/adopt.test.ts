@@ -14,7 +14,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { createRenderer, KEEPALIVED_TEMPLATE } from '../../src/render/render.js';
 import { kadeploy, type CliResult } from '../support/cli.js';
 import { startProber } from '../support/prober.js';
-import { withLab, type Lab } from './lab-helper.js';
+import { vipHolders, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const PASS = 'adopt-pw'; // 8 characters: the whole of it is used
@@ -93,15 +93,6 @@ async function nodeState(lab: Lab) {
     out[n.name] = { pid, sum, conf: conf.join('\n') };
   }
   return out;
-}
-
-async function vipHolders(lab: Lab): Promise<string[]> {
-  const holders: string[] = [];
-  for (const n of lab.nodes) {
-    const r = await lab.ssh(n.name, 'ip -o addr show dev eth0');
-    if (r.stdout.includes(` ${lab.vip}/`)) holders.push(n.name);
-  }
-  return holders;
 }
 
 describe('adopt a cluster configured by hand', { timeout: 900_000 }, () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
-import { withLab, type Lab } from './lab-helper.js';
+import { vipHolders, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const HOLD = '/run/kadeploy-test-hold';
@@ -53,17 +53,11 @@ const noSecret = (r: CliResult, what: string) => {
   for (const s of ['labpass1', LEFTOVER_SECRET]) assert.ok(!(r.stdout + r.stderr).includes(s), `${what}: ${s} printed`);
 };
 
-async function holders(lab: Lab): Promise<string[]> {
-  const out: string[] = [];
-  for (const n of lab.nodes) if ((await lab.exec(n.name, 'ip -o addr show')).stdout.includes(` ${lab.vip}/`)) out.push(n.name);
-  return out;
-}
-
 /** Waits until the VIP is on `node` alone (VRRP takes a few adverts). */
 async function waitHolder(lab: Lab, node: string, what: string): Promise<void> {
   let h: string[] = [];
   for (let i = 0; i < 40; i++) {
-    h = await holders(lab);
+    h = await vipHolders(lab);
     if (h.length === 1 && h[0] === node) return;
     await sleep(250);
   }
@@ -93,7 +87,7 @@ describe('convergence after kadeploy is killed on a 2-node lab', { timeout: 900_
       await lab.exec(lb2, `rm -f ${HOLD} ${HELD}`);
       assert.match((await lab.exec(lb2, `cat ${CONF}`)).stdout, /priority 160/, 'the new file is in place on lb2');
       await sleep(3000);
-      assert.deepEqual(await holders(lab), [lb1], 'keepalived on lb2 still runs priority 140: the VIP stays on lb1');
+      assert.deepEqual(await vipHolders(lab), [lb1], 'keepalived on lb2 still runs priority 140: the VIP stays on lb1');
 
       // An upload cut short on lb1 left its temp file, holding a secret.
       await lab.exec(lb1, `umask 077; printf '        auth_pass ${LEFTOVER_SECRET}\\n' > ${LEFTOVER}`);

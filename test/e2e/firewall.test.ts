@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
 import { kadeploy, type CliResult } from '../support/cli.js';
-import { withLab, type Lab } from './lab-helper.js';
+import { vipHolders, withLab, type Lab } from './lab-helper.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewall-'));
 
@@ -21,15 +21,9 @@ function inventory(lab: Lab, mode: string): string {
   return file;
 }
 
-async function holders(lab: Lab): Promise<string[]> {
-  const found: string[] = [];
-  for (const n of lab.nodes) if ((await lab.exec(n.name, 'ip -o addr show')).stdout.includes(` ${lab.vip}/`)) found.push(n.name);
-  return found;
-}
-
 async function waitHolders(lab: Lab, want: string[], seconds = 15): Promise<string[]> {
-  let h = await holders(lab);
-  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await sleep(250)) h = await holders(lab);
+  let h = await vipHolders(lab);
+  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await sleep(250)) h = await vipHolders(lab);
   return h;
 }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { kadeploy } from '../support/cli.js';
-import { withLab } from './lab-helper.js';
+import { vipHolders, withLab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
 const STOP = '/run/first-start-poll.stop';
@@ -52,8 +52,7 @@ describe('safe first start', { timeout: 600_000 }, () => {
       assert.ok(!now.stdout.includes(` ${sampleVip}/`), 'no sample VIP after the apply');
       let holders: string[] = [];
       for (let i = 0; i < 40 && holders.length !== 1; i++) {
-        holders = [];
-        for (const n of lab.nodes) if ((await lab.exec(n.name, 'ip -o addr show')).stdout.includes(` ${lab.vip}/`)) holders.push(n.name);
+        holders = await vipHolders(lab);
         if (holders.length !== 1) await new Promise((r) => setTimeout(r, 250));
       }
       assert.deepEqual(holders, ['lb1'], `the lab VIP ${lab.vip} on lb1 only`);

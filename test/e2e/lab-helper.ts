@@ -174,6 +174,13 @@ export async function waitForStep(lab: Lab, node: string, timeoutMs = 120_000): 
   }
 }
 
+/** The nodes holding the lab's VIP now, read through nsenter (works whatever a fault did to the network). */
+export async function vipHolders(lab: Lab): Promise<string[]> {
+  const holders: string[] = [];
+  for (const n of lab.nodes) if ((await lab.exec(n.name, 'ip -o addr show')).stdout.includes(` ${lab.vip}/`)) holders.push(n.name);
+  return holders;
+}
+
 /** What a deploy test compares on every node: keepalived.conf's sha256, keepalived's state. */
 export interface NodeState {
   sum: string;
