@@ -60,8 +60,13 @@ export function readRootFile(path: string): string {
 
 /** keepalived writes its stats to /tmp/keepalived.stats on its STATS signal, where any local user can create files. */
 const STATS_FILE = '/tmp/keepalived.stats';
+/**
+ * Two kadeploy runs reading stats at once would remove each other's dump: they take turns under a
+ * lock in /run (root-only, unlike /run/lock), opened for append so it never truncates anything.
+ */
+const STATS_LOCK = '/run/kadeploy-keepalived-stats.lock';
 const readStats =
-  `pid=$(systemctl show -p MainPID --value keepalived); [ "\${pid:-0}" -gt 0 ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
+  `exec 9>>${STATS_LOCK} && flock -w 15 9 || exit 1; pid=$(systemctl show -p MainPID --value keepalived); [ "\${pid:-0}" -gt 0 ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
   `kill -s "$(keepalived --signum=STATS)" "$pid" || exit 1; i=0; while [ ! -s ${STATS_FILE} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.1; ` +
   readRootFile(STATS_FILE);
 

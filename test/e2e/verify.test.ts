@@ -36,6 +36,13 @@ describe('verify, status and the failover drill on a 2-node lab', { timeout: 900
       assert.match(ok.stdout, /lb2\s+VRRP adverts VI_1\s+PASS\s+backup: received [1-9]/);
       assert.match(ok.stdout, /all \d+ checks passed/);
 
+      // Two verifies at the same moment: each gets its own stats dump (they take turns on the node).
+      const both = await Promise.all([kadeploy(['verify', inv]), kadeploy(['verify', inv])]);
+      for (const [i, r] of both.entries()) {
+        expectCode(r, 0, `concurrent verify ${i + 1}`);
+        assert.match(r.stdout, /lb2\s+VRRP adverts VI_1\s+PASS\s+backup: received [1-9]/);
+      }
+
       const status = await kadeploy(['status', inv]);
       expectCode(status, 0, 'status');
       assert.match(status.stdout, new RegExp(`VIP ${vip}: lb1\n`));
