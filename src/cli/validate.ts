@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatIssue } from '../errors.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadFleet } from '../inventory/load.js';
+import { parseLimit, selectFleet } from '../inventory/select.js';
 import { createRenderer } from '../render/render.js';
 
 export function registerValidate(program: Command): void {
@@ -9,6 +10,7 @@ export function registerValidate(program: Command): void {
     .description('Check an inventory (schema and keepalived cluster rules) without contacting any node')
     .argument('<inventory>', 'inventory YAML file')
     .option('-q, --quiet', 'print nothing when valid (warnings still go to stderr)')
+    .option('-l, --limit <names>', 'check that these clusters and nodes (names or globs) exist; count only them')
     .addHelpText(
       'after',
       `
@@ -19,16 +21,21 @@ Examples:
   $ kadeploy validate inventories/doc-two-nodes.yaml
   $ KEEPALIVED_AUTH_PASS=s3cret kadeploy validate inventories/unicast.yaml`,
     )
-    .action((file: string, opts: { quiet?: boolean }) => {
-      const { cluster, warnings } = loadInventory(file);
+    .action((file: string, opts: { quiet?: boolean; limit?: string }) => {
+      const { fleet, warnings } = loadFleet(file);
       for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);
-      const render = createRenderer(cluster); // templates must render too: a valid inventory deploys
-      for (const node of cluster.nodes) render.nodeFiles(node);
+      const selected = selectFleet(fleet, parseLimit(opts.limit));
+      for (const { cluster, targets } of selected) {
+        const render = createRenderer(cluster); // templates must render too: a valid inventory deploys
+        for (const node of targets) render.nodeFiles(node);
+      }
       if (opts.quiet) return;
-      const vips = new Set(cluster.nodes.flatMap((n) => n.instances.flatMap((i) => i.vips.map((v) => v.address))));
-      const instances = cluster.nodes[0]?.instances.length ?? 0;
+      const nodes = selected.flatMap((s) => s.targets);
+      const vips = new Set(nodes.flatMap((n) => n.instances.flatMap((i) => i.vips.map((v) => v.address))));
+      const instances = selected.reduce((sum, s) => sum + (s.cluster.nodes[0]?.instances.length ?? 0), 0);
+      const clusters = selected.some((s) => s.cluster.name) ? `${selected.length} cluster(s), ` : '';
       process.stdout.write(
-        `${file}: valid — ${cluster.nodes.length} node(s), ${instances} VRRP instance(s), ${vips.size} VIP(s)` +
+        `${file}: valid — ${clusters}${nodes.length} node(s), ${instances} VRRP instance(s), ${vips.size} VIP(s)` +
           `${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n`,
       );
     });

@@ -180,6 +180,8 @@ export interface ManagedFile {
 export interface Cluster {
   /** Absolute path of the inventory file, for messages. */
   file: string;
+  /** The name under `clusters:`; '' for an inventory without `clusters:` (one cluster). */
+  name: string;
   forks: number;
   aptProxy?: string;
   /** VRRP through a node's firewall: `check` (default) fails with the rule to add, `manage` adds it, `off` skips. */
@@ -198,4 +200,10 @@ export interface Cluster {
   nodes: NodeSpec[];
   /** Every secret value read, so output can mask them. */
   secrets: string[];
+}
+
+/** Every cluster of one inventory: one for an inventory without `clusters:`. */
+export interface Fleet {
+  file: string;
+  clusters: Cluster[];
 }
