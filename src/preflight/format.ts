@@ -1,0 +1,24 @@
+// The preflight report as a table (one line per check) and the first-deploy test apply uses.
+import type { HostFacts } from '../facts/index.js';
+import { DEFAULTS } from '../inventory/defaults.js';
+import type { Cluster } from '../inventory/model.js';
+import type { PreflightReport } from './run.js';
+
+const LABEL = { 'foreign-vrrp': 'foreign VRRP', 'vip-free': 'VIP free', 'vrrp-crossing': 'VRRP crossing' } as const;
+
+export function formatPreflight(r: PreflightReport): string {
+  const rows = r.checks.map((c) => [c.cluster, LABEL[c.check], c.subject, c.status.toUpperCase(), c.detail]);
+  const head = ['CLUSTER', 'CHECK', 'SUBJECT', 'RESULT', 'DETAIL'];
+  const widths = head.map((h, k) => Math.max(h.length, ...rows.map((row) => row[k]!.length)));
+  const line = (cells: string[]) => cells.map((c, k) => (k < cells.length - 1 ? c.padEnd(widths[k]!) : c)).join('  ');
+  const failed = r.checks.filter((c) => c.status === 'fail').length;
+  const skipped = r.checks.filter((c) => c.status === 'skip').length;
+  const summary = failed ? `preflight FAILED: ${failed} check(s) failed` : 'preflight passed';
+  return `${[line(head), ...rows.map(line)].join('\n')}\n${summary}${skipped ? ` (${skipped} skipped)` : ''}\n`;
+}
+
+/** No node of the cluster has a keepalived.conf written by kadeploy yet (its header says so). */
+export function isFirstDeploy(cluster: Cluster, facts: Map<string, HostFacts>): boolean {
+  const path = DEFAULTS.keepalived.config_path;
+  return !cluster.nodes.some((n) => facts.get(n.name)?.files[path]?.content.includes('Managed by kadeploy'));
+}
