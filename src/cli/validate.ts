@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { formatIssue } from '../errors.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadFleet } from '../inventory/load.js';
+import { fleetNodes } from '../inventory/model.js';
 import { createRenderer } from '../render/render.js';
 
 export function registerValidate(program: Command): void {
@@ -20,15 +21,19 @@ Examples:
   $ KEEPALIVED_AUTH_PASS=s3cret kadeploy validate inventories/unicast.yaml`,
     )
     .action((file: string, opts: { quiet?: boolean }) => {
-      const { cluster, warnings } = loadInventory(file);
+      const { fleet, warnings } = loadFleet(file);
       for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);
-      const render = createRenderer(cluster); // templates must render too: a valid inventory deploys
-      for (const node of cluster.nodes) render.nodeFiles(node);
+      for (const cluster of fleet.clusters) {
+        const render = createRenderer(cluster); // templates must render too: a valid inventory deploys
+        for (const node of cluster.nodes) render.nodeFiles(node);
+      }
       if (opts.quiet) return;
-      const vips = new Set(cluster.nodes.flatMap((n) => n.instances.flatMap((i) => i.vips.map((v) => v.address))));
-      const instances = cluster.nodes[0]?.instances.length ?? 0;
+      const nodes = fleetNodes(fleet);
+      const vips = new Set(nodes.flatMap((n) => n.instances.flatMap((i) => i.vips.map((v) => v.address))));
+      const instances = fleet.clusters.reduce((sum, c) => sum + (c.nodes[0]?.instances.length ?? 0), 0);
+      const clusters = fleet.clusters.length > 1 || fleet.clusters[0]?.name ? `${fleet.clusters.length} cluster(s), ` : '';
       process.stdout.write(
-        `${file}: valid — ${cluster.nodes.length} node(s), ${instances} VRRP instance(s), ${vips.size} VIP(s)` +
+        `${file}: valid — ${clusters}${nodes.length} node(s), ${instances} VRRP instance(s), ${vips.size} VIP(s)` +
           `${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n`,
       );
     });

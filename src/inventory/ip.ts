@@ -36,3 +36,13 @@ export function contains(net: Cidr, ip: Cidr): boolean {
   const shift = bits - BigInt(net.prefix);
   return toBigInt(net.ip, net.family) >> shift === toBigInt(ip.ip, ip.family) >> shift;
 }
+
+/** The network `net` lies in, as `address/prefix` (e.g. 10.0.0.0/24): a name for its segment. */
+export function networkOf(net: Cidr & { prefix: number }): string {
+  const bits = net.family === 4 ? 32 : 128;
+  const shift = BigInt(bits - net.prefix);
+  const n = (toBigInt(net.ip, net.family) >> shift) << shift;
+  if (net.family === 4) return `${[24n, 16n, 8n, 0n].map((s) => (n >> s) & 255n).join('.')}/${net.prefix}`;
+  const groups = Array.from({ length: 8 }, (_, k) => ((n >> BigInt(112 - 16 * k)) & 0xffffn).toString(16));
+  return `${groups.join(':')}/${net.prefix}`;
+}

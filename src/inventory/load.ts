@@ -3,12 +3,13 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { InventoryError, type Issue } from '../errors.js';
-import type { Cluster } from './model.js';
+import { formatIssue, InventoryError, KadeployError, type Issue } from '../errors.js';
+import { checkFleet, clusterInventory, sourcePath, type FleetMember } from './fleet.js';
+import type { Cluster, Fleet } from './model.js';
 import { resolveCluster } from './resolve.js';
 import { checkFilePaths } from './paths.js';
 import { checkRules, hint } from './rules.js';
-import { inventorySchema } from './schema.js';
+import { fleetSchema, inventorySchema, type RawFleet, type RawInventory } from './schema.js';
 import { formatPath, YamlSource, type FieldPath } from './source.js';
 
 /** The largest inventory read: real ones are a few KB; a bigger file is a mistake (or an attack), refused before parsing. */
@@ -21,7 +22,22 @@ export interface Loaded {
   warnings: Issue[];
 }
 
+export interface LoadedFleet {
+  fleet: Fleet;
+  warnings: Issue[];
+}
+
+/** An inventory of one cluster (a fleet of several is refused: the caller handles one cluster). */
 export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env): Loaded {
+  const { fleet, warnings } = loadFleet(path, env);
+  if (fleet.clusters.length !== 1) throw new KadeployError(`${path}: a fleet of ${fleet.clusters.length} clusters; expected one cluster here`);
+  return { cluster: fleet.clusters[0]!, warnings };
+}
+
+/** Top-level fields that belong to each cluster once `clusters:` is there. */
+const CLUSTER_ONLY = ['vrrp_instances', 'nodes'] as const;
+
+export function loadFleet(path: string, env: NodeJS.ProcessEnv = process.env): LoadedFleet {
   const file = path; // as the user wrote it: messages should name the file they typed
   const fail = (message: string, line?: number, column?: number): never => {
     throw new InventoryError([{ file, line, column, path: '', message, severity: 'error' }]);
@@ -73,18 +89,33 @@ export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env
     return { file, line: pos?.line, column: pos?.column, path: formatPath(key ? [...path, key] : path), message, severity };
   };
 
-  const parsed = inventorySchema.safeParse(data);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.flatMap((i) => schemaIssues(i, data, issueAt));
-    throw new InventoryError(issues.sort(byLine));
+  const top = data as Record<string, unknown>;
+  const isFleet = 'clusters' in top;
+  const misplaced = isFleet ? CLUSTER_ONLY.filter((k) => k in top) : [];
+  const misplacedIssues = misplaced.map((k) => issueAt([], `with clusters:, each cluster holds its own ${k} (move it under clusters.NAME.${k})`, 'error', k));
+  const schema = isFleet ? fleetSchema : inventorySchema;
+  const parsed = schema.safeParse(isFleet ? Object.fromEntries(Object.entries(top).filter(([k]) => !misplaced.includes(k as never))) : data);
+  if (!parsed.success || misplacedIssues.length) {
+    const issues = parsed.error?.issues.flatMap((i) => schemaIssues(i, data, issueAt, schema)) ?? [];
+    throw new InventoryError([...misplacedIssues, ...issues].sort(byLine));
   }
 
-  const ruleIssues = [...checkFilePaths(parsed.data), ...checkRules(parsed.data)];
-  const { cluster, issues: resolveIssues } = resolveCluster(parsed.data, resolve(file), env);
-  const all = [...ruleIssues, ...resolveIssues].map((i) => issueAt(i.path, i.message, i.severity));
-  all.sort(byLine);
-  if (all.some((i) => i.severity === 'error')) throw new InventoryError(all);
-  return { cluster, warnings: all };
+  const members: FleetMember[] = isFleet
+    ? Object.entries((parsed.data as RawFleet).clusters).map(([name, body]) => ({ name, body, inv: clusterInventory(parsed.data as RawFleet, body) }))
+    : [{ name: '', inv: parsed.data as RawInventory }];
+  const all: Issue[] = [];
+  const clusters = members.map((m) => {
+    const ruleIssues = [...checkFilePaths(m.inv), ...checkRules(m.inv)];
+    const { cluster, issues } = resolveCluster(m.inv, resolve(file), env, m.name);
+    for (const i of [...ruleIssues, ...issues]) all.push(issueAt(sourcePath(m, i.path), i.message, i.severity));
+    return cluster;
+  });
+  const where = (p: FieldPath) => `${file}:${source.position(p)?.line ?? '?'}`;
+  for (const i of checkFleet(members)) all.push(issueAt(i.path, `${i.message} (${formatPath(i.other)} at ${where(i.other)})`, 'error'));
+  // A shared setting is checked once per cluster: report it once.
+  const unique = [...new Map(all.map((i) => [formatIssue(i), i])).values()].sort(byLine);
+  if (unique.some((i) => i.severity === 'error')) throw new InventoryError(unique);
+  return { fleet: { file: resolve(file), clusters }, warnings: unique };
 }
 
 const byLine = (a: Issue, b: Issue) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
@@ -92,10 +123,10 @@ const byLine = (a: Issue, b: Issue) => (a.line ?? 0) - (b.line ?? 0) || (a.colum
 type IssueAt = (path: FieldPath, message: string, severity: Issue['severity'], key?: string) => Issue;
 
 /** Turn one zod issue into located, readable problems. */
-function schemaIssues(issue: z.core.$ZodIssue, data: unknown, issueAt: IssueAt): Issue[] {
+function schemaIssues(issue: z.core.$ZodIssue, data: unknown, issueAt: IssueAt, schema: z.ZodType): Issue[] {
   const path = issue.path as FieldPath;
   if (issue.code === 'unrecognized_keys') {
-    const known = Object.keys(shapeAt(path) ?? {});
+    const known = Object.keys(shapeAt(schema, path) ?? {});
     return issue.keys.map((key) => issueAt(path, `unknown field "${key}"${hint(key, known)}`, 'error', key));
   }
   if (issue.code === 'invalid_key') {
@@ -108,7 +139,7 @@ function schemaIssues(issue: z.core.$ZodIssue, data: unknown, issueAt: IssueAt):
     const depth = (branch: z.core.$ZodIssue[]) => Math.max(0, ...branch.map((b) => b.path.length));
     const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
     if (best && depth(best) > 0) {
-      return best.flatMap((b) => schemaIssues({ ...b, path: [...path, ...b.path] } as z.core.$ZodIssue, data, issueAt));
+      return best.flatMap((b) => schemaIssues({ ...b, path: [...path, ...b.path] } as z.core.$ZodIssue, data, issueAt, schema));
     }
     return [issueAt(path, 'has the wrong form (see the inventory format in the README)', 'error')];
   }
@@ -121,8 +152,8 @@ function valueAt(data: unknown, path: FieldPath): unknown {
 }
 
 /** The object shape of the schema at `path`, to suggest known field names. */
-function shapeAt(path: FieldPath): Record<string, unknown> | undefined {
-  let schema: unknown = inventorySchema;
+function shapeAt(root: z.ZodType, path: FieldPath): Record<string, unknown> | undefined {
+  let schema: unknown = root;
   for (const seg of path) {
     const def = unwrap(schema)?._zod?.def;
     if (!def) return undefined;

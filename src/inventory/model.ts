@@ -180,6 +180,8 @@ export interface ManagedFile {
 export interface Cluster {
   /** Absolute path of the inventory file, for messages. */
   file: string;
+  /** The name under `clusters:`; '' for an inventory without `clusters:` (one cluster). */
+  name: string;
   forks: number;
   aptProxy?: string;
   /** VRRP through a node's firewall: `check` (default) fails with the rule to add, `manage` adds it, `off` skips. */
@@ -199,3 +201,12 @@ export interface Cluster {
   /** Every secret value read, so output can mask them. */
   secrets: string[];
 }
+
+/** Every cluster of one inventory: one for an inventory without `clusters:`. */
+export interface Fleet {
+  file: string;
+  clusters: Cluster[];
+}
+
+/** Every node of the fleet, cluster after cluster. */
+export const fleetNodes = (fleet: Fleet): NodeSpec[] => fleet.clusters.flatMap((c) => c.nodes);

@@ -23,6 +23,7 @@ export function resolveCluster(
   inv: RawInventory,
   file: string,
   env: NodeJS.ProcessEnv,
+  name = '',
 ): { cluster: Cluster; issues: RuleIssue[] } {
   const issues: RuleIssue[] = [];
   const baseDir = dirname(file);
@@ -48,6 +49,7 @@ export function resolveCluster(
 
   const cluster: Cluster = {
     file,
+    name,
     forks: inv.forks ?? DEFAULTS.forks,
     aptProxy: inv.apt_proxy,
     firewall: inv.firewall ?? DEFAULTS.firewall,

@@ -269,7 +269,18 @@ export const inventorySchema = z.strictObject({
   nodes: z.array(nodeSchema).min(1),
 });
 
+/** One cluster of a fleet: any top-level setting (overriding the shared one), its own instances and nodes,
+ * and the network segment its VRRP runs on when the node addresses carry no /prefix. */
+export const clusterSchema = inventorySchema.extend({ segment: name.optional() });
+
+/** A fleet: the shared settings at the top, the clusters under `clusters:` (src/inventory/fleet.ts). */
+export const fleetSchema = inventorySchema
+  .omit({ vrrp_instances: true, nodes: true })
+  .extend({ clusters: z.record(name, clusterSchema).refine((r) => Object.keys(r).length > 0, 'at least one cluster') });
+
 export type RawInventory = z.infer<typeof inventorySchema>;
+export type RawCluster = z.infer<typeof clusterSchema>;
+export type RawFleet = z.infer<typeof fleetSchema>;
 export type RawInstance = z.infer<typeof instanceSchema>;
 export type RawNode = z.infer<typeof nodeSchema>;
 export type RawVip = z.infer<typeof vipSchema>;

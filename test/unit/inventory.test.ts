@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadInventory } from '../../src/inventory/load.js';
+import { loadFleet, loadInventory } from '../../src/inventory/load.js';
 import { BASE, edit } from '../support/inventory.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -70,6 +70,59 @@ const cases: Case[] = [
   { name: 'no nodes', edits: [[14, 'nodez:']], path: 'nodes', message: /is required/ },
 ];
 
+/** Two clusters on one segment (10.0.0.0/24): a (vrid 51, line 7) and b (vrid 52, line 15). */
+const FLEET = `ssh:
+  user: root
+clusters:
+  a:
+    vrrp_instances:
+      VI_A:
+        virtual_router_id: 51
+        virtual_ipaddresses: [10.0.0.100/32]
+    nodes:
+      - {name: a1, address: 10.0.0.11/24, state: MASTER, priority: 100}
+      - {name: a2, address: 10.0.0.12/24, state: BACKUP, priority: 90}
+  b:
+    vrrp_instances:
+      VI_B:
+        virtual_router_id: 52
+        virtual_ipaddresses: [10.0.0.200/32]
+    nodes:
+      - {name: b1, address: 10.0.0.21/24, state: MASTER, priority: 100}
+      - {name: b2, address: 10.0.0.22/24, state: BACKUP, priority: 90}
+`;
+const fleetEdit = (edits: Array<[number, string]>) => {
+  const lines = FLEET.split('\n');
+  for (const [n, text] of edits) lines[n - 1] = text;
+  return lines.join('\n');
+};
+/** b moved to another subnet, both clusters given `segment: dmz`, addresses without /prefix. */
+const NAMED_SEGMENT = fleetEdit([
+  [5, '    segment: dmz\n    vrrp_instances:'],
+  [10, '      - {name: a1, address: 10.0.0.11, state: MASTER, priority: 100}'],
+  [11, '      - {name: a2, address: 10.0.0.12, state: BACKUP, priority: 90}'],
+  [13, '    segment: dmz\n    vrrp_instances:'],
+  [15, '        virtual_router_id: 51'],
+  [16, '        virtual_ipaddresses: [10.9.0.200/32]'],
+  [18, '      - {name: b1, address: 10.9.0.21, state: MASTER, priority: 100}'],
+  [19, '      - {name: b2, address: 10.9.0.22, state: BACKUP, priority: 90}'],
+]);
+
+cases.push(
+  { name: 'fleet: vrid shared by two clusters on one subnet', text: fleetEdit([[15, '        virtual_router_id: 51']]), path: 'clusters.b.vrrp_instances.VI_B.virtual_router_id', line: 15, message: /virtual_router_id 51 is also used by cluster a on segment 10\.0\.0\.0\/24 .*\(clusters\.a\.vrrp_instances\.VI_A\.virtual_router_id at .*:7\)/ },
+  { name: 'fleet: vrid shared by two clusters on one named segment', text: NAMED_SEGMENT, path: 'clusters.b.vrrp_instances.VI_B.virtual_router_id', line: 17, message: /also used by cluster a on segment dmz .*:8\)/ },
+  { name: 'fleet: VIP used by two clusters', text: fleetEdit([[16, '        virtual_ipaddresses: [10.0.0.100/32]']]), path: 'clusters.b.vrrp_instances.VI_B.virtual_ipaddresses[0]', line: 16, message: /VIP 10\.0\.0\.100 is also a VIP of cluster a .*:8\)/ },
+  { name: 'fleet: node name used by two clusters', text: fleetEdit([[18, '      - {name: a1, address: 10.0.0.21/24, state: MASTER, priority: 100}']]), path: 'clusters.b.nodes[0].name', line: 18, message: /node name "a1" is also used in cluster a .*:10\)/ },
+  { name: 'fleet: node address used by two clusters', text: fleetEdit([[19, '      - {name: b2, address: 10.0.0.12/24, state: BACKUP, priority: 90}']]), path: 'clusters.b.nodes[1].address', line: 19, message: /node address 10\.0\.0\.12 is also used in cluster a .*:11\)/ },
+  { name: 'fleet: top-level nodes beside clusters', text: `${FLEET}nodes: []\n`, path: 'nodes', line: 20, message: /each cluster holds its own nodes/ },
+  { name: 'fleet: top-level vrrp_instances beside clusters', text: `${FLEET}vrrp_instances: {}\n`, path: 'vrrp_instances', line: 20, message: /move it under clusters\.NAME\.vrrp_instances/ },
+  { name: 'fleet: a rule inside one cluster', text: fleetEdit([[19, '      - {name: b2, address: 10.0.0.22/24, state: MASTER, priority: 90}']]), path: 'clusters.b.nodes[1].state', line: 19, message: /more than one MASTER/ },
+  { name: 'fleet: bad override of a shared setting', text: fleetEdit([[13, '    ssh: {user: "x y"}\n    vrrp_instances:']]), path: 'clusters.b.ssh.user', line: 13 },
+  { name: 'fleet: inherited setting reported where it is written', text: fleetEdit([[2, '  user: root\nvrrp_scripts: {chk: {script: "a;b"}}']]), path: 'vrrp_scripts.chk.script', line: 3 },
+  { name: 'fleet: unknown cluster field with a hint', text: fleetEdit([[17, '    nodez:']]), path: 'clusters.b.nodez', line: 17, message: /did you mean "nodes"/ },
+  { name: 'fleet: no clusters', text: 'clusters: {}\n', path: 'clusters', line: 1, message: /at least one cluster/ },
+);
+
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 }
@@ -121,6 +174,20 @@ describe('kadeploy validate rejects bad inventories', () => {
     assert.match(r.stderr, new RegExp(`${file}:22:\\d+: warning: nodes\\[1\\]\\.priority: duplicate priority .*tie`));
   });
 
+  it('accepts a fleet, and one vrid in two clusters on different subnets', () => {
+    const file = join(dir, 'fleet.yaml');
+    writeFileSync(file, fleetEdit([[15, '        virtual_router_id: 51'], [16, '        virtual_ipaddresses: [10.0.1.200/32]'], [18, '      - {name: b1, address: 10.0.1.21/24, state: MASTER, priority: 100}'], [19, '      - {name: b2, address: 10.0.1.22/24, state: BACKUP, priority: 90}']]));
+    const r = runCli(['validate', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /fleet\.yaml: valid — 2 cluster\(s\), 4 node\(s\), 2 VRRP instance\(s\), 2 VIP\(s\)\n$/);
+  });
+
+  it('accepts the shipped fleet example', () => {
+    const r = runCli(['validate', join(import.meta.dirname, '..', '..', 'inventories', 'fleet.yaml')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /valid — 3 cluster\(s\), 7 node\(s\)/);
+  });
+
   it('reports deprecated options as warnings, not errors', () => {
     const file = join(dir, 'deprecated.yaml');
     writeFileSync(file, edit([[8, '    lvs_sync_daemon_interface: eth1']]));
@@ -157,6 +224,25 @@ describe('inventory resolution', () => {
     assert.deepEqual(c1.secrets, ['fromenv1']);
     const c2 = load(edit([[10, `      auth_pass: {file: ${secretFile}}`]]));
     assert.equal(c2.nodes[1]?.instances[0]?.authentication?.pass, 'fromfile');
+  });
+
+  it('fleet: clusters inherit the shared settings, override them (mappings one level deep), nodes override the cluster', () => {
+    const file = join(dir, 'fleet-inherit.yaml');
+    writeFileSync(file, fleetEdit([
+      [2, '  user: root\n  port: 2200\nforks: 7\nglobal_defs: {script_user: nobody}'],
+      [13, '    ssh: {user: deploy}\n    forks: 3\n    vrrp_instances:'],
+      [19, '      - {name: b2, address: 10.0.0.22/24, state: BACKUP, priority: 90, ssh: {port: 2222}}'],
+    ]));
+    const { fleet } = loadFleet(file, {});
+    const [a, b] = fleet.clusters;
+    assert.deepEqual(fleet.clusters.map((c) => c.name), ['a', 'b']);
+    assert.deepEqual([a?.forks, b?.forks], [7, 3]);
+    assert.deepEqual(a?.nodes.map((n) => [n.ssh.user, n.ssh.port]), [['root', 2200], ['root', 2200]]);
+    assert.deepEqual(b?.nodes.map((n) => [n.ssh.user, n.ssh.port]), [['deploy', 2200], ['deploy', 2222]]);
+    assert.equal(b?.globalDefs.scriptUser, 'nobody');
+    // Each cluster's nodes see only their own instances and peers.
+    assert.deepEqual(b?.nodes[0]?.instances.map((i) => i.name), ['VI_B']);
+    assert.throws(() => loadInventory(file, {}), /a fleet of 2 clusters/);
   });
 
   it('derives unicast peers: every other node, never itself', () => {
