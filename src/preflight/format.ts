@@ -1,7 +1,4 @@
-// The preflight report as a table (one line per check) and the first-deploy test apply uses.
-import type { HostFacts } from '../facts/index.js';
-import { DEFAULTS } from '../inventory/defaults.js';
-import type { Cluster } from '../inventory/model.js';
+// The preflight report as a table, one line per check.
 import type { PreflightReport } from './run.js';
 
 const LABEL = { 'foreign-vrrp': 'foreign VRRP', 'vip-free': 'VIP free', 'vrrp-crossing': 'VRRP crossing' } as const;
@@ -15,10 +12,4 @@ export function formatPreflight(r: PreflightReport): string {
   const skipped = r.checks.filter((c) => c.status === 'skip').length;
   const summary = failed ? `preflight FAILED: ${failed} check(s) failed` : 'preflight passed';
   return `${[line(head), ...rows.map(line)].join('\n')}\n${summary}${skipped ? ` (${skipped} skipped)` : ''}\n`;
-}
-
-/** No node of the cluster has a keepalived.conf written by kadeploy yet (its header says so). */
-export function isFirstDeploy(cluster: Cluster, facts: Map<string, HostFacts>): boolean {
-  const path = DEFAULTS.keepalived.config_path;
-  return !cluster.nodes.some((n) => facts.get(n.name)?.files[path]?.content.includes('Managed by kadeploy'));
 }

@@ -37,7 +37,7 @@ export interface NodeReading {
 }
 
 /** The name a cluster goes by in reports (a fleet names its clusters; a single inventory is its file). */
-export const clusterName = (c: Cluster): string => (c as Cluster & { name?: string }).name ?? c.file.replace(/^.*\//, '');
+export const clusterName = (c: Cluster): string => c.name || c.file.replace(/^.*\//, '');
 
 const isIpv6 = (i: NodeInstance) => (i.vips[0]?.address ?? '').includes(':');
 

@@ -5,8 +5,12 @@
 // (A packet capture such as tcpdump sees packets before netfilter and would say they arrived.)
 import { sh } from '../shell/quote.js';
 
-/** Marks our probes, so they are never taken for a router's advert. */
+/**
+ * Our probes' payload: version 0 and vrid 0 (no VRRP router takes it for an advert, and a keepalived
+ * already running finds no instance for it and ignores it), then a mark.
+ */
 export const PROBE_MARK = 'kadeploy-preflight';
+const PROBE_PAYLOAD = `\0\0${PROBE_MARK}`;
 export const VRRP_GROUP4 = '224.0.0.18';
 const LISTEN_END = '@@kadeploy-listen-rc';
 
@@ -30,7 +34,7 @@ export function probeScript(p: ProbeScript): string {
     const address = 'multicast' in d
       ? `IP4-SENDTO:${VRRP_GROUP4}:112,so-bindtodevice=${d.multicast},ip-multicast-ttl=255`
       : `IP4-SENDTO:${d.unicast}:112${d.from ? `,bind=${d.from}` : ''}`;
-    return `printf %s ${sh(PROBE_MARK)} | ${sh('socat', '-u', '-', address)}`;
+    return `printf ${sh(`\\000\\000${PROBE_MARK}`)} | ${sh('socat', '-u', '-', address)}`;
   });
   const gap = Math.max(0.2, Math.min(1, (p.seconds - 1.5) / 3));
   const probes = send.length ? `sleep 1; for i in 1 2 3; do ${send.join('; ')}; sleep ${gap.toFixed(1)}; done; ` : '';
@@ -73,7 +77,7 @@ export function parseProbeOutput(stdout: string, stderr: string): Listened {
   return { heard, error: stderr.trim().split('\n').slice(-2).join(' ') || `the listener ended with status ${rc ?? 'unknown'}` };
 }
 
-export const isProbe = (h: Heard): boolean => h.payload.toString('latin1') === PROBE_MARK;
+export const isProbe = (h: Heard): boolean => h.payload.toString('latin1') === PROBE_PAYLOAD;
 
 /** The advert a payload carries, or undefined when it is no VRRP advertisement. */
 export function parseAdvert(payload: Buffer): Advert | undefined {

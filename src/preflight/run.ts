@@ -35,7 +35,8 @@ const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
 const ipOf = (address: string) => address.replace(/\/\d+$/, '');
 
 /** Read one node, installing the tools when missing: its reading, with `skipped` when it cannot probe. */
-async function prepare(node: NodeSpec, conn: SshConnection, cluster: Cluster, opts: PreflightOptions): Promise<NodeReading> {
+async function prepare(node: NodeSpec, conn: SshConnection | undefined, cluster: Cluster, opts: PreflightOptions): Promise<NodeReading> {
+  if (!conn) return { addresses: [], macs: [], skipped: `${node.name}: not connected` };
   const read = factsCommand([{ packages: TOOL_PACKAGES, output: [MACS_COMMAND] }]);
   const facts: HostFacts = read.parse((await conn.exec(read.command, { check: false })).stdout);
   const reading: NodeReading = { addresses: Object.values(facts.addresses).flat(), macs: parseMacs(facts.output?.[MACS_COMMAND] ?? '') };
@@ -97,7 +98,7 @@ export async function runPreflight(clusters: Cluster[], conns: Map<string, SshCo
   const readings = new Map<string, NodeReading>();
   const nodes = clusters.flatMap((c) => c.nodes.map((node) => ({ c, node })));
   opts.progress(`reading ${nodes.length} node(s)`);
-  await mapLimit(nodes, opts.forks, async ({ c, node }) => readings.set(node.name, await prepare(node, conns.get(node.name)!, c, opts)));
+  await mapLimit(nodes, opts.forks, async ({ c, node }) => readings.set(node.name, await prepare(node, conns.get(node.name), c, opts)));
   // Clusters side by side as far as --forks allows, counted in nodes (a cluster's nodes run together).
   const widest = Math.max(1, ...clusters.map((c) => c.nodes.length));
   const results = await mapLimit(clusters, Math.max(1, Math.floor(opts.forks / widest)), (c) => checkCluster(c, conns, opts, readings));
