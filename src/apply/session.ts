@@ -4,8 +4,9 @@
 // (the node being changed is rolled back), and the locks and connections are always released.
 import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
 import { factsCommand, type HostFacts } from '../facts/index.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadFleet } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
+import { selectFleet, type Selected } from '../inventory/select.js';
 import { buildPlan } from '../plan/build.js';
 import { desiredFor } from '../plan/desired.js';
 import type { Desired, Plan } from '../types.js';
@@ -21,7 +22,7 @@ import { timed, type Timings } from '../timings.js';
 export interface SessionOptions {
   inventory: string;
   playbook?: string;
-  /** Only these nodes are changed (all are still read, to know who holds the VIP). */
+  /** Only these clusters and nodes (names or globs) are changed (all of a cluster's nodes are still read, to know who holds the VIP). */
   limit?: string[];
   forks?: number;
   acceptNewHostKeys?: boolean;
@@ -59,18 +60,29 @@ export interface Session extends Connected {
   plan: Plan;
 }
 
-function targetsOf(cluster: Cluster, opts: SessionOptions): NodeSpec[] {
-  const unknown = (opts.limit ?? []).filter((n) => !cluster.nodes.some((s) => s.name === n));
-  if (unknown.length) {
-    throw new KadeployError(`no node named ${unknown.join(', ')} in ${opts.inventory} (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
-  }
-  return opts.limit?.length ? cluster.nodes.filter((n) => opts.limit!.includes(n.name)) : cluster.nodes;
+/** One cluster a command works on: its nodes selected by --limit, and the inventory's warnings. */
+export interface Scope extends Selected {
+  warnings: Issue[];
 }
 
-/** Connect to every node (and take the locks). `loaded`: the inventory, when the caller has it. */
-export async function connect(opts: SessionOptions, loaded = loadInventory(opts.inventory)): Promise<Connected> {
-  const { cluster, warnings } = loaded;
-  const targets = targetsOf(cluster, opts);
+/** The clusters a command works on, after --limit (the inventory's warnings go with the first). */
+export function scopesOf(opts: SessionOptions): Scope[] {
+  const { fleet, warnings } = loadFleet(opts.inventory);
+  return selectFleet(fleet, opts.limit).map((s, k) => ({ ...s, warnings: k === 0 ? warnings : [] }));
+}
+
+/** The one cluster selected: commands that handle one cluster at a time (a saved plan, the failover drill). */
+export function onlyScope(opts: SessionOptions, what = 'this command'): Scope {
+  const scopes = scopesOf(opts);
+  if (scopes.length !== 1) {
+    throw new KadeployError(`${what} works on one cluster at a time; ${scopes.length} are selected: --limit one of ${scopes.map((s) => s.cluster.name).join(', ')}`);
+  }
+  return scopes[0]!;
+}
+
+/** Connect to every node of the scope's cluster (and take the locks). */
+export async function connect(opts: SessionOptions, scope = onlyScope(opts)): Promise<Connected> {
+  const { cluster, warnings, targets } = scope;
   const forks = opts.forks ?? cluster.forks;
   const pool = new SshPool({ forks });
   const conns = new Map<string, SshConnection>();
@@ -118,13 +130,13 @@ const lockOptions = (opts: SessionOptions) => ({
   onLost: (node: string) => process.stderr.write(`${node}: warning: this run's lock was taken over by another run (no sign of life reached the node)\n`),
 });
 
-export async function openSession(opts: SessionOptions): Promise<Session> {
+/** Open a session on one cluster: by default the inventory's only one (or the one --limit selects). */
+export async function openSession(opts: SessionOptions, scope?: Scope): Promise<Session> {
   const t = opts.timings;
   const { loaded, desired } = await timed(t, 'inventory, playbook, render', () => {
-    const loaded = loadInventory(opts.inventory);
+    const loaded = scope ?? onlyScope(opts);
     const { cluster } = loaded;
     const playbook = loadPlaybook(opts.playbook);
-    targetsOf(cluster, opts);
     // Render everything before connecting: a template error must not cost a connection, or a change.
     const renderer = createRenderer(cluster);
     return { loaded, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
@@ -169,7 +181,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * `signal` (and are kept from killing the process): `fn` finishes its current step and undoes it.
  * A signal before `fn` starts (while connecting) ends the run before any change.
  */
-export async function withSession<S extends Connected, T>(
+export async function withSession<S extends { close(): Promise<void> }, T>(
   open: () => Promise<S>,
   fn: (session: S, signal: AbortSignal) => Promise<T>,
   onSignal?: (name: string) => void,

@@ -4,9 +4,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { wholeNumber } from './numbers.js';
-import { executePlan, formatRecap } from '../apply/execute.js';
-import { openSession, printWarnings, withSession, type Session, type SessionOptions } from '../apply/session.js';
+import { executePlan, formatRecap, type NodeRecap } from '../apply/execute.js';
+import { clusterHeading, eachCluster, fleetForks, isFleet, throwIfFailed } from '../apply/fleet.js';
+import { onlyScope, openSession, printWarnings, scopesOf, withSession, type Scope, type Session, type SessionOptions } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
+import { parseLimit } from '../inventory/select.js';
 import { formatPlan, planToJson } from '../plan/format.js';
 import { preflightFirstDeploys } from '../preflight/first-deploy.js';
 import { attachContents, checkFingerprints, readSavedPlan, serialisePlan } from '../plan/saved.js';
@@ -40,7 +42,7 @@ Exit codes:
   130 interrupted (Ctrl-C, SIGTERM, SIGHUP): the node being changed was rolled back, no further node touched`;
 
 const colorOf = (flags: ApplyFlags) => flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
-const limitOf = (flags: ApplyFlags) => flags.limit?.split(',').map((s) => s.trim()).filter(Boolean);
+const limitOf = (flags: ApplyFlags) => parseLimit(flags.limit);
 
 function sessionOptions(file: string, flags: ApplyFlags, lock: boolean): SessionOptions {
   const forks = flags.forks ? Number(flags.forks) : undefined;
@@ -84,8 +86,11 @@ async function execute(session: Session, plan: Plan, flags: ApplyFlags, signal: 
 async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean): Promise<void> {
   if (flags.plan) return applySaved(file, flags, dryRun);
   if (!file) throw new KadeployError('apply: an inventory is required (or --plan PLAN)');
+  const opts = sessionOptions(file, flags, !dryRun);
+  const scopes = scopesOf(opts);
+  if (isFleet(scopes)) return runFleet(opts, scopes, flags, dryRun);
   await withSession(
-    () => openSession(sessionOptions(file, flags, !dryRun)),
+    () => openSession(opts, scopes[0]),
     async (session, signal) => {
       for (const s of session.skipped) process.stderr.write(`kadeploy: warning: skipped unreachable node ${s}\n`);
       printWarnings(session.warnings);
@@ -103,12 +108,54 @@ async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean)
   );
 }
 
+/**
+ * apply / diff on a fleet: every cluster in its own session (its own safe order, VIP holder last), in
+ * parallel. A failing cluster rolls back its failing node and stops; the others finish. Each cluster's
+ * plan is printed as one block; the recap, grouped by cluster, at the end.
+ */
+async function runFleet(opts: SessionOptions, scopes: Scope[], flags: ApplyFlags, dryRun: boolean): Promise<void> {
+  const style = { color: colorOf(flags), commands: flags.commands };
+  const runs = await eachCluster(scopes, fleetForks(opts, scopes), (scope, forks) =>
+    withSession(
+      () => openSession({ ...opts, forks }, scope),
+      async (session, signal) => {
+        for (const s of session.skipped) process.stderr.write(`kadeploy: warning: cluster ${scope.cluster.name}: skipped unreachable node ${s}\n`);
+        printWarnings(session.warnings);
+        const { plan, cluster } = session;
+        if (!flags.json) process.stdout.write(clusterHeading(cluster.name) + formatPlan(plan, cluster.secrets, style));
+        if (dryRun) return { plan, recaps: [] as NodeRecap[] };
+        return { plan, ...(await executePlan(plan, { conns: session.conns, secrets: cluster.secrets, forks, renderer: 'silent', signal, timings: session.timings })) };
+      },
+      interrupted,
+    ),
+  );
+  // A failed step is the cluster's failure (its recap says what was rolled back).
+  const results = runs.map((r) => (r.value?.error ? { ...r, error: r.value.error } : r));
+  const recapsOf = (r: (typeof results)[number]) => r.value?.recaps ?? [];
+  if (flags.json) {
+    const clusters = results.map((r) => ({
+      cluster: r.scope.cluster.name,
+      ...(dryRun && r.value ? { plan: JSON.parse(planToJson(r.value.plan, r.scope.cluster.secrets)) as object } : { recap: recapsOf(r) }),
+      ...(r.error ? { error: r.error.message } : {}),
+    }));
+    process.stdout.write(jsonOut({ clusters }, opts.timings));
+  } else if (!dryRun) {
+    process.stdout.write(`RECAP\n${results.map((r) => clusterHeading(r.scope.cluster.name) + formatRecap(recapsOf(r)).replace(/^RECAP\n/, '')).join('')}`);
+  }
+  printTimings(opts.timings, flags.json);
+  throwIfFailed(results);
+  if (flags.detailedExitcode && results.some((r) => r.value && pendingChanges(r.value.plan) > 0)) process.exitCode = 2;
+}
+
 /** apply --plan: the saved plan, exactly, on nodes that still match the facts it was built on. */
 async function applySaved(file: string | undefined, flags: ApplyFlags, dryRun: boolean): Promise<void> {
   const saved = readSavedPlan(flags.plan!);
   const inventory = file ?? saved.inventory;
   await withSession(
-    () => openSession({ ...sessionOptions(inventory, { ...flags, limit: saved.limit?.join(',') }, !dryRun), playbook: flags.playbook ?? saved.playbook }),
+    () => {
+      const opts = { ...sessionOptions(inventory, { ...flags, limit: saved.limit?.join(',') }, !dryRun), playbook: flags.playbook ?? saved.playbook };
+      return openSession(opts, onlyScope(opts, 'apply --plan'));
+    },
     async (session, signal) => {
       printWarnings(session.warnings);
       checkFingerprints(saved, session.facts, flags.plan!);
@@ -126,7 +173,7 @@ async function applySaved(file: string | undefined, flags: ApplyFlags, dryRun: b
 function addOptions(cmd: Command): Command {
   return cmd
     .option('--playbook <file>', 'run this playbook instead of playbooks/keepalived.yaml')
-    .option('-l, --limit <nodes>', 'change only these nodes (comma-separated); all are still read')
+    .option('-l, --limit <names>', 'change only these clusters and nodes (comma-separated names or globs like \'edge-*\'); all nodes of a cluster are still read')
     .option('-f, --forks <n>', 'parallel SSH connections, 1-500 (default: inventory forks, or 10)', wholeNumber(1, 500))
     .option('--json', 'machine-readable output (plan for a dry-run, recap for an apply)')
     .option('--detailed-exitcode', 'exit 2 when changes are pending or were made')
@@ -187,7 +234,10 @@ Example:
     )
     .action(async (file: string, flags: ApplyFlags) => {
       await withSession(
-        () => openSession(sessionOptions(file, flags, false)),
+        () => {
+          const opts = sessionOptions(file, flags, false);
+          return openSession(opts, onlyScope(opts, 'plan (a saved plan covers one cluster)'));
+        },
         async (session) => {
           printWarnings(session.warnings);
           const { plan, cluster, facts } = session;

@@ -61,11 +61,12 @@ export function registerLab(program: Command): void {
     .command('up')
     .description('boot the lab (idempotent) and print its SSH key, known_hosts and inventory paths')
     .option('--nodes <n>', `number of nodes, 1..${MAX_NODES} (default 2)`, positiveInt)
+    .option('--clusters <n>', 'split the nodes into N clusters c1..cN in the inventory (a fleet on one bridge: vrids 51.., VIPs .100..); default 1', positiveInt)
     .option('--subnet <cidr>', 'lab subnet: host .1, nodes .11.., VIP .100 (default 10.77.0.0/24)')
     .addOption(new Option('--release <name>', `Debian release of the nodes (default ${DEFAULT_RELEASE})`).choices(RELEASES))
     .addOption(nameOption())
-    .action(async (o: { nodes?: number; subnet?: string; release?: string; name: string }) => {
-      const r = await labUp({ name: o.name, nodes: o.nodes, subnet: o.subnet, release: o.release, log });
+    .action(async (o: { nodes?: number; clusters?: number; subnet?: string; release?: string; name: string }) => {
+      const r = await labUp({ name: o.name, nodes: o.nodes, clusters: o.clusters, subnet: o.subnet, release: o.release, log });
       for (const [node, system] of Object.entries(r.systems)) {
         if (system !== 'running') log(`${node}: ${system}`);
       }

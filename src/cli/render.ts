@@ -2,12 +2,14 @@ import { closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, write
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { formatIssue, KadeployError } from '../errors.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadFleet } from '../inventory/load.js';
+import { parseLimit, selectFleet } from '../inventory/select.js';
 import { maskSecrets } from '../mask.js';
 import { createRenderer } from '../render/render.js';
 
 interface RenderOptions {
   node?: string;
+  limit?: string;
   out?: string;
 }
 
@@ -76,6 +78,7 @@ export function registerRender(program: Command): void {
     .description("Render each node's keepalived.conf and scripts locally (no SSH)")
     .argument('<inventory>', 'inventory YAML file')
     .option('-n, --node <name>', 'only this node')
+    .option('-l, --limit <names>', 'only these clusters and nodes (comma-separated names or globs like \'edge-*\')')
     .option('-o, --out <dir>', 'write files to DIR/<node>/<path> (new files only, owner-only modes; secrets included) instead of printing')
     .addHelpText(
       'after',
@@ -89,17 +92,16 @@ Examples:
   $ kadeploy render inventories/kolla-three-controllers.yaml --out /tmp/rendered`,
     )
     .action((file: string, opts: RenderOptions) => {
-      const { cluster, warnings } = loadInventory(file);
+      const { fleet, warnings } = loadFleet(file);
       for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);
-      const nodes = opts.node ? cluster.nodes.filter((n) => n.name === opts.node) : cluster.nodes;
-      if (nodes.length === 0) {
-        throw new KadeployError(`no node named "${opts.node}" (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`);
-      }
-      const render = createRenderer(cluster);
-      // Render everything first: a template error writes nothing.
-      const rendered = nodes.map((node) => ({ node, files: render.nodeFiles(node) }));
+      const limit = [...(parseLimit(opts.limit) ?? []), ...(opts.node ? [opts.node] : [])];
+      // Render everything first (each cluster with its own settings): a template error writes nothing.
+      const rendered = selectFleet(fleet, limit).flatMap(({ cluster, targets }) => {
+        const render = createRenderer(cluster);
+        return targets.map((node) => ({ node, cluster, files: render.nodeFiles(node) }));
+      });
       if (opts.out) safeParents(opts.out);
-      for (const { node, files } of rendered) {
+      for (const { node, cluster, files } of rendered) {
         for (const f of files) {
           if (!opts.out) {
             process.stdout.write(`# ---- ${node.name}: ${f.path} (mode ${f.mode})\n${maskSecrets(f.content, cluster.secrets)}\n`);

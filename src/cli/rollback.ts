@@ -2,7 +2,9 @@
 // the newest backup run (among the selected nodes) are restored, so every node goes back to the same
 // apply; nodes holding a VIP go last, one node at a time, and the first failure stops the rest.
 import type { Command } from 'commander';
-import { openSession, printWarnings, withSession, type Session } from '../apply/session.js';
+import { clusterHeading, eachCluster, isFleet, throwIfFailed } from '../apply/fleet.js';
+import { openSession, printWarnings, scopesOf, withSession, type Session } from '../apply/session.js';
+import { parseLimit } from '../inventory/select.js';
 import { KadeployError } from '../errors.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
@@ -12,6 +14,7 @@ import { mapLimit } from '../ssh/pool.js';
 
 interface RollbackFlags {
   node?: string;
+  limit?: string;
   dryRun?: boolean;
   playbook?: string;
 }
@@ -21,15 +24,16 @@ const describe = (b: Backup) => `${b.of} (from ${b.path})`;
 async function run(file: string, flags: RollbackFlags): Promise<void> {
   // The session of an apply: every node reached (or nothing happens), the lock taken unless this
   // is a dry run, and the plan's order, which puts the nodes holding a VIP last.
-  const open = () =>
-    openSession({
-      inventory: file,
-      playbook: flags.playbook,
-      limit: flags.node?.split(',').map((s) => s.trim()).filter(Boolean),
-      lock: !flags.dryRun,
-      command: `rollback ${file}`,
-    });
-  await withSession(open, (session, signal) => restore(session, flags, signal));
+  const limit = [...(parseLimit(flags.node) ?? []), ...(parseLimit(flags.limit) ?? [])];
+  const opts = { inventory: file, playbook: flags.playbook, limit, lock: !flags.dryRun, command: `rollback ${file}` };
+  const scopes = scopesOf(opts);
+  if (!isFleet(scopes)) return withSession(() => openSession(opts, scopes[0]), (session, signal) => restore(session, flags, signal));
+  // A fleet: one cluster after the other (their output stays readable); a failed one stops only itself.
+  const results = await eachCluster(scopes, 1, (scope) => {
+    process.stdout.write(clusterHeading(scope.cluster.name));
+    return withSession(() => openSession(opts, scope), (session, signal) => restore(session, flags, signal));
+  });
+  throwIfFailed(results);
 }
 
 async function restore(session: Session, flags: RollbackFlags, signal: AbortSignal): Promise<void> {
@@ -83,7 +87,8 @@ export function registerRollback(program: Command): void {
     .command('rollback')
     .description("Undo the last apply: restore the files it replaced (its backups on each node), then reload keepalived")
     .argument('<inventory>', 'inventory YAML file')
-    .option('--node <names>', 'only these nodes (comma-separated)')
+    .option('-l, --limit <names>', 'only these clusters and nodes (comma-separated names or globs like \'edge-*\')')
+    .option('--node <names>', 'only these nodes (comma-separated; same as --limit)')
     .option('-n, --dry-run', 'show what would be restored (the config backup is still checked with keepalived -t), change nothing')
     .option('--playbook <file>', 'the playbook the apply ran, for the files it manages (default playbooks/keepalived.yaml)')
     .addHelpText(

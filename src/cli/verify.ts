@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { openSession, printWarnings, withSession } from '../apply/session.js';
+import { fleetForks, isFleet, openFleet } from '../apply/fleet.js';
+import { openSession, printWarnings, scopesOf, withSession } from '../apply/session.js';
+import { parseLimit } from '../inventory/select.js';
 import { KadeployError } from '../errors.js';
 import { wholeNumber } from './numbers.js';
 import { formatChecks, runChecks } from '../verify/checks.js';
@@ -14,6 +16,7 @@ interface VerifyFlags {
   probePort: number;
   repeat: number;
   timings?: boolean;
+  limit?: string;
 }
 
 export function registerVerify(program: Command): void {
@@ -25,6 +28,7 @@ export function registerVerify(program: Command): void {
     .option('--failover [service]', 'then run the failover drill: stop haproxy (default) or keepalived on the VIP holder, time the move, restore')
     .option('--probe-port <port>', 'HAProxy port probed through the VIP during the drill (0: no probe)', wholeNumber(0, 65535), 80)
     .option('--repeat <n>', 'with --failover: run the drill N times and print median / min / max', wholeNumber(1, 1000), 1)
+    .option('-l, --limit <names>', 'only these clusters (or the clusters of these nodes): comma-separated names or globs')
     .option('--timings', 'print where the time went (start-up, connect, facts, checks, each drill) on stderr; with --json, in the JSON')
     .addHelpText(
       'after',
@@ -47,10 +51,16 @@ Examples:
       const timings = flags.timings ? new Timings() : undefined;
       // The drill stops services: it takes the lock, so it never interleaves with an apply or a rollback.
       const lock = { lock: stop !== undefined, command: `verify --failover ${file}` };
-      await withSession(() => openSession({ inventory: file, timings, keepBlockers: true, ...lock }), async (session, signal) => {
+      const opts = { inventory: file, timings, keepBlockers: true, limit: parseLimit(flags.limit), ...lock };
+      const scopes = scopesOf(opts);
+      if (stop && scopes.length > 1) throw new KadeployError(`--failover: the drill runs on one cluster; --limit one of ${scopes.map((s) => s.cluster.name).join(', ')}`);
+      await withSession(() => openFleet(scopes, fleetForks(opts, scopes), (scope, forks) => openSession({ ...opts, forks }, scope)), async (fleet, signal) => {
+        const session = fleet.sessions[0]!;
         try {
-          printWarnings(session.warnings);
-          const { results } = await timed(timings, 'checks', () => runChecks(session));
+          for (const s of fleet.sessions) printWarnings(s.warnings);
+          // A fleet: every cluster's checks in one table, each result naming its cluster.
+          const checked = await timed(timings, 'checks', () => Promise.all(fleet.sessions.map(async (s) => (await runChecks(s)).results.map((r) => (isFleet(scopes) ? { cluster: s.cluster.name, ...r } : r)))));
+          const results = checked.flat();
           const drills: DrillReport[] = [];
           for (let k = 1; stop && k <= repeat; k++) {
             const drill = () =>

@@ -207,6 +207,3 @@ export interface Fleet {
   file: string;
   clusters: Cluster[];
 }
-
-/** Every node of the fleet, cluster after cluster. */
-export const fleetNodes = (fleet: Fleet): NodeSpec[] => fleet.clusters.flatMap((c) => c.nodes);

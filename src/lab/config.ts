@@ -20,6 +20,8 @@ const NAME_RE = /^[a-z][a-z0-9]{0,9}$/;
 export interface LabOptions {
   name?: string;
   nodes?: number;
+  /** Clusters the nodes are split into in the lab's inventory (default 1: one cluster, no `clusters:`). */
+  clusters?: number;
   subnet?: string;
   /** Debian release of the nodes (default bookworm). */
   release?: string;
@@ -43,6 +45,8 @@ export interface LabConfig {
   vip: string;
   proxyUrl: string;
   nodes: NodeSpec[];
+  /** Clusters in the inventory; absent (1) in labs recorded before fleets. */
+  clusters?: number;
   stateDir: string;
   statePath: string;
   keyPath: string;
@@ -110,6 +114,10 @@ export function labConfig(opts: LabOptions = {}): LabConfig {
   if (!Number.isInteger(count) || count < 1 || count > MAX_NODES) {
     throw new LabError(`invalid node count ${count}: a lab has 1 to ${MAX_NODES} nodes`);
   }
+  const clusters = opts.clusters ?? 1;
+  if (!Number.isInteger(clusters) || clusters < 1 || clusters > count) {
+    throw new LabError(`invalid cluster count ${clusters}: 1 to the number of nodes (${count})`);
+  }
   const subnet = opts.subnet ?? DEFAULT_SUBNET;
   const release = checkRelease(opts.release ?? DEFAULT_RELEASE);
   const { base, prefix } = parseSubnet(subnet);
@@ -129,6 +137,7 @@ export function labConfig(opts: LabOptions = {}): LabConfig {
     vip: intToIp(base + 100),
     proxyUrl: `http://${hostIp}:${PROXY_PORT}`,
     nodes,
+    clusters,
     stateDir,
     statePath: labStatePath(name),
     keyPath: join(stateDir, 'id_ed25519'),

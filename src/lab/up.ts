@@ -41,6 +41,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     if (status.up) {
       const differs =
         (opts.nodes !== undefined && opts.nodes !== existing.nodes.length) ||
+        (opts.clusters !== undefined && opts.clusters !== (existing.config.clusters ?? 1)) ||
         (opts.subnet !== undefined && opts.subnet !== existing.config.subnet) ||
         (opts.release !== undefined && opts.release !== (existing.config.release ?? DEFAULT_RELEASE));
       if (differs) {

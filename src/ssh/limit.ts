@@ -25,3 +25,30 @@ export function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T,
   const run = createLimiter(limit);
   return Promise.all(items.map((item, i) => run(() => fn(item, i))));
 }
+
+/**
+ * Like mapLimit, but each item takes `weightOf(item)` of the `budget` (capped at the budget, so every
+ * item can run): clusters of a fleet run in parallel with --forks counted in nodes.
+ */
+export function mapWeighted<T, R>(items: readonly T[], budget: number, weightOf: (item: T) => number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  let free = budget;
+  let wake: Array<() => void> = [];
+  const release = (w: number) => {
+    free += w;
+    const waiters = wake;
+    wake = [];
+    for (const resume of waiters) resume();
+  };
+  return Promise.all(
+    items.map(async (item, i) => {
+      const w = Math.max(1, Math.min(weightOf(item), budget));
+      while (free < w) await new Promise<void>((resolve) => wake.push(resolve));
+      free -= w;
+      try {
+        return await fn(item, i);
+      } finally {
+        release(w);
+      }
+    }),
+  );
+}

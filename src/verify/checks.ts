@@ -11,6 +11,8 @@ import { advertDelta, advertWindowSeconds, judgeAdverts, type AdvertWindow } fro
 import { describeScriptExit, readAdvertWindow, readVrrp, type VrrpReading } from './probe.js';
 
 export interface CheckResult {
+  /** In a fleet: the cluster of the node (or of the cluster-wide check). */
+  cluster?: string;
   node: string; // node name, or "cluster"
   check: string;
   ok: boolean;
@@ -99,16 +101,20 @@ function addRunsFile(add: (node: string, check: string, ok: boolean, detail: str
 }
 
 export function formatChecks(results: CheckResult[]): string {
+  // A fleet's results carry their cluster: one more column.
+  const w0 = results.some((r) => r.cluster) ? Math.max(7, ...results.map((r) => r.cluster?.length ?? 0)) + 2 : 0;
+  const col = (cluster: string | undefined) => (w0 ? (cluster ?? '').padEnd(w0) : '');
   const w1 = Math.max(4, ...results.map((r) => r.node.length));
   const w2 = Math.max(5, ...results.map((r) => r.check.length));
   const rows = results.map((r) => {
     const [first = '', ...rest] = r.detail.split('\n');
-    const head = `${r.node.padEnd(w1)}  ${r.check.padEnd(w2)}  ${r.ok ? 'PASS' : 'FAIL'}  ${first}`;
-    return [head, ...rest.map((l) => `${' '.repeat(w1 + w2 + 10)}${l}`)].join('\n');
+    const head = `${col(r.cluster)}${r.node.padEnd(w1)}  ${r.check.padEnd(w2)}  ${r.ok ? 'PASS' : 'FAIL'}  ${first}`;
+    return [head, ...rest.map((l) => `${' '.repeat(w0 + w1 + w2 + 10)}${l}`)].join('\n');
   });
   const failed = results.filter((r) => !r.ok);
+  const where = (r: CheckResult) => (r.cluster && r.node === 'cluster' ? `cluster ${r.cluster}` : r.node);
   const summary = failed.length
-    ? `${failed.length} of ${results.length} checks failed: ${[...new Set(failed.map((r) => r.node))].join(', ')}`
+    ? `${failed.length} of ${results.length} checks failed: ${[...new Set(failed.map(where))].join(', ')}`
     : `all ${results.length} checks passed`;
-  return `${'NODE'.padEnd(w1)}  ${'CHECK'.padEnd(w2)}  RESULT\n${rows.join('\n')}\n${summary}\n`;
+  return `${col('CLUSTER')}${'NODE'.padEnd(w1)}  ${'CHECK'.padEnd(w2)}  RESULT\n${rows.join('\n')}\n${summary}\n`;
 }

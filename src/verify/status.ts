@@ -6,14 +6,27 @@ import { readVrrp } from './probe.js';
 
 export interface NodeStatus {
   node: string;
+  /** In a fleet: the node's cluster. */
+  cluster?: string;
   keepalived: boolean;
   instances: Array<{ name: string; state: string; since?: string }>;
 }
 
 export interface ClusterStatus {
   at: string;
-  vips: VipPlacement[];
+  /** In a fleet, each VIP names its cluster. */
+  vips: Array<VipPlacement & { cluster?: string }>;
   nodes: NodeStatus[];
+}
+
+/** A fleet's status: the clusters' VIPs and nodes in one table, each named with its cluster. */
+export async function readFleetStatus(sessions: Array<Pick<Connected, 'cluster' | 'conns'>>): Promise<ClusterStatus> {
+  const parts = await Promise.all(sessions.map(async (s) => ({ name: s.cluster.name, status: await readStatus(s) })));
+  return {
+    at: new Date().toISOString(),
+    vips: parts.flatMap(({ name, status }) => status.vips.map((v) => ({ cluster: name, ...v }))),
+    nodes: parts.flatMap(({ name, status }) => status.nodes.map((n) => ({ cluster: name, ...n }))),
+  };
 }
 
 export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>): Promise<ClusterStatus> {
@@ -41,11 +54,22 @@ export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>):
 
 export function formatStatus(s: ClusterStatus): string {
   const out = [`Status at ${s.at}`];
-  for (const v of s.vips) out.push(`  VIP ${v.vip}: ${v.holders.length ? v.holders.join(' and ') : 'NOT HELD'}${v.holders.length > 1 ? '  ← SPLIT BRAIN' : ''}`);
+  // A fleet: a CLUSTER column, and the VIPs as a table too (one line per VIP).
+  const wc = Math.max(7, ...s.nodes.map((n) => n.cluster?.length ?? 0));
+  const fleet = s.vips.some((v) => v.cluster) || s.nodes.some((n) => n.cluster);
+  const col = (cluster: string | undefined) => (fleet ? `${(cluster ?? '').padEnd(wc)}  ` : '');
+  const held = (v: VipPlacement) => `${v.holders.length ? v.holders.join(' and ') : 'NOT HELD'}${v.holders.length > 1 ? '  ← SPLIT BRAIN' : ''}`;
+  if (fleet) {
+    const wv = Math.max(3, ...s.vips.map((v) => v.vip.length));
+    out.push(`  ${col('CLUSTER')}${'VIP'.padEnd(wv)}  HOLDER`);
+    for (const v of s.vips) out.push(`  ${col(v.cluster)}${v.vip.padEnd(wv)}  ${held(v)}`);
+  } else {
+    for (const v of s.vips) out.push(`  VIP ${v.vip}: ${held(v)}`);
+  }
   const w = Math.max(4, ...s.nodes.map((n) => n.node.length));
-  out.push(`  ${'NODE'.padEnd(w)}  INSTANCE  STATE    SINCE`);
+  out.push(`  ${col('CLUSTER')}${'NODE'.padEnd(w)}  INSTANCE  STATE    SINCE`);
   for (const n of s.nodes) {
-    for (const i of n.instances) out.push(`  ${n.node.padEnd(w)}  ${i.name.padEnd(8)}  ${i.state.padEnd(7)}  ${i.since ?? ''}`);
+    for (const i of n.instances) out.push(`  ${col(n.cluster)}${n.node.padEnd(w)}  ${i.name.padEnd(8)}  ${i.state.padEnd(7)}  ${i.since ?? ''}`);
   }
   return `${out.join('\n')}\n`;
 }

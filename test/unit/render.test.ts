@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadInventory } from '../../src/inventory/load.js';
+import { loadFleet, loadInventory } from '../../src/inventory/load.js';
 import { createRenderer } from '../../src/render/render.js';
 import { canRunKeepalived, interfacesOf, keepalivedCheck } from '../support/keepalived-check.js';
 
@@ -15,9 +15,11 @@ const ENV = { KEEPALIVED_AUTH_PASS: 'unicast1', KEEPALIVED_PRIV_PASS: 'private1'
 const EXAMPLES = readdirSync(join(ROOT, 'inventories')).filter((f) => f.endsWith('.yaml') && f !== 'lab.yaml');
 
 function renderExample(file: string) {
-  const { cluster } = loadInventory(join(ROOT, 'inventories', file), ENV);
-  const render = createRenderer(cluster);
-  return cluster.nodes.map((node) => ({ node, files: render.nodeFiles(node) }));
+  // A fleet example renders each cluster with its own settings.
+  return loadFleet(join(ROOT, 'inventories', file), ENV).fleet.clusters.flatMap((cluster) => {
+    const render = createRenderer(cluster);
+    return cluster.nodes.map((node) => ({ node, files: render.nodeFiles(node) }));
+  });
 }
 
 /** Directive lines of a config, comments and braces dropped, spaces collapsed, order ignored. */
@@ -122,7 +124,11 @@ describe('render', () => {
     const { inventoryJsonSchema } = await import('../../src/inventory/json-schema.js');
     const shipped = JSON.parse(readFileSync(join(ROOT, 'inventories', 'inventory.schema.json'), 'utf8'));
     assert.deepEqual(shipped, inventoryJsonSchema(), 'run `npm run build && npm run schema` to refresh it');
-    assert.equal(shipped.additionalProperties, false);
-    assert.ok((shipped.required as string[]).includes('nodes'));
+    // Two forms: one cluster (nodes at the top), or a fleet (clusters: at the top); both strict.
+    const [single, fleet] = shipped.anyOf as Array<{ additionalProperties: boolean; required: string[] }>;
+    assert.equal(single?.additionalProperties, false);
+    assert.ok(single?.required.includes('nodes'));
+    assert.equal(fleet?.additionalProperties, false);
+    assert.deepEqual(fleet?.required, ['clusters']);
   });
 });
