@@ -124,6 +124,7 @@ async function runFleet(opts: SessionOptions, scopes: Scope[], flags: ApplyFlags
         const { plan, cluster } = session;
         if (!flags.json) process.stdout.write(clusterHeading(cluster.name) + formatPlan(plan, cluster.secrets, style));
         if (dryRun) return { plan, recaps: [] as NodeRecap[] };
+        if (!flags.skipPreflight) await preflightFirstDeploys([cluster], session, forks);
         return { plan, ...(await executePlan(plan, { conns: session.conns, secrets: cluster.secrets, forks, renderer: 'silent', signal, timings: session.timings })) };
       },
       interrupted,
