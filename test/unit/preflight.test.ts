@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { HostFacts } from '../../src/facts/index.js';
 import { loadFleet } from '../../src/inventory/load.js';
+import { isFirstDeploy } from '../../src/preflight/first-deploy.js';
 import { arpReplies, parseMacs } from '../../src/preflight/arp.js';
 import { judgeCrossing, judgeForeign, judgeVips, probePlan, type NodeReading } from '../../src/preflight/judge.js';
 import { parseAdvert, parseProbeOutput, probeScript } from '../../src/preflight/probe.js';
@@ -88,5 +90,14 @@ describe('preflight verdicts', () => {
     assert.match(probe('aa:aa:aa:aa:aa:02').detail, /answered by edge-a2 of this cluster \(not a conflict\)/);
     assert.equal(probe('bb:bb:bb:bb:bb:bb').status, 'fail');
     assert.match(probe('bb:bb:bb:bb:bb:bb').detail, /ARP reply from bb:bb:bb:bb:bb:bb \(no node of this cluster\)/);
+  });
+
+  it('apply preflights a first deploy only: the playbook writes keepalived.conf and no node has kadeploy\'s yet', () => {
+    const facts = (contents: Array<string | null | undefined>) =>
+      new Map(edgeA.nodes.map((n, k) => [n.name, { files: contents[k] === undefined ? {} : { '/etc/keepalived/keepalived.conf': contents[k] === null ? null : { content: contents[k] } } } as unknown as HostFacts]));
+    assert.equal(isFirstDeploy(edgeA, facts([null, null])), true);
+    assert.equal(isFirstDeploy(edgeA, facts(['vrrp_instance X {\n}\n', null])), true, 'a hand-made config: adopting it is a first deploy');
+    assert.equal(isFirstDeploy(edgeA, facts([null, '# Managed by kadeploy for node edge-a2.\n'])), false);
+    assert.equal(isFirstDeploy(edgeA, facts([undefined, undefined])), false, 'a playbook that does not write keepalived.conf');
   });
 });
