@@ -10,6 +10,7 @@ import { onlyScope, openSession, printWarnings, scopesOf, withSession, type Scop
 import { KadeployError } from '../errors.js';
 import { parseLimit } from '../inventory/select.js';
 import { formatPlan, planToJson } from '../plan/format.js';
+import { preflightFirstDeploys } from '../preflight/first-deploy.js';
 import { attachContents, checkFingerprints, readSavedPlan, serialisePlan } from '../plan/saved.js';
 import { pendingChanges, type Plan } from '../types.js';
 import { Timings } from '../timings.js';
@@ -28,6 +29,7 @@ interface ApplyFlags {
   plan?: string;
   out?: string;
   timings?: boolean;
+  skipPreflight?: boolean;
 }
 
 const EXIT_CODES = `
@@ -69,6 +71,7 @@ const printTimings = (timings: Timings | undefined, json: boolean | undefined) =
 const interrupted = () => process.stderr.write('\nkadeploy: interrupt: finishing the current step, rolling back the node being changed…\n');
 
 async function execute(session: Session, plan: Plan, flags: ApplyFlags, signal: AbortSignal): Promise<void> {
+  if (!flags.skipPreflight) await preflightFirstDeploys([session.cluster], session, session.cluster.forks);
   const renderer = flags.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple';
   const addresses = [...session.facts].map(([node, f]) => ({ node, addrs: f.addresses }));
   const timings = session.timings;
@@ -121,6 +124,7 @@ async function runFleet(opts: SessionOptions, scopes: Scope[], flags: ApplyFlags
         const { plan, cluster } = session;
         if (!flags.json) process.stdout.write(clusterHeading(cluster.name) + formatPlan(plan, cluster.secrets, style));
         if (dryRun) return { plan, recaps: [] as NodeRecap[] };
+        if (!flags.skipPreflight) await preflightFirstDeploys([cluster], session, forks);
         return { plan, ...(await executePlan(plan, { conns: session.conns, secrets: cluster.secrets, forks, renderer: 'silent', signal, timings: session.timings })) };
       },
       interrupted,
@@ -188,7 +192,8 @@ export function registerApply(program: Command): void {
       .description('Deploy keepalived to every node of the inventory (the checklist playbook), or show what would change')
       .argument('[inventory]', 'inventory YAML file (with --plan: default, the plan\'s)')
       .option('-n, --dry-run', 'show what would change, change nothing')
-      .option('--plan <file>', 'apply exactly this saved plan (kadeploy plan -o); refused when a node changed since'),
+      .option('--plan <file>', 'apply exactly this saved plan (kadeploy plan -o); refused when a node changed since')
+      .option('--skip-preflight', 'deploy a cluster for the first time without running `kadeploy preflight` first'),
   )
     .addHelpText(
       'after',
