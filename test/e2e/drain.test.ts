@@ -114,6 +114,15 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       const after = await kadeploy(['apply', inv, '--dry-run', '--detailed-exitcode']);
       assert.equal(after.code, 0, `converged after undrain\n${after.stdout}${after.stderr}`);
       expectOk(await kadeploy(['verify', inv]), 'verify after undrain');
+
+      // Draining a node that holds no VIP marks it all the same; the VIP does not move.
+      const { result: spare, seen: seenSpare } = await holdersDuring(lab, () => probed(lab, 'drain of the backup', () => kadeploy(['drain', inv, lb2])));
+      expectOk(spare, 'drain lb2');
+      assert.deepEqual([...seenSpare], [lb1], 'the VIP stays on lb1');
+      assert.match((await lab.exec(lb2, 'cat /etc/keepalived/keepalived.conf')).stdout, /priority 1\n/);
+      expectOk(await kadeploy(['verify', inv]), 'verify with the backup drained');
+      expectOk(await kadeploy(['undrain', inv, lb2]), 'undrain lb2');
+      assert.deepEqual(await vipHolders(lab), [lb1]);
     });
   });
 });
