@@ -3,14 +3,20 @@
 // probes; an apply in between keeps the drain (the VIP never comes back, nothing changes); status
 // (text and --json) and verify see the drain; draining the other node too is refused; an undrain
 // interrupted by SIGTERM between writing keepalived.conf and reloading leaves the node drained and
-// working, and its rerun brings the VIP back with 0 failed probes.
+// working, and its rerun brings the VIP back with 0 failed probes; draining the backup moves nothing.
+// With nopreempt, draining the holder is refused; after `systemctl stop keepalived` the drain keeps
+// the VIP away, and undrain leaves it where it is.
 //
 // The prober opens a new connection per request. A connection kept alive across the move cannot
 // survive it (its TCP state is on the old holder; the new one answers its next packet with a reset):
 // measured on this lab, one ECONNRESET per kept-alive connection per move, whatever VRRP does.
 // The kept-alive prober runs beside it and its count is printed, not asserted.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseDocument } from 'yaml';
 import { kadeploy, type CliResult } from '../support/cli.js';
 import { startProber } from '../support/prober.js';
 import { HOLD, spawnHeld, vipHolders, waitHolder, withLab, type Lab } from './lab-helper.js';
@@ -123,6 +129,44 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       expectOk(await kadeploy(['verify', inv]), 'verify with the backup drained');
       expectOk(await kadeploy(['undrain', inv, lb2]), 'undrain lb2');
       assert.deepEqual(await vipHolders(lab), [lb1]);
+    });
+  });
+
+  it('nopreempt: refuses to drain the holder; after a stop of keepalived the drain keeps the VIP away, and undrain leaves it there', async (t) => {
+    await withLab(t, { nodes: 2 }, async (lab) => {
+      const doc = parseDocument(readFileSync(lab.inventoryPath, 'utf8'));
+      doc.setIn(['vrrp_instances', 'VI_1', 'nopreempt'], true);
+      lab.nodes.forEach((_, k) => doc.setIn(['nodes', k, 'state'], 'BACKUP'));
+      const inv = join(mkdtempSync(join(tmpdir(), 'kadeploy-drain-')), 'nopreempt.yaml');
+      writeFileSync(inv, doc.toString());
+      expectOk(await kadeploy(['apply', inv]), 'apply');
+      // With nopreempt and every node BACKUP, whichever node became MASTER first keeps the VIP.
+      let holders: string[] = [];
+      for (let i = 0; i < 40 && holders.length !== 1; i++) {
+        await sleep(250);
+        holders = await vipHolders(lab);
+      }
+      const lb1 = holders[0]!;
+      const lb2 = lab.nodes.map((n) => n.name).find((n) => n !== lb1)!;
+
+      const refused = await kadeploy(['drain', inv, lb1]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, new RegExp(`VI_1 uses nopreempt and ${lb1} holds its VIP .*systemctl stop keepalived.*Nothing was changed`, 's'));
+      assert.notEqual((await lab.exec(lb1, `test -e ${MARKER}`)).code, 0, 'not marked');
+
+      await lab.exec(lb1, 'systemctl stop keepalived');
+      await waitHolder(lab, lb2, 'keepalived stopped on the holder');
+      const drain = await kadeploy(['drain', inv, lb1]);
+      expectOk(drain, 'drain after the stop');
+      assert.equal((await lab.exec(lb1, 'systemctl is-active keepalived')).stdout.trim(), 'active', 'drain started keepalived again');
+      await sleep(4000);
+      assert.deepEqual(await vipHolders(lab), [lb2], 'the VIP stays on lb2');
+      expectOk(await kadeploy(['verify', inv]), 'verify while drained');
+
+      expectOk(await kadeploy(['undrain', inv, lb1]), 'undrain');
+      await sleep(4000);
+      assert.deepEqual(await vipHolders(lab), [lb2], 'nopreempt: the VIP stays where it is after undrain');
+      expectOk(await kadeploy(['verify', inv]), 'verify after undrain');
     });
   });
 });
