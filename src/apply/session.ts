@@ -9,6 +9,7 @@ import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { selectFleet, type Selected } from '../inventory/select.js';
 import { buildPlan } from '../plan/build.js';
 import { desiredFor } from '../plan/desired.js';
+import { withDrained } from '../plan/drain.js';
 import type { Desired, Plan } from '../types.js';
 import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
@@ -36,6 +37,8 @@ export interface SessionOptions {
   command?: string;
   /** --timings: each phase is recorded here. */
   timings?: Timings;
+  /** Plan this node as drained (true) or not (false), whatever its marker says: drain and undrain. */
+  drain?: { node: string; drained: boolean };
 }
 
 /** Connected to the nodes (and locked when asked): what `status` needs, no templates, no facts. */
@@ -133,15 +136,16 @@ const lockOptions = (opts: SessionOptions) => ({
 /** Open a session on one cluster: by default the inventory's only one (or the one --limit selects). */
 export async function openSession(opts: SessionOptions, scope?: Scope): Promise<Session> {
   const t = opts.timings;
-  const { loaded, desired } = await timed(t, 'inventory, playbook, render', () => {
+  const rendered = await timed(t, 'inventory, playbook, render', () => {
     const loaded = scope ?? onlyScope(opts);
     const { cluster } = loaded;
     const playbook = loadPlaybook(opts.playbook);
     // Render everything before connecting: a template error must not cost a connection, or a change.
     const renderer = createRenderer(cluster);
-    return { loaded, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
+    return { loaded, playbook, renderer, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
   });
-  const { cluster } = loaded;
+  const { loaded, desired, playbook, renderer } = rendered;
+  let { cluster } = loaded;
 
   // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
   let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, loaded));
@@ -162,9 +166,14 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
         facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
       }));
     }
+    // Drained nodes (their marker, a fact) are planned at their lowered priority: rendered again.
+    cluster = withDrained(cluster, drainedNodes(facts, opts.drain));
+    for (const n of cluster.nodes) if (n.instances.some((i) => i.drained)) desired.set(n.name, desiredFor(playbook, cluster, renderer, n));
+    const specOf = (n: NodeSpec) => cluster.nodes.find((d) => d.name === n.name)!;
+    c = { ...c, cluster, targets: c.targets.map(specOf) };
     // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.
     const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
+    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(specOf).map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
     const blockers = plan.nodes.flatMap((n) => n.changes.flatMap((ch) => (ch.blocker ? [ch.blocker] : [])));
     if (blockers.length && !opts.keepBlockers) throw new KadeployError(`${blockers.join('\n')}\nNothing was changed on any node.`);
     return { ...c, timings: t, desired, facts, plan };
@@ -172,6 +181,13 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
     await c.close();
     throw e;
   }
+}
+
+/** Nodes whose facts show the drain marker, with drain/undrain's own node as it asks. */
+export function drainedNodes(facts: Map<string, HostFacts>, override?: SessionOptions['drain']): Set<string> {
+  const drained = new Set([...facts].filter(([, f]) => f.drained).map(([node]) => node));
+  if (override) override.drained ? drained.add(override.node) : drained.delete(override.node);
+  return drained;
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -19,6 +19,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register[]>]> = [
   [['verify'], async () => [(await import('./verify.js')).registerVerify]],
   [['status'], async () => [(await import('./status.js')).registerStatus]],
   [['preflight'], async () => [(await import('./preflight.js')).registerPreflight]],
+  [['drain', 'undrain'], async () => [(await import('./drain.js')).registerDrain]],
   [['rollback'], async () => [(await import('./rollback.js')).registerRollback]],
   [['import'], async () => [(await import('./import.js')).registerImport]],
   [['schema'], async () => [(await import('./schema.js')).registerSchema]],

@@ -3,6 +3,7 @@ import { addressesFact, type AddressesFact } from './addresses.js';
 import { factScript, parseFacts, type Fact } from './fact.js';
 import { filesFact, tempsFact, type FilesFact, type TempsFact } from './files.js';
 import { osFact, type OsFact } from './os.js';
+import { drainedFact, type DrainMark } from '../plan/drain.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
 import { quote } from '../shell/quote.js';
@@ -20,6 +21,8 @@ export interface HostFacts {
   unless: Record<string, number>;
   /** Command → its standard output (e.g. `nft list ruleset` for the firewall task). */
   output?: Record<string, string>;
+  /** The node's drain marker (kadeploy drain), when it is drained. */
+  drained?: DrainMark;
 }
 
 /** What a task kind needs read from the node (src/tasks/<kind>.ts says, the registry sums it up). */
@@ -68,7 +71,7 @@ function outputFact(commands: string[]): Fact<Record<string, string>> {
 
 export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
   const all = (key: keyof FactNeeds) => [...new Set(needs.flatMap((n) => n[key] ?? []))];
-  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output'))] as Array<Fact<unknown>>;
+  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output')), drainedFact] as Array<Fact<unknown>>;
 }
 
 /** The one command (one round trip) that reads these facts, and how to parse its output. */

@@ -85,6 +85,8 @@ export interface NodeInstance {
   trackProcesses: Tracked[];
   trackFiles: Tracked[];
   nopreempt: boolean;
+  /** Set while the node is drained (src/plan/drain.ts): the configured state and priority. */
+  drained?: { state: VrrpState; priority: number };
   preemptDelay?: number;
   notifyMaster?: string;
   notifyBackup?: string;

@@ -11,11 +11,11 @@ export type Health = Map<string, { active: boolean; scripts: Record<string, numb
 /**
  * The node that should hold a VIP: the highest effective priority among healthy nodes (keepalived
  * active; a failing track script lowers the priority by its weight or, without weight, puts the
- * node in FAULT). With nopreempt, a single current holder keeps it while healthy.
+ * node in FAULT). With nopreempt, a single current holder keeps it while healthy, unless drained.
  */
 export function expectedHolder(nodes: NodeSpec[], scripts: VrrpScript[], vip: string, holders: string[], health: Health = new Map()): string | undefined {
   const weights = new Map(scripts.map((s) => [s.name, s.weight ?? 0]));
-  const candidates: Array<{ node: string; priority: number; nopreempt: boolean }> = [];
+  const candidates: Array<{ node: string; priority: number; nopreempt: boolean; drained: boolean }> = [];
   for (const n of nodes) {
     const inst = n.instances.find((i) => i.vips.some((v) => v.address.split('/')[0] === vip));
     const h = health.get(n.name) ?? { active: true, scripts: {} };
@@ -28,10 +28,10 @@ export function expectedHolder(nodes: NodeSpec[], scripts: VrrpScript[], vip: st
       if (w === 0) fault = true;
       else priority += w;
     }
-    if (!fault) candidates.push({ node: n.name, priority, nopreempt: inst.nopreempt });
+    if (!fault) candidates.push({ node: n.name, priority, nopreempt: inst.nopreempt, drained: inst.drained !== undefined });
   }
   const holder = holders.length === 1 ? candidates.find((c) => c.node === holders[0]) : undefined;
-  if (holder?.nopreempt) return holder.node;
+  if (holder?.nopreempt && !holder.drained) return holder.node;
   return candidates.sort((a, b) => b.priority - a.priority)[0]?.node;
 }
 

@@ -36,6 +36,7 @@ export function fingerprint(f: HostFacts): Fingerprint {
     addresses: digest(f.addresses),
     unless: digest(f.unless),
   };
+  if (f.drained) fp.drained = digest(f.drained);
   for (const [unit, state] of Object.entries(f.units)) fp[`unit ${unit}`] = digest(state);
   for (const [path, file] of Object.entries(f.files)) fp[`file ${path}`] = digest(file);
   return fp;

@@ -163,7 +163,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** GET http://vip:port/ every POLL_MS until an HTTP 200 answer; resolves with when and what. */
-async function probeUntilAnswered(vip: string, port: number, deadline: number, signal?: AbortSignal) {
+export async function probeUntilAnswered(vip: string, port: number, deadline: number, signal?: AbortSignal) {
   while (Date.now() < deadline && !signal?.aborted) {
     const body = await new Promise<string | undefined>((resolve) => {
       const req = request({ host: vip, port, path: '/', timeout: 300 }, (res) => {

@@ -3,6 +3,7 @@ import type { Connected } from '../apply/session.js';
 import { readPlacement, type VipPlacement } from '../apply/vip.js';
 import { mapLimit } from '../ssh/pool.js';
 import { readVrrp } from './probe.js';
+import { drainedFact, withDrained, type DrainMark } from '../plan/drain.js';
 
 export interface NodeStatus {
   node: string;
@@ -10,6 +11,8 @@ export interface NodeStatus {
   cluster?: string;
   keepalived: boolean;
   instances: Array<{ name: string; state: string; since?: string }>;
+  /** Drained by `kadeploy drain` (its marker), when it is. */
+  drained?: DrainMark;
 }
 
 export interface ClusterStatus {
@@ -34,10 +37,12 @@ export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>):
   const nodes: NodeStatus[] = [];
   await mapLimit(cluster.nodes, cluster.forks, async (n) => {
     const conn = conns.get(n.name)!;
-    const [reading, active] = await Promise.all([
+    const [reading, active, mark] = await Promise.all([
       readVrrp(conn, cluster),
       conn.exec('systemctl is-active keepalived', { check: false }),
+      conn.exec(drainedFact.command, { check: false }),
     ]);
+    const drained = drainedFact.parse(mark.stdout, mark.code);
     const running = active.stdout.trim() === 'active';
     nodes.push({
       node: n.name,
@@ -46,10 +51,13 @@ export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>):
         const t = reading.transitions[i.name];
         return { name: i.name, state: running ? (t?.state ?? 'UNKNOWN') : 'STOPPED', since: running ? t?.at : undefined };
       }),
+      ...(drained ? { drained } : {}),
     });
   });
   nodes.sort((a, b) => cluster.nodes.findIndex((n) => n.name === a.node) - cluster.nodes.findIndex((n) => n.name === b.node));
-  return { at: new Date().toISOString(), vips: await readPlacement(cluster.nodes, cluster.vrrpScripts, conns), nodes };
+  // Where the VIPs should be counts the drained nodes at their lowered priority.
+  const placed = withDrained(cluster, new Set(nodes.filter((n) => n.drained).map((n) => n.node)));
+  return { at: new Date().toISOString(), vips: await readPlacement(placed.nodes, cluster.vrrpScripts, conns), nodes };
 }
 
 export function formatStatus(s: ClusterStatus): string {
@@ -71,5 +79,6 @@ export function formatStatus(s: ClusterStatus): string {
   for (const n of s.nodes) {
     for (const i of n.instances) out.push(`  ${col(n.cluster)}${n.node.padEnd(w)}  ${i.name.padEnd(8)}  ${i.state.padEnd(7)}  ${i.since ?? ''}`);
   }
+  for (const n of s.nodes.filter((m) => m.drained)) out.push(`  ${n.node} is DRAINED since ${n.drained!.since}: it takes no VIP while another node can (kadeploy undrain restores it)`);
   return `${out.join('\n')}\n`;
 }

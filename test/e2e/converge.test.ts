@@ -5,22 +5,18 @@
 // rendered — and the VIP follows the new priorities. A temp file an interrupted upload left behind
 // (holding auth_pass) is removed by that apply, by name: its content is never printed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
-import { CLI, kadeploy, type CliResult } from '../support/cli.js';
-import { vipHolders, withLab, type Lab } from './lab-helper.js';
+import { kadeploy, type CliResult } from '../support/cli.js';
+import { HELD, HOLD, spawnHeld, vipHolders, waitHolder, withLab, type Lab } from './lab-helper.js';
 
 const CONF = '/etc/keepalived/keepalived.conf';
-const HOLD = '/run/kadeploy-test-hold';
-const HELD = '/run/kadeploy-test-held';
 const LEFTOVER = '/etc/keepalived/.keepalived.conf.kadeploy-0badc0de.tmp';
 const LEFTOVER_SECRET = 'oldpassX';
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-converge-'));
-const PLAYBOOK = readFileSync(join(import.meta.dirname, '..', '..', 'playbooks', 'keepalived.yaml'), 'utf8');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The lab's inventory, every node BACKUP (so that only priorities decide), with `prio` per node. */
@@ -35,34 +31,10 @@ function inventory(lab: Lab, name: string, prio: Record<string, number>): string
   return file;
 }
 
-/** The default playbook with, between writing keepalived.conf and reloading keepalived, a command that blocks while HOLD exists. */
-function holdingPlaybook(): string {
-  const doc = parseDocument(PLAYBOOK);
-  const tasks = doc.get('tasks') as { items: unknown[] };
-  const run = `touch ${HELD}; while [ -e ${HOLD} ]; do sleep 0.2; done`;
-  // Right after the task that writes keepalived.conf, wherever the playbook has it.
-  const afterTemplate = (doc.toJS() as { tasks: Array<Record<string, unknown>> }).tasks.findIndex((t) => 'template' in t) + 1;
-  tasks.items.splice(afterTemplate, 0, doc.createNode({ name: 'Held by the test', command: { run, unless: `test ! -e ${HOLD}` } }));
-  const file = join(dir, 'playbook-hold.yaml');
-  writeFileSync(file, doc.toString());
-  return file;
-}
-
 const expectOk = (r: CliResult, what: string) => assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
 const noSecret = (r: CliResult, what: string) => {
   for (const s of ['labpass1', LEFTOVER_SECRET]) assert.ok(!(r.stdout + r.stderr).includes(s), `${what}: ${s} printed`);
 };
-
-/** Waits until the VIP is on `node` alone (VRRP takes a few adverts). */
-async function waitHolder(lab: Lab, node: string, what: string): Promise<void> {
-  let h: string[] = [];
-  for (let i = 0; i < 40; i++) {
-    h = await vipHolders(lab);
-    if (h.length === 1 && h[0] === node) return;
-    await sleep(250);
-  }
-  assert.fail(`${what}: VIP on [${h}], expected ${node}`);
-}
 
 describe('convergence after kadeploy is killed on a 2-node lab', { timeout: 900_000 }, () => {
   it('a config written but never reloaded is seen by verify, reloaded by the next apply; leftover temp files go', async (t) => {
@@ -74,14 +46,7 @@ describe('convergence after kadeploy is killed on a 2-node lab', { timeout: 900_
       await waitHolder(lab, lb1, 'after the first apply');
 
       // Kill kadeploy on lb2 between the rename of keepalived.conf and the reload.
-      await lab.exec(lb2, `touch ${HOLD}; rm -f ${HELD}`);
-      const child = spawn(process.execPath, [CLI, 'apply', after, '--playbook', holdingPlaybook()], { env: { ...process.env, NO_COLOR: '1' }, stdio: 'ignore' });
-      let held = false;
-      for (let i = 0; i < 600 && !held; i++) {
-        await sleep(100);
-        held = (await lab.exec(lb2, `test -e ${HELD}`)).code === 0;
-      }
-      assert.ok(held, 'the apply reached the command between the rename and the reload');
+      const child = await spawnHeld(lab, lb2, ['apply', after], 'apply');
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       await lab.exec(lb2, `rm -f ${HOLD} ${HELD}`);

@@ -2,10 +2,15 @@
 // the test, and always tear it down. Tests skip (visibly) on hosts that cannot run the lab, unless
 // KADEPLOY_REQUIRE_LAB=1 (set by .ci/run), where such a host is a failure.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { parseDocument } from 'yaml';
 import { labDown, labUnsupportedReason, labUp, nodeExec, type LabOptions, type RunResult } from '../../src/lab/index.js';
 import { runResult } from '../../src/lab/exec.js';
+import { CLI } from '../support/cli.js';
 import { isAlive, namespacesOf, processesIn, type ProcRef } from '../../src/lab/procs.js';
 import type { LabState } from '../../src/lab/state.js';
 
@@ -179,6 +184,53 @@ export async function vipHolders(lab: Lab): Promise<string[]> {
   const holders: string[] = [];
   for (const n of lab.nodes) if ((await lab.exec(n.name, 'ip -o addr show')).stdout.includes(` ${lab.vip}/`)) holders.push(n.name);
   return holders;
+}
+
+/** Waits until the VIP is on `node` alone (VRRP takes a few adverts), or fails saying `what`. */
+export async function waitHolder(lab: Lab, node: string, what: string): Promise<void> {
+  let h: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    h = await vipHolders(lab);
+    if (h.length === 1 && h[0] === node) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`${what}: VIP on [${h}], expected ${node}`);
+}
+
+/** While this file exists on a node, the holding playbook's command blocks there; it touches HELD when it starts. */
+export const HOLD = '/run/kadeploy-test-hold';
+export const HELD = '/run/kadeploy-test-held';
+
+/**
+ * The default playbook with, between writing keepalived.conf and reloading keepalived, a command
+ * that blocks while HOLD exists: to interrupt a run exactly there. Returns the playbook's path.
+ */
+export function holdingPlaybook(): string {
+  const doc = parseDocument(readFileSync(join(import.meta.dirname, '..', '..', 'playbooks', 'keepalived.yaml'), 'utf8'));
+  const tasks = doc.get('tasks') as { items: unknown[] };
+  const run = `touch ${HELD}; while [ -e ${HOLD} ]; do sleep 0.2; done`;
+  // Right after the task that writes keepalived.conf, wherever the playbook has it.
+  const afterTemplate = (doc.toJS() as { tasks: Array<Record<string, unknown>> }).tasks.findIndex((t) => 'template' in t) + 1;
+  tasks.items.splice(afterTemplate, 0, doc.createNode({ name: 'Held by the test', command: { run, unless: `test ! -e ${HOLD}` } }));
+  const file = join(mkdtempSync(join(tmpdir(), 'kadeploy-hold-')), 'playbook-hold.yaml');
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+/**
+ * Start `kadeploy ARGS --playbook <holding playbook>` and return once it blocks on `node` between
+ * writing keepalived.conf and reloading (HOLD is created first; remove it to let the run go on).
+ */
+export async function spawnHeld(lab: Lab, node: string, args: string[], what: string): Promise<ChildProcess> {
+  await lab.exec(node, `touch ${HOLD}; rm -f ${HELD}`);
+  const child = spawn(process.execPath, [CLI, ...args, '--playbook', holdingPlaybook()], { env: { ...process.env, NO_COLOR: '1' }, stdio: 'ignore' });
+  let held = false;
+  for (let i = 0; i < 600 && !held; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    held = (await lab.exec(node, `test -e ${HELD}`)).code === 0;
+  }
+  assert.ok(held, `${what}: the run reached the command between writing keepalived.conf and the reload`);
+  return child;
 }
 
 /** What a deploy test compares on every node: keepalived.conf's sha256, keepalived's state. */
