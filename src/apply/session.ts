@@ -3,7 +3,7 @@
 // `withSession` is how every command opens one: Ctrl-C, SIGTERM and SIGHUP abort it the same way
 // (the node being changed is rolled back), and the locks and connections are always released.
 import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
-import { factsCommand, type HostFacts } from '../facts/index.js';
+import { factsCommand, keepalivedVersionOf, type HostFacts } from '../facts/index.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { buildPlan } from '../plan/build.js';
@@ -120,15 +120,16 @@ const lockOptions = (opts: SessionOptions) => ({
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
   const t = opts.timings;
-  const { loaded, desired } = await timed(t, 'inventory, playbook, render', () => {
+  const { loaded, playbook, desired: rendered } = await timed(t, 'inventory, playbook, render', () => {
     const loaded = loadInventory(opts.inventory);
     const { cluster } = loaded;
     const playbook = loadPlaybook(opts.playbook);
     targetsOf(cluster, opts);
     // Render everything before connecting: a template error must not cost a connection, or a change.
     const renderer = createRenderer(cluster);
-    return { loaded, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
+    return { loaded, playbook, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
   });
+  let desired = rendered;
   const { cluster } = loaded;
 
   // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
@@ -150,6 +151,9 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
         facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
       }));
     }
+    // Again, now that each node's keepalived version is known: directives spelled the way it reads them.
+    const versioned = createRenderer(cluster, (node) => (facts.has(node) ? keepalivedVersionOf(facts.get(node)!) : undefined));
+    desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, versioned, n)]));
     // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.
     const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
     const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));

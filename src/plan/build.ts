@@ -50,7 +50,7 @@ export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: Pla
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
-    changes: planChanges(desired, facts, { ...ctx, notified: new Map() }),
+    changes: planChanges(desired, facts, { ...ctx, notified: new Map(), node: spec.name }),
     rollback: {
       configPath: DEFAULTS.keepalived.config_path,
       unit: DEFAULTS.keepalived.service,
