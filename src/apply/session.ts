@@ -156,7 +156,7 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
     desired = new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, versioned, n)]));
     // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.
     const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
+    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, packageLockTimeoutS: cluster.packageLockTimeoutS, secrets: cluster.secrets }));
     const blockers = plan.nodes.flatMap((n) => n.changes.flatMap((ch) => (ch.blocker ? [ch.blocker] : [])));
     if (blockers.length && !opts.keepBlockers) throw new KadeployError(`${blockers.join('\n')}\nNothing was changed on any node.`);
     return { ...c, timings: t, desired, facts, plan };
