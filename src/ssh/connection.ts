@@ -5,6 +5,7 @@ import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { authMethods, type AuthPlan } from './auth.js';
@@ -211,10 +212,11 @@ export class SshConnection {
         let code: number | null = null;
         let signal: string | undefined;
         let partial = '';
+        const utf8 = new StringDecoder('utf8'); // a character split across two chunks stays whole
         ch.on('data', (chunk: Buffer) => {
           out.push(chunk);
           if (!onLine) return;
-          const lines = (partial + chunk.toString('utf8')).split('\n');
+          const lines = (partial + utf8.write(chunk)).split('\n');
           partial = lines.pop()!;
           for (const line of lines) if (line.trim()) onLine(this.redact(line));
         });
