@@ -65,7 +65,8 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
   const mask = (text: string) => maskSecrets(text, opts.secrets);
   const aborted = () => opts.signal?.aborted === true;
 
-  const runNode = async (phase: Phase, entry: Phase['nodes'][number], titles?: (step: Step) => void) => {
+  /** `progress`: the current step, then each output line it prints (a lock wait, apt's progress). */
+  const runNode = async (phase: Phase, entry: Phase['nodes'][number], progress?: (text: string) => void) => {
     const { node, steps } = entry;
     const recap = recaps.get(node)!;
     const conn = opts.conns.get(node)!;
@@ -81,8 +82,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
               : 'interrupted: no further step was started',
           );
         }
-        titles?.(step);
-        await timed(opts.timings, `${node}: ${step.title}`, () => runStep(node, conn, step));
+        progress?.(step.title);
+        const onLine = progress && ((line: string) => progress(mask(`${step.title}: ${line}`)));
+        await timed(opts.timings, `${node}: ${step.title}`, () => runStep(node, conn, step, onLine));
         done.push(step);
       }
       recap.changed += entry.changes;
@@ -114,13 +116,13 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
       task: (_, t) =>
         phase.parallel
           ? t.newListr(
-              active.map((entry) => ({ title: `${entry.node}: ${entry.steps.map((s) => s.title).join('; ')}`, task: () => runNode(phase, entry) })),
+              active.map((entry) => ({ title: `${entry.node}: ${entry.steps.map((s) => s.title).join('; ')}`, task: (_c, sub) => runNode(phase, entry, (text) => (sub.output = text)) })),
               { concurrent: opts.forks, exitOnError: true },
             )
           : t.newListr(
               active.map((entry) => ({
                 title: entry.node,
-                task: (_c, sub) => runNode(phase, entry, (step) => (sub.output = step.title)),
+                task: (_c, sub) => runNode(phase, entry, (text) => (sub.output = text)),
               })),
               { concurrent: false, exitOnError: true },
             ),

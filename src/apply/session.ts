@@ -3,7 +3,7 @@
 // `withSession` is how every command opens one: Ctrl-C, SIGTERM and SIGHUP abort it the same way
 // (the node being changed is rolled back), and the locks and connections are always released.
 import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
-import { factsCommand, type HostFacts } from '../facts/index.js';
+import { factsCommand, keepalivedVersionOf, type HostFacts } from '../facts/index.js';
 import { loadFleet } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { selectFleet, type Selected } from '../inventory/select.js';
@@ -142,9 +142,9 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
     const playbook = loadPlaybook(opts.playbook);
     // Render everything before connecting: a template error must not cost a connection, or a change.
     const renderer = createRenderer(cluster);
-    return { loaded, playbook, renderer, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
+    return { loaded, playbook, desired: new Map(cluster.nodes.map((n) => [n.name, desiredFor(playbook, cluster, renderer, n)])) };
   });
-  const { loaded, desired, playbook, renderer } = rendered;
+  const { loaded, desired, playbook } = rendered;
   let { cluster } = loaded;
 
   // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
@@ -166,14 +166,16 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
         facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
       }));
     }
-    // Drained nodes (their marker, a fact) are planned at their lowered priority: rendered again.
+    // Rendered again now that the facts are known: drained nodes (their marker) at their lowered
+    // priority, and every node's directives spelled the way its keepalived version reads them.
     cluster = withDrained(cluster, drainedNodes(facts, opts.drain));
-    for (const n of cluster.nodes) if (n.instances.some((i) => i.drained)) desired.set(n.name, desiredFor(playbook, cluster, renderer, n));
+    const versioned = createRenderer(cluster, (node) => (facts.has(node) ? keepalivedVersionOf(facts.get(node)!) : undefined));
+    for (const n of cluster.nodes) desired.set(n.name, desiredFor(playbook, cluster, versioned, n));
     const specOf = (n: NodeSpec) => cluster.nodes.find((d) => d.name === n.name)!;
     c = { ...c, cluster, targets: c.targets.map(specOf) };
     // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.
     const input = (spec: NodeSpec) => ({ spec, desired: desired.get(spec.name)!, facts: facts.get(spec.name)! });
-    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(specOf).map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, secrets: cluster.secrets }));
+    const plan = await timed(t, 'plan', () => buildPlan(c.targets.map(input), { all: reachable.map(specOf).map(input), scripts: cluster.vrrpScripts, aptProxy: cluster.aptProxy, packageLockTimeoutS: cluster.packageLockTimeoutS, secrets: cluster.secrets }));
     const blockers = plan.nodes.flatMap((n) => n.changes.flatMap((ch) => (ch.blocker ? [ch.blocker] : [])));
     if (blockers.length && !opts.keepBlockers) throw new KadeployError(`${blockers.join('\n')}\nNothing was changed on any node.`);
     return { ...c, timings: t, desired, facts, plan };

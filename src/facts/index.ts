@@ -6,6 +6,7 @@ import { osFact, type OsFact } from './os.js';
 import { drainedFact, type DrainMark } from '../plan/drain.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
+import { upstreamVersion } from '../render/keepalived-versions.js';
 import { quote } from '../shell/quote.js';
 
 export interface HostFacts {
@@ -16,7 +17,10 @@ export interface HostFacts {
   /** Leftover temp files of managed files (an interrupted upload or rollback), by file. */
   temps?: TempsFact;
   addresses: AddressesFact;
+  /** keepalived's upstream version from its installed package (null: not installed). */
   keepalived: string | null;
+  /** The version apt would install when keepalived is not installed yet (null: none known). */
+  keepalivedCandidate?: string | null;
   /** `unless` command → its exit code (0 means the command task has nothing to do). */
   unless: Record<string, number>;
   /** Command → its standard output (e.g. `nft list ruleset` for the firewall task). */
@@ -69,9 +73,22 @@ function outputFact(commands: string[]): Fact<Record<string, string>> {
   };
 }
 
+/** apt's candidate keepalived, asked only while keepalived is not installed (the version to render for). */
+const candidateFact: Fact<string | null> = {
+  name: 'keepalivedCandidate',
+  command: "if command -v apt-cache >/dev/null && ! dpkg-query -W -f='${db:Status-Status}' keepalived 2>/dev/null | grep -qx installed; then LC_ALL=C apt-cache policy keepalived; fi",
+  parse: (out) => {
+    const v = /^\s*Candidate: (\S+)/m.exec(out)?.[1];
+    return v && v !== '(none)' ? upstreamVersion(v) : null;
+  },
+};
+
+/** The keepalived version a node runs, or will once installed; undefined when unknown. */
+export const keepalivedVersionOf = (f: HostFacts): string | undefined => f.keepalived ?? f.keepalivedCandidate ?? undefined;
+
 export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
   const all = (key: keyof FactNeeds) => [...new Set(needs.flatMap((n) => n[key] ?? []))];
-  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output')), drainedFact] as Array<Fact<unknown>>;
+  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output')), drainedFact, candidateFact] as Array<Fact<unknown>>;
 }
 
 /** The one command (one round trip) that reads these facts, and how to parse its output. */
@@ -83,7 +100,7 @@ export function factsCommand(needs: FactNeeds[]): { command: string; parse(stdou
       const parsed = parseFacts(facts, stdout) as unknown as HostFacts;
       // keepalived's version from its package (epoch and revision dropped): no extra process on the node.
       const pkg = parsed.packages?.keepalived;
-      parsed.keepalived = pkg ? pkg.replace(/^\d+:/, '').replace(/-[^-]*$/, '') : null;
+      parsed.keepalived = pkg ? upstreamVersion(pkg) : null;
       return parsed;
     },
   };

@@ -222,7 +222,8 @@ function readTop(src: ImportSource, notes: string[]): NodeConfig {
       const value = p && reverse ? { ...p, reverse: true } : p;
       if (value && trackProcessSchema.safeParse(value).success) cfg.blocks.set(`process ${name}`, { field: 'vrrp_track_processes', name, value, st });
       else keep(st);
-    } else if (st.keyword === 'vrrp_track_file' && st.children && name) {
+    } else if ((st.keyword === 'track_file' || st.keyword === 'vrrp_track_file') && st.children && name) {
+      // track_file since keepalived 2.1.0; vrrp_track_file is its older, deprecated spelling.
       const f = simpleBlock(st, scalar);
       if (f && trackFileSchema.safeParse(f).success) cfg.blocks.set(`file ${name}`, { field: 'vrrp_track_files', name, value: f, st });
       else keep(st);

@@ -186,6 +186,8 @@ export interface Cluster {
   name: string;
   forks: number;
   aptProxy?: string;
+  /** Seconds an install waits for a busy apt/dpkg lock (default APT_LOCK_TIMEOUT_S). */
+  packageLockTimeoutS?: number;
   /** VRRP through a node's firewall: `check` (default) fails with the rule to add, `manage` adds it, `off` skips. */
   firewall: 'manage' | 'check' | 'off';
   templatesDir?: string;

@@ -52,6 +52,7 @@ export function resolveCluster(
     name,
     forks: inv.forks ?? DEFAULTS.forks,
     aptProxy: inv.apt_proxy,
+    packageLockTimeoutS: inv.package_lock_timeout,
     firewall: inv.firewall ?? DEFAULTS.firewall,
     templatesDir: inv.templates_dir ? expandPath(inv.templates_dir, baseDir) : undefined,
     vars: inv.vars ?? {},

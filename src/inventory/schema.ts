@@ -250,6 +250,8 @@ export const inventorySchema = z.strictObject({
   ssh: sshSchema.optional(),
   forks: z.number().int().min(1).max(500).optional(),
   apt_proxy: z.url({ protocol: /^https?$/ }).optional(),
+  /** Seconds an install waits for apt's and dpkg's locks held by another process (default 180; src/ops/package.ts). */
+  package_lock_timeout: z.number().int().min(0).max(3600).optional(),
   /** Whether kadeploy lets VRRP through an active firewall on the nodes (src/tasks/firewall.ts). */
   firewall: z.enum(['manage', 'check', 'off']).optional(),
   templates_dir: z.string().min(1).optional(),

@@ -8,7 +8,8 @@ import type { Runner } from '../shell/runner.js';
 
 const lastLines = (text: string) => text.trim().split('\n').slice(-3).join(' | ');
 
-export async function runStep(node: string, runner: Runner, step: Step): Promise<void> {
+/** `onLine`: the command's output lines as they come (the progress line shows them). */
+export async function runStep(node: string, runner: Runner, step: Step, onLine?: (line: string) => void): Promise<void> {
   let stdin: string | undefined;
   if (step.stdin) {
     stdin = step.stdin.content;
@@ -16,7 +17,7 @@ export async function runStep(node: string, runner: Runner, step: Step): Promise
       throw new PlanError(`${node}: ${step.title}: the content to write is not the one planned (sha256 ${step.stdin.sha256.slice(0, 12)}…)`);
     }
   }
-  const r = await runner.exec(step.command, { check: false, ...(stdin !== undefined ? { stdin } : {}) });
+  const r = await runner.exec(step.command, { check: false, ...(stdin !== undefined ? { stdin } : {}), ...(onLine ? { onLine } : {}) });
   if (r.code === 0 || step.optional) return;
   if (!step.failure) throw new CommandError(node, step.command, r.code, r.stdout, r.stderr);
   const detail = step.failure.show === 'exit' ? ` (exit ${r.code})` : `: ${lastLines(`${r.stdout}${r.stderr}`)}`;

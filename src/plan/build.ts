@@ -16,6 +16,7 @@ import { isChange, type Change, type DesiredBase, type NodePlan, type Phase, typ
 
 export interface PlanOptions {
   aptProxy?: string;
+  packageLockTimeoutS?: number;
   backupSuffix?: string;
   runId?: string;
   secrets?: readonly string[];
@@ -26,6 +27,7 @@ const contextOf = (o: PlanOptions = {}): PlanContext => ({
   backupSuffix: o.backupSuffix ?? RUN_BACKUP_SUFFIX,
   runId: o.runId ?? randomBytes(4).toString('hex'),
   aptProxy: o.aptProxy,
+  packageLockTimeoutS: o.packageLockTimeoutS,
   secrets: o.secrets ?? [],
 });
 
@@ -50,7 +52,7 @@ export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: Pla
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
-    changes: planChanges(desired, facts, { ...ctx, notified: new Map() }),
+    changes: planChanges(desired, facts, { ...ctx, notified: new Map(), node: spec.name }),
     rollback: {
       configPath: DEFAULTS.keepalived.config_path,
       unit: DEFAULTS.keepalived.service,

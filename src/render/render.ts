@@ -7,6 +7,7 @@ import { RenderError } from '../errors.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { quote } from '../shell/quote.js';
+import { spellings } from './keepalived-versions.js';
 
 /** Built-in templates ship beside src/ and dist/ (both are one level below the package root). */
 export const BUILTIN_TEMPLATES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
@@ -35,7 +36,8 @@ export interface Renderer {
   nodeFiles(node: NodeSpec): DesiredFile[];
 }
 
-export function createRenderer(cluster: Cluster): Renderer {
+/** `keepalivedVersion`: the node's keepalived (facts), so directives are spelled the way it understands; unknown: the newest spelling. */
+export function createRenderer(cluster: Cluster, keepalivedVersion: (node: string) => string | undefined = () => undefined): Renderer {
   // The user's templates directory comes first, so any built-in template can be overridden by name.
   const dirs = cluster.templatesDir ? [cluster.templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: false }), {
@@ -55,6 +57,7 @@ export function createRenderer(cluster: Cluster): Renderer {
       vars: node.vars,
       // keepalived has one LVS sync daemon: the first instance that asks for it gets it.
       lvs_sync: node.instances.find((i) => i.lvsSyncDaemonInterface),
+      kw: spellings(keepalivedVersion(node.name)),
     };
     try {
       return env.render(template, context);

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, ServerHostKeyAlgorithm } from 'ssh2';
 import { authMethods, type AuthPlan } from './auth.js';
@@ -24,6 +25,8 @@ export interface ExecOptions {
   sudo?: boolean;
   /** Throw CommandError on a non-zero exit (default true). */
   check?: boolean;
+  /** Each complete line of standard output as it arrives (progress of a long command). */
+  onLine?: (line: string) => void;
 }
 
 export interface ExecResult {
@@ -145,7 +148,7 @@ export class SshConnection {
     const guarded = withRemoteTimeout(command, timeoutMs);
     const remote = useSudo ? sudoCommand(guarded, password === undefined ? undefined : this.markers) : guarded;
     const label = this.redact(command);
-    const result = await this.channels(() => this.run(label, remote, stdin, timeoutMs, password));
+    const result = await this.channels(() => this.run(label, remote, stdin, timeoutMs, password, opts.onLine));
     if (useSudo && password === undefined && result.code !== 0 && /^sudo: (a password is required|a terminal is required)/m.test(result.stderr)) {
       throw new SudoPasswordError(this.target.name, this.target.user, 'missing');
     }
@@ -168,7 +171,7 @@ export class SshConnection {
    * With `sudoPassword`, `remote` is a `sudoCommand` with this connection's markers: the password
    * goes to sudo's prompt only, and `stdin` to the command only once it has started.
    */
-  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number, sudoPassword?: string): Promise<ExecResult> {
+  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number, sudoPassword?: string, onLine?: (line: string) => void): Promise<ExecResult> {
     const host = this.target.name;
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
@@ -208,7 +211,15 @@ export class SshConnection {
         }
         let code: number | null = null;
         let signal: string | undefined;
-        ch.on('data', (chunk: Buffer) => out.push(chunk));
+        let partial = '';
+        const utf8 = new StringDecoder('utf8'); // a character split across two chunks stays whole
+        ch.on('data', (chunk: Buffer) => {
+          out.push(chunk);
+          if (!onLine) return;
+          const lines = (partial + utf8.write(chunk)).split('\n');
+          partial = lines.pop()!;
+          for (const line of lines) if (line.trim()) onLine(this.redact(line));
+        });
         const sudo = sudoPassword === undefined ? undefined : this.sudoDialog(sudoPassword, ch, () => ch.end(stdin));
         ch.stderr.on('data', (chunk: Buffer) => {
           if (!sudo || sudo.started) errOut.push(chunk);

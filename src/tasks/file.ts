@@ -4,7 +4,9 @@
 // see the old file or the new one), prune old backups. The undo puts the backup back (ops/rollback.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { tempPrefix } from '../facts/files.js';
+import { keepalivedVersionOf } from '../facts/index.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
+import { atLeast, CONFIG_TEST_EXIT_STATUS_SINCE, CONFIG_TEST_SINCE, refusalMessage, unsupportedDirectives } from '../render/keepalived-versions.js';
 import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
 import { sameConfigText } from '../import/compare.js';
 import { maskedDiff } from '../mask.js';
@@ -20,7 +22,7 @@ const normMode = (mode: string) => mode.padStart(4, '0');
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The commands that put `w` in place; `exists`: there is a file to keep as backup. */
-export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): Step[] {
+export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>, keepalived?: string): Step[] {
   const tmp = `${tempPrefix(w.path)}${ctx.runId}.tmp`;
   const backup = w.path + ctx.backupSuffix;
   const cleanup = `{ ${sh('rm', '-f', tmp)}; exit 1; }`;
@@ -32,8 +34,13 @@ export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'back
       stdin: { sha256: sha256(w.content), content: w.content },
     },
   ];
-  if (w.validate === 'keepalived') {
-    steps.push({ title: `validate ${w.path}`, command: `${sh('keepalived', '-t', '-f', tmp)} || ${cleanup}`, failure: { message: `${w.path} fails keepalived -t`, show: 'output' } });
+  if (w.validate === 'keepalived' && atLeast(keepalived, CONFIG_TEST_SINCE)) {
+    const test = sh('keepalived', '-t', '-f', tmp);
+    // Before 2.2 the exit status misses errors it prints (keepalived-versions.ts): any output fails.
+    const command = atLeast(keepalived, CONFIG_TEST_EXIT_STATUS_SINCE)
+      ? `${test} || ${cleanup}`
+      : `{ out=$(${test} 2>&1) && [ -z "$out" ]; } || { printf '%s\n' "$out" >&2; ${cleanup.slice(2)}`;
+    steps.push({ title: `validate ${w.path}`, command, failure: { message: `${w.path} fails keepalived -t`, show: 'output' } });
   }
   steps.push(
     exists
@@ -56,6 +63,12 @@ export const fileKind: TaskKind<never, Want> = {
   key: 'file',
   needs: (w) => ({ files: [w.path], ...(w.notify ? { units: [w.notify] } : {}) }),
   plan(w, facts, ctx) {
+    const keepalived = w.validate === 'keepalived' ? keepalivedVersionOf(facts) : undefined;
+    const unknown = keepalived ? unsupportedDirectives(w.content, keepalived) : [];
+    if (unknown.length) {
+      const summary = `${w.path}: keepalived ${keepalived} lacks ${unknown.map((u) => u.directive).join(', ')}`;
+      return { task: w.task, kind: 'file', actions: ['check'], summary, desired: w, steps: [], blocker: refusalMessage(ctx.node ?? 'this node', keepalived!, w.path, unknown) };
+    }
     const remote = facts.files[w.path];
     const temps = facts.temps?.[w.path] ?? [];
     const cleanup = cleanupStep(w.path, temps);
@@ -82,7 +95,7 @@ export const fileKind: TaskKind<never, Want> = {
       summary: `${w.path} (${action}${formatting}${modeNote})${leftovers}`,
       diff,
       desired: w,
-      steps: [...cleanup, ...fileSteps(w, remote != null, ctx)],
+      steps: [...cleanup, ...fileSteps(w, remote != null, ctx, keepalived)],
     };
   },
 };

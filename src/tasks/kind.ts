@@ -26,6 +26,10 @@ export interface PlanContext {
   /** Names temp files of this run on the node. */
   runId: string;
   aptProxy?: string;
+  /** The inventory's package_lock_timeout (seconds): how long an install waits for apt's and dpkg's locks. */
+  packageLockTimeoutS?: number;
+  /** The node being planned (messages name it). */
+  node?: string;
   /** The inventory's secret values: file diffs are masked with them (see mask.ts maskedDiff). */
   secrets: readonly string[];
 }

@@ -29,7 +29,7 @@ export const packageKind: TaskKind<z.infer<typeof args>, Want> = {
       summary: `install ${missing.join(', ')}`,
       desired: { ...w, names: missing },
       // Installs run before any config change: a failed install has nothing to undo.
-      steps: [{ title: `install ${missing.join(', ')}`, command: installCommand(facts.os, missing, { aptProxy: ctx.aptProxy, cacheValidS: w.cacheValidS }) }],
+      steps: [{ title: `install ${missing.join(', ')}`, command: installCommand(facts.os, missing, { aptProxy: ctx.aptProxy, cacheValidS: w.cacheValidS, lockTimeoutS: ctx.packageLockTimeoutS }) }],
     };
   },
 };

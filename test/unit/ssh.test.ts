@@ -64,6 +64,15 @@ describe('exec on a real sshd', { skip }, () => {
     assert.ok(r.durationMs >= 0);
   });
 
+  it('onLine gets each stdout line as it arrives, before the command ends', async () => {
+    const seen: Array<[string, number]> = [];
+    const started = Date.now();
+    const r = await conn.exec("printf 'one\\ntw'; sleep 1; printf 'o\\n\\nthree\\n'; echo err >&2", { onLine: (l) => seen.push([l, Date.now() - started]) });
+    assert.deepEqual(seen.map(([l]) => l), ['one', 'two', 'three']);
+    assert.ok(seen[0]![1] < r.durationMs - 500, `the first line came ${seen[0]![1]} ms in, the command took ${r.durationMs} ms`);
+    assert.equal(r.stdout, 'one\ntwo\n\nthree\n');
+  });
+
   it('check=false returns a failing result instead of throwing', async () => {
     const r = await conn.exec('echo partial; exit 3', { check: false });
     assert.equal(r.code, 3);
