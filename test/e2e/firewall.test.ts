@@ -36,8 +36,9 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
         'lb2',
         `export DEBIAN_FRONTEND=noninteractive; apt-get -q -o Acquire::http::Proxy=${lab.proxyUrl} update >/dev/null && ` +
           `apt-get -y -q -o Acquire::http::Proxy=${lab.proxyUrl} install --no-install-recommends nftables >/dev/null && ` +
-          `nft add table inet filter && nft add chain inet filter input '{ type filter hook input priority 0; policy accept; }' && ` +
-          `nft add rule inet filter input ip protocol 112 drop && nft list chain inet filter input`,
+          // The dropping rule is in the saved ruleset that nftables.service loads at boot and restart.
+          `printf '%s\\n' '#!/usr/sbin/nft -f' 'flush ruleset' 'table inet filter {' '  chain input {' '    type filter hook input priority 0; policy accept;' '    ip protocol 112 drop' '  }' '}' > /etc/nftables.conf && ` +
+          `systemctl enable -q nftables && systemctl restart nftables && nft list chain inet filter input`,
       );
       assert.equal(setup.code, 0, setup.stderr);
       assert.match(setup.stdout, /ip protocol 112 drop/);
@@ -70,6 +71,25 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       assert.doesNotMatch(again.stdout, /let VRRP/);
       const rules = (await lab.exec('lb2', 'nft list chain inet filter input')).stdout.match(/kadeploy-vrrp/g) ?? [];
       assert.equal(rules.length, 1);
+
+      // Persistent: nftables.service reloads /etc/nftables.conf (which includes kadeploy's file).
+      assert.match((await lab.exec('lb2', 'cat /etc/nftables.conf')).stdout, /^include "\/etc\/nftables\.kadeploy\.conf"$/m);
+      const restart = await lab.exec('lb2', 'systemctl restart nftables && nft list chain inet filter input');
+      assert.equal(restart.code, 0, restart.stderr);
+      assert.ok(restart.stdout.indexOf('kadeploy-vrrp') >= 0 && restart.stdout.indexOf('kadeploy-vrrp') < restart.stdout.indexOf('ip protocol 112 drop'), restart.stdout);
+      await sleep(3000);
+      assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'still one holder after the restart');
+      const afterRestart = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(afterRestart.code, 0, text(afterRestart));
+      assert.doesNotMatch(afterRestart.stdout, /let VRRP|nftables\.conf/, 'nothing to do after the restart');
+
+      // off after manage: kadeploy's rule, include line and file are gone; the user's rule stays.
+      const off2 = await kadeploy(['apply', inventory(lab, 'off')]);
+      assert.equal(off2.code, 0, text(off2));
+      const left = await lab.exec('lb2', 'nft list chain inet filter input; grep -c kadeploy /etc/nftables.conf; test -e /etc/nftables.kadeploy.conf && echo present');
+      assert.doesNotMatch(left.stdout, /kadeploy-vrrp|present/, left.stdout);
+      assert.match(left.stdout, /ip protocol 112 drop/);
+      assert.match(left.stdout, /^0$/m);
     });
   });
 });
