@@ -5,7 +5,6 @@
 // gets one include line for a kadeploy-owned file inserting the same rule at boot or restart.
 import type { HostFacts } from '../facts/index.js';
 import { sh } from '../shell/quote.js';
-import { fileSteps } from '../tasks/file.js';
 import type { PlanContext } from '../tasks/kind.js';
 import type { Step } from '../types.js';
 import { RULE_COMMENT, type ManagerPlan } from './manager.js';
@@ -91,25 +90,32 @@ export function kadeployConf(chains: InputChain[], peers: string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-const withInclude = (conf: string) => `${conf}${conf.endsWith('\n') || !conf ? '' : '\n'}${NFT_INCLUDE}\n`;
-const withoutInclude = (conf: string) => conf.split('\n').filter((l) => l.trim() !== NFT_INCLUDE).join('\n');
+const includeLine = (line: string) => line.trim() === NFT_INCLUDE;
 
-/** The steps that make /etc/nftables.conf load `content` (or no kadeploy rule at all when undefined). */
+/**
+ * The steps that make /etc/nftables.conf load `content` (or no kadeploy rule at all when undefined).
+ * Written by commands, not uploads: the text depends on the node's ruleset, and a saved plan only
+ * re-renders uploads from the inventory. Each replaced file is kept as a backup for rollback.
+ */
 function persistSteps(content: string | undefined, facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): Step[] {
   const conf = facts.files[NFT_CONF];
   const own = facts.files[NFT_KADEPLOY_CONF];
   if (!conf) return [];
-  const file = (path: string, text: string, exists: boolean) =>
-    fileSteps({ kind: 'file', task: 'firewall', path, content: text, mode: '0644', secret: false }, exists, ctx);
+  const keep = (path: string) => sh('cp', '-p', path, path + ctx.backupSuffix);
+  const undo = (path: string, existed: boolean) => (existed ? { path, backup: path + ctx.backupSuffix } : { path });
   const steps: Step[] = [];
-  const included = conf.content.split('\n').some((l) => l.trim() === NFT_INCLUDE);
+  const included = conf.content.split('\n').some(includeLine);
   if (content !== undefined) {
-    if (own?.content !== content) steps.push(...file(NFT_KADEPLOY_CONF, content, own != null));
-    if (!included) steps.push(...file(NFT_CONF, withInclude(conf.content), true));
+    if (own?.content !== content) {
+      const tmp = `${NFT_KADEPLOY_CONF}.${ctx.runId}.tmp`;
+      const write = `printf '%s' ${sh(content)} > ${sh(tmp)} && ${sh('chmod', '0644', tmp)} && ${sh('mv', '-f', tmp, NFT_KADEPLOY_CONF)}`;
+      steps.push({ title: `${own ? 'update' : 'create'} ${NFT_KADEPLOY_CONF}`, command: own ? `${keep(NFT_KADEPLOY_CONF)} && ${write}` : write, undo: undo(NFT_KADEPLOY_CONF, own != null) });
+    }
+    if (!included) steps.push({ title: `include ${NFT_KADEPLOY_CONF} at the end of ${NFT_CONF}`, command: `${keep(NFT_CONF)} && { [ -z "$(tail -c 1 ${sh(NFT_CONF)})" ] || echo >> ${sh(NFT_CONF)}; } && echo ${sh(NFT_INCLUDE)} >> ${sh(NFT_CONF)}`, undo: undo(NFT_CONF, true) });
     if (steps.length) steps.push({ title: `check that nftables.service can load ${NFT_CONF}`, command: sh('nft', '-c', '-f', NFT_CONF), failure: { message: `${NFT_CONF} would not load with kadeploy's rule`, show: 'output' } });
   } else {
-    if (included) steps.push(...file(NFT_CONF, withoutInclude(conf.content), true));
-    if (own) steps.push({ title: `remove ${NFT_KADEPLOY_CONF}`, command: sh('rm', '-f', NFT_KADEPLOY_CONF) });
+    if (included) steps.push({ title: `remove the include of ${NFT_KADEPLOY_CONF} from ${NFT_CONF}`, command: `${keep(NFT_CONF)} && ${sh('sed', '-i', `\\#^${NFT_INCLUDE}$#d`, NFT_CONF)}`, undo: undo(NFT_CONF, true) });
+    if (own) steps.push({ title: `remove ${NFT_KADEPLOY_CONF}`, command: `${keep(NFT_KADEPLOY_CONF)} && ${sh('rm', '-f', NFT_KADEPLOY_CONF)}`, undo: undo(NFT_KADEPLOY_CONF, true) });
   }
   return steps;
 }

@@ -89,22 +89,24 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
   it('manage writes a kadeploy file, includes it once, checks that nftables.service can load it; then nothing to do', () => {
     const f = withFiles(facts(ruleset(DROP_VRRP)), { [NFT_CONF]: CONF, [NFT_KADEPLOY_CONF]: null });
     const c = firewallKind.plan!(want('manage'), f, ctx);
-    const titles = c.steps.map((s) => s.title);
-    assert.ok(titles.includes(`create ${NFT_KADEPLOY_CONF}`), titles.join('\n'));
-    assert.ok(titles.includes(`replace ${NFT_CONF}`), titles.join('\n'));
-    assert.equal(c.steps.at(-1)!.command, `nft -c -f ${NFT_CONF}`);
     const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
     assert.match(own, /^add table inet filter\nadd chain inet filter input\ninsert rule inet filter input ip protocol 112 ip saddr \{ 10\.0\.0\.12 \} accept comment "kadeploy-vrrp"$/m);
-    assert.equal(c.steps.find((s) => s.title === `upload ${NFT_KADEPLOY_CONF}`)!.stdin?.content, own);
-    assert.equal(c.steps.find((s) => s.title === `upload ${NFT_CONF}`)!.stdin?.content, `${CONF}${NFT_INCLUDE}\n`);
-    assert.ok(c.steps.find((s) => s.title === `replace ${NFT_CONF}`)!.command.includes('.bak'), 'backed up');
+    const [insert, create, include, check] = c.steps;
+    assert.match(insert!.command, /^nft insert rule/);
+    assert.equal(create!.title, `create ${NFT_KADEPLOY_CONF}`);
+    assert.ok(create!.command.startsWith(`printf '%s' '${own.split("'").join("'\\''")}' > ${NFT_KADEPLOY_CONF}.R.tmp && `), create!.command);
+    assert.deepEqual(create!.undo, { path: NFT_KADEPLOY_CONF }, 'rollback removes it');
+    assert.equal(include!.command, `cp -p ${NFT_CONF} ${NFT_CONF}.bak && { [ -z "$(tail -c 1 ${NFT_CONF})" ] || echo >> ${NFT_CONF}; } && echo '${NFT_INCLUDE}' >> ${NFT_CONF}`);
+    assert.deepEqual(include!.undo, { path: NFT_CONF, backup: `${NFT_CONF}.bak` }, 'rollback puts the backup back');
+    assert.equal(check!.command, `nft -c -f ${NFT_CONF}`);
+    assert.equal(c.steps.length, 4);
+    assert.ok(!c.steps.some((s) => s.stdin), 'no upload: a saved plan re-renders only inventory files');
     // Applied: the rule runs and both files are in place.
-    const done = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
+    const done = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
     assert.deepEqual(firewallKind.plan!(want('manage'), done, ctx).actions, ['none']);
-    // Rule running, file missing (written by hand before, or a restore): only the files.
-    const unsaved = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: CONF, [NFT_KADEPLOY_CONF]: null });
-    assert.deepEqual(firewallKind.plan!(want('manage'), unsaved, ctx).steps.filter((s) => s.command.startsWith('nft insert')), []);
-    assert.ok(firewallKind.plan!(want('manage'), unsaved, ctx).steps.some((s) => s.title === `create ${NFT_KADEPLOY_CONF}`));
+    // Rule running, file missing (a restore from an old backup): only the file.
+    const unsaved = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: null });
+    assert.deepEqual(firewallKind.plan!(want('manage'), unsaved, ctx).steps.map((s) => s.title), [`create ${NFT_KADEPLOY_CONF}`, `check that nftables.service can load ${NFT_CONF}`]);
   });
 
   it('without /etc/nftables.conf the plan says the rule is not persisted', () => {
@@ -112,14 +114,16 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
     assert.match(c.summary, /not persisted: no \/etc\/nftables\.conf/);
   });
 
-  it('off after manage removes the running rule, the include line and the file', () => {
+  it('off after manage removes the running rule, the include line and the file (backed up)', () => {
     const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
-    const f = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
+    const f = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
     const c = firewallKind.plan!(want('off'), f, ctx);
     assert.deepEqual(c.actions, ['remove']);
-    assert.equal(c.steps[0]!.command, 'nft delete rule inet filter input handle 7');
-    assert.equal(c.steps.find((s) => s.title === `upload ${NFT_CONF}`)!.stdin?.content, CONF);
-    assert.equal(c.steps.at(-1)!.command, `rm -f ${NFT_KADEPLOY_CONF}`);
+    assert.deepEqual(c.steps.map((s) => s.command), [
+      'nft delete rule inet filter input handle 7',
+      `cp -p ${NFT_CONF} ${NFT_CONF}.bak && sed -i '\\#^${NFT_INCLUDE}$#d' ${NFT_CONF}`,
+      `cp -p ${NFT_KADEPLOY_CONF} ${NFT_KADEPLOY_CONF}.bak && rm -f ${NFT_KADEPLOY_CONF}`,
+    ]);
   });
 });
 
