@@ -133,6 +133,10 @@ export function planNftables(peers: string[], mode: 'manage' | 'check', facts: H
       // The peers changed: replace the managed rule (same place: first in the chain).
       steps.push({ title: `remove the old VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
       steps.push({ title: `let VRRP from ${peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, peers) });
+      const missing = peers.filter((p) => !saddrsOf(managed).includes(p));
+      if (missing.length && blocksVrrp({ ...c, rules: c.rules.filter((r) => r !== managed) })) {
+        blocked.push(`nftables chain ${chainWords(c).join(' ')}: kadeploy's rule lets VRRP from ${saddrsOf(managed).join(', ')} through, not from ${missing.join(', ')}: replace it\n    ${steps.at(-2)!.command} && ${insertCommand(c, peers)}`);
+      }
       continue;
     }
     const why = blocksVrrp(c);

@@ -66,6 +66,9 @@ describe('firewall (nftables)', () => {
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.13, 10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']).actions, ['none']);
+    const stale = plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
+    assert.match(stale.blocker!, /kadeploy's rule lets VRRP from 10\.0\.0\.12 through, not from 10\.0\.0\.13: replace it\n {4}nft delete rule inet filter input handle 7 && nft insert rule/);
+    assert.equal(plan('check', ruleset(`${MANAGED('10.0.0.12, 10.0.0.13')}\n${DROP_VRRP}`), ['10.0.0.12']).blocker, undefined, 'a former peer let through: nothing dropped');
     const moved = plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
     assert.deepEqual(moved.steps.map((s) => s.command), [
       'nft delete rule inet filter input handle 7',
