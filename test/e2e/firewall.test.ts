@@ -1,6 +1,7 @@
 // Issue 14, firewalls: an nftables rule on lb2 drops VRRP. With `firewall: check` (the default) apply
 // fails before any change, naming the node, the rule and the rule to add; with `off` the cluster
-// splits (both nodes hold the VIP); with `manage` apply inserts the rule and the split brain is gone.
+// splits (both nodes hold the VIP); with `manage` apply inserts the rule and the split brain is gone,
+// and the rule survives `systemctl restart nftables` and a reboot; `off` then removes it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
+import { startNode, stopNode } from '../../src/lab/index.js';
 import { kadeploy, type CliResult } from '../support/cli.js';
 import { vipHolders, withLab, type Lab } from './lab-helper.js';
 
@@ -82,6 +84,14 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       const afterRestart = await kadeploy(['apply', inventory(lab, 'manage')]);
       assert.equal(afterRestart.code, 0, text(afterRestart));
       assert.doesNotMatch(afterRestart.stdout, /let VRRP|nftables\.conf/, 'nothing to do after the restart');
+
+      // A reboot of lb2: nftables.service loads the saved ruleset at boot, kadeploy's rule with it.
+      await stopNode('lb2', { name: lab.name });
+      await startNode('lb2', { name: lab.name });
+      const booted = await lab.exec('lb2', 'nft list chain inet filter input');
+      assert.ok(booted.stdout.indexOf('kadeploy-vrrp') >= 0 && booted.stdout.indexOf('kadeploy-vrrp') < booted.stdout.indexOf('ip protocol 112 drop'), booted.stdout);
+      await sleep(4000);
+      assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'one holder after lb2 rebooted');
 
       // off after manage: kadeploy's rule, include line and file are gone; the user's rule stays.
       const off2 = await kadeploy(['apply', inventory(lab, 'off')]);
