@@ -1,20 +1,26 @@
 // Task kind `firewall`: VRRP (IP protocol 112, to 224.0.0.18 or the unicast peers) must pass between the
-// cluster's nodes, or each node becomes MASTER alone (split brain). When a node runs nftables (Debian's
-// default; iptables-nft and firewalld rules show in its ruleset too), kadeploy reads the ruleset's
-// input chains: a chain whose policy is drop, or with a rule dropping VRRP, before any rule accepting
-// it, blocks VRRP. Inventory `firewall:` says what then: `check` (default) fails before any change,
-// naming the chain, the rule and the exact rule to add; `manage` inserts that rule (comment
-// "kadeploy-vrrp", so it is found again: idempotent, updated when the peers change, removable by
-// handle); `off` leaves the firewall alone. Only nftables is read and managed (README: firewalls).
+// cluster's nodes, or each node becomes MASTER alone (split brain). kadeploy finds the node's active
+// firewall manager — firewalld, else ufw, else nftables and/or iptables (legacy or nf_tables) — and
+// asks it (src/firewall/). Inventory `firewall:` says what then: `check` (default) fails before any
+// change, naming what drops VRRP and the exact fix; `manage` applies that fix with the manager's own
+// persistent mechanism (never a raw nft rule under firewalld or ufw, which would be overwritten);
+// `off` removes what kadeploy added (its rules are found by their comment "kadeploy-vrrp") and leaves
+// the rest alone.
 import { z } from 'zod';
 import type { HostFacts } from '../facts/index.js';
-import { sh } from '../shell/quote.js';
-import type { DesiredBase, Step } from '../types.js';
-import { noop, type TaskKind } from './kind.js';
+import { FIREWALLD_ZONE, parseFirewalld, planFirewalld } from '../firewall/firewalld.js';
+import { IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables } from '../firewall/iptables.js';
+import type { ManagerPlan } from '../firewall/manager.js';
+import { NFT_CONF, NFT_KADEPLOY_CONF, NFT_RULESET, planNftables, removeNftables } from '../firewall/nftables.js';
+import { parseUfw, planUfw, removeUfw, UFW_STATUS } from '../firewall/ufw.js';
+import type { DesiredBase } from '../types.js';
+import { noop, type PlanContext, type TaskKind } from './kind.js';
 
-export const RULE_COMMENT = 'kadeploy-vrrp';
-/** The ruleset with rule handles; empty when nft is missing. */
-export const NFT_RULESET = 'command -v nft >/dev/null && nft -a list ruleset';
+export { RULE_COMMENT } from '../firewall/manager.js';
+export { acceptRule, blocksVrrp, inputChains, NFT_RULESET } from '../firewall/nftables.js';
+
+/** Which manager runs the firewall: firewalld and ufw own the rules when they are active. */
+export const FIREWALL_MANAGER = 'if systemctl is-active --quiet firewalld; then echo firewalld; elif command -v ufw >/dev/null && ufw status | grep -q "^Status: active"; then echo ufw; fi';
 
 interface Want extends DesiredBase {
   node: string;
@@ -23,60 +29,31 @@ interface Want extends DesiredBase {
   peers: string[];
 }
 
-export interface InputChain {
-  family: string;
-  table: string;
-  chain: string;
-  policy: string;
-  /** Rule lines, in order, `# handle N` included. */
-  rules: string[];
-}
-
-/** The base chains on the input hook of an `nft -a list ruleset` listing. */
-export function inputChains(ruleset: string): InputChain[] {
-  const chains: InputChain[] = [];
-  let table: { family: string; name: string } | undefined;
-  let chain: InputChain | undefined;
-  let hook = false;
-  for (const raw of ruleset.split('\n')) {
-    const line = raw.trim();
-    let m: RegExpMatchArray | null;
-    if ((m = line.match(/^table (\S+) (\S+) \{/))) table = { family: m[1]!, name: m[2]! };
-    else if ((m = line.match(/^chain (\S+) \{/)) && table) {
-      chain = { family: table.family, table: table.name, chain: m[1]!, policy: 'accept', rules: [] };
-      hook = false;
-    } else if (chain && (m = line.match(/^type filter hook (\S+) .*?(?:policy (\w+);)?$/))) {
-      hook = m[1] === 'input' && ['ip', 'inet'].includes(chain.family);
-      chain.policy = m[2] ?? 'accept';
-    } else if (chain && line === '}') {
-      if (hook) chains.push(chain);
-      chain = undefined;
-    } else if (chain && line) chain.rules.push(line);
+/** What the active manager(s) say about VRRP from `peers`. */
+export function managerPlans(peers: string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan[] {
+  const out = (command: string) => facts.output?.[command] ?? '';
+  const manager = out(FIREWALL_MANAGER).trim();
+  if (manager === 'firewalld') {
+    const f = parseFirewalld(out(FIREWALLD_ZONE));
+    return f ? [planFirewalld(peers, f)] : [{ manager: 'firewalld', blocked: ['firewalld is active but firewall-cmd could not list its default zone'], steps: [], notes: [], fine: '' }];
   }
-  return chains;
-}
-
-const isVrrp = (rule: string) => /\b(ip protocol|meta l4proto) (vrrp|112)\b/.test(rule);
-const handleOf = (rule: string) => rule.match(/# handle (\d+)\s*$/)?.[1];
-const withoutHandle = (rule: string) => rule.replace(/\s*# handle \d+\s*$/, '');
-
-/** Why the chain blocks VRRP (the dropping rule or the policy), or undefined when VRRP passes. */
-export function blocksVrrp(c: InputChain): string | undefined {
-  for (const rule of c.rules) {
-    if (!isVrrp(rule) && !/^(counter )?(drop|reject)\b/.test(rule)) continue;
-    if (/\baccept\b/.test(rule)) return undefined;
-    if (/\b(drop|reject)\b/.test(rule)) return `rule "${withoutHandle(rule)}"`;
+  if (manager === 'ufw') {
+    const u = parseUfw(out(UFW_STATUS));
+    return u ? [planUfw(peers, u)] : [];
   }
-  return c.policy === 'drop' ? 'policy drop' : undefined;
+  const plans = [planNftables(peers, mode, facts, ctx)];
+  const ipt = parseIptables(out(IPTABLES_RULES));
+  if (ipt && iptablesActive(ipt)) plans.push(planIptables(peers, ipt));
+  return plans;
 }
 
-const peerSet = (peers: string[]) => `{ ${peers.join(', ')} }`;
-/** The source addresses a rule accepts, as nft lists them (`ip saddr 10.0.0.1` or `ip saddr { a, b }`). */
-const saddrsOf = (rule: string) => (rule.match(/ip saddr (\{[^}]*\}|\S+)/)?.[1] ?? '').replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean).sort();
-// 112, not `vrrp`: nft resolves protocol names through /etc/protocols, which a minimal node may lack.
-export const acceptRule = (peers: string[]) => ['ip', 'protocol', '112', 'ip', 'saddr', peerSet(peers), 'accept', 'comment', `"${RULE_COMMENT}"`];
-const chainWords = (c: InputChain) => [c.family, c.table, c.chain];
-const insertCommand = (c: InputChain, peers: string[]) => sh('nft', 'insert', 'rule', ...chainWords(c), ...acceptRule(peers));
+/** `firewall: off` after `manage`: every rule and file kadeploy added, out again. */
+function removals(facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>) {
+  const out = (command: string) => facts.output?.[command] ?? '';
+  const ufw = parseUfw(out(UFW_STATUS));
+  const ipt = parseIptables(out(IPTABLES_RULES));
+  return [...removeNftables(facts, ctx), ...(ufw ? removeUfw(ufw) : []), ...(ipt ? removeIptables(ipt) : [])];
+}
 
 export const firewallKind: TaskKind<Record<string, never>, Want> = {
   key: 'firewall',
@@ -86,33 +63,26 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
   want: (_, task, { cluster, node }) => [
     { kind: 'firewall', task, node: node.name, mode: cluster.firewall, peers: cluster.nodes.filter((n) => n.name !== node.name && !n.ip.includes(':')).map((n) => n.ip) },
   ],
-  needs: (w) => (w.mode === 'off' ? {} : { output: [NFT_RULESET] }),
-  plan(w, facts: HostFacts) {
-    if (w.mode === 'off') return noop(w, 'firewall: off (not read)');
-    if (!w.peers.length) return noop(w, 'no peer: nothing to let through');
-    const chains = inputChains(facts.output?.[NFT_RULESET] ?? '');
-    const steps: Step[] = [];
-    const blocked: string[] = [];
-    for (const c of chains) {
-      const managed = c.rules.find((r) => r.includes(`comment "${RULE_COMMENT}"`));
-      if (managed && w.mode === 'manage' && saddrsOf(managed).join() !== [...w.peers].sort().join()) {
-        // The peers changed: replace the managed rule (same place: first in the chain).
-        steps.push({ title: `remove the old VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
-        steps.push({ title: `let VRRP from ${w.peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, w.peers) });
-        continue;
-      }
-      const why = blocksVrrp(c);
-      if (!why) continue;
-      blocked.push(`nftables chain ${chainWords(c).join(' ')} drops VRRP (${why}): add before it\n    ${insertCommand(c, w.peers)}`);
-      steps.push({ title: `let VRRP from ${w.peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, w.peers) });
+  needs: () => ({ output: [FIREWALL_MANAGER, NFT_RULESET, IPTABLES_RULES, UFW_STATUS, FIREWALLD_ZONE], files: [NFT_CONF, NFT_KADEPLOY_CONF] }),
+  plan(w, facts: HostFacts, ctx) {
+    if (w.mode === 'off') {
+      const steps = removals(facts, ctx);
+      if (!steps.length) return noop(w, 'firewall: off (nothing of kadeploy in the firewall)');
+      return { task: w.task, kind: 'firewall', actions: ['remove'], summary: "firewall: off — remove kadeploy's VRRP rules", desired: w as never, steps };
     }
-    if (!steps.length) return noop(w, chains.length ? 'nftables lets VRRP through' : 'no nftables input chain');
-    if (w.mode === 'check') {
+    if (!w.peers.length) return noop(w, 'no peer: nothing to let through');
+    const plans = managerPlans(w.peers, w.mode, facts, ctx);
+    const blocked = plans.flatMap((p) => p.blocked);
+    const steps = plans.flatMap((p) => p.steps);
+    const names = plans.map((p) => p.manager).join(' and ') || 'no firewall';
+    const notes = plans.flatMap((p) => p.notes).map((n) => `; ${n}`).join('');
+    if (w.mode === 'check' && blocked.length) {
       const blocker =
         `${w.node}: VRRP from the other nodes would be dropped, so each node would hold the VIPs (split brain).\n  ${blocked.join('\n  ')}\n` +
-        `  Add that rule to the node's firewall (and its saved ruleset), or set "firewall: manage" in the inventory to let kadeploy add it.`;
-      return { task: w.task, kind: 'firewall', actions: ['check'], summary: 'nftables drops VRRP from the other nodes', desired: w as never, steps: [], blocker };
+        `  Add that rule to the node's firewall (and its saved configuration), or set "firewall: manage" in the inventory to let kadeploy add it.`;
+      return { task: w.task, kind: 'firewall', actions: ['check'], summary: `${names} drops VRRP from the other nodes`, desired: w as never, steps: [], blocker };
     }
-    return { task: w.task, kind: 'firewall', actions: ['update'], summary: `nftables: let VRRP from ${w.peers.join(', ')} through`, desired: w as never, steps };
+    if (w.mode === 'check' || !steps.length) return noop(w, `${plans.map((p) => p.fine).join(', ') || 'no firewall'}${notes}`);
+    return { task: w.task, kind: 'firewall', actions: ['update'], summary: `${names}: let VRRP from ${w.peers.join(', ')} through${notes}`, desired: w as never, steps };
   },
 };

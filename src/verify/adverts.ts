@@ -13,6 +13,8 @@ export interface AdvertWindow {
   seconds: number;
   before: Record<string, AdvertCounters>;
   after: Record<string, AdvertCounters>;
+  /** Adverts this node's raw socket saw during the window, by `SOURCE-IP VRID` (absent: not measured). */
+  heard?: Record<string, number>;
 }
 
 export interface AdvertNode {
@@ -25,6 +27,8 @@ export interface AdvertNode {
   delta?: { received: number; sent: number; seconds: number };
   /** Why there is no delta. */
   missing?: string;
+  /** Adverts of this instance heard during the window from each other node, by name (absent: not measured). */
+  heardFrom?: Record<string, number>;
 }
 
 export interface AdvertVerdict {
@@ -45,6 +49,38 @@ export function advertDelta(w: AdvertWindow | undefined, instance: string): Pick
   if (b.received < a.received || b.sent < a.sent) return { missing: 'keepalived restarted during the measurement' };
   return { delta: { received: b.received - a.received, sent: b.sent - a.sent, seconds: w.seconds } };
 }
+
+/** What `node` heard from each other member, for the instance's router id (from the window's capture). */
+export function heardFrom(w: AdvertWindow | undefined, vrid: number, members: Array<{ name: string; ip: string }>): Pick<AdvertNode, 'heardFrom'> {
+  if (!w?.heard) return {};
+  return { heardFrom: Object.fromEntries(members.map((m) => [m.name, w.heard![`${m.ip} ${vrid}`] ?? 0])) };
+}
+
+/** One sender → receiver direction: what the receiver heard of what the sender sent. */
+export interface PeerLink {
+  from: string;
+  to: string;
+  heard: number;
+  sent: number;
+  ok: boolean;
+}
+
+/**
+ * Per pair, where the receivers measured who they hear: each sender → each other node. Lost: less
+ * than half of what the sender sent (windows are offset by a fraction of a second between nodes).
+ */
+export function peerLinks(nodes: AdvertNode[], senders: AdvertNode[]): PeerLink[] {
+  return senders.flatMap((s) =>
+    nodes
+      .filter((r) => r !== s && r.heardFrom && r.delta)
+      .map((r) => {
+        const heard = r.heardFrom![s.node] ?? 0;
+        return { from: s.node, to: r.node, heard, sent: s.delta!.sent, ok: heard >= Math.max(1, s.delta!.sent / 2) };
+      }),
+  );
+}
+
+const describeLinks = (links: PeerLink[]) => links.map((l) => `${l.from} → ${l.to} ${l.ok ? 'works' : 'lost'} (${l.heard} of ${l.sent})`).join(', ');
 
 const rate = (n: number, s: number) => `${(n / s).toFixed(1)}/s`;
 const CAUSE = (node: string) => `likely a firewall dropping IP protocol 112 on ${node} or between them`;
@@ -68,7 +104,9 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
   };
   const role = (n: AdvertNode) => (n.holds ? 'holder' : 'sender');
   const names = (ns: AdvertNode[]) => ns.map((s) => `${s.node} (${role(s)})`).join(' and ');
-  return nodes.map((n): AdvertVerdict => {
+  const links = peerLinks(nodes, senders);
+  return nodes.map((n) => withPeers(judgeOne(n), links.filter((l) => l.to === n.node)));
+  function judgeOne(n: AdvertNode): AdvertVerdict {
     const fail = (detail: string) => ({ node: n.node, ok: false, detail });
     if (!n.delta) return fail(n.missing ?? 'no stats from keepalived');
     const { received, sent, seconds } = n.delta;
@@ -103,5 +141,18 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
         : `split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance} and receive each other's (${counts}) — ` +
             'adverts received but not accepted (virtual_router_id, authentication or version differ?) or an election in progress',
     );
-  });
+  }
+}
+
+/**
+ * The verdict with what the node heard from each sender: a direction lost there fails the node even
+ * when its counters add up (with three nodes and two senders, hearing one of them looks like enough).
+ */
+function withPeers(v: AdvertVerdict, into: PeerLink[]): AdvertVerdict {
+  if (!into.length) return v;
+  const lost = into.filter((l) => !l.ok);
+  if (v.ok && lost.length) {
+    return { node: v.node, ok: false, detail: `adverts lost: ${describeLinks(lost)} — ${CAUSE(v.node)}; ${describeLinks(into.filter((l) => l.ok)) || 'no other sender'} (${v.detail})` };
+  }
+  return { ...v, detail: `${v.detail}; per peer: ${describeLinks(into)}` };
 }

@@ -7,7 +7,7 @@ import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
-import { advertDelta, advertWindowSeconds, judgeAdverts, type AdvertWindow } from './adverts.js';
+import { advertDelta, advertWindowSeconds, heardFrom, judgeAdverts, type AdvertWindow } from './adverts.js';
 import { describeScriptExit, readAdvertWindow, readVrrp, type VrrpReading } from './probe.js';
 
 export interface CheckResult {
@@ -77,6 +77,7 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
         holds: placements.some((p) => p.vip === vip && p.holders.includes(n.name)),
         state: readings.get(n.name)!.transitions[name]?.state,
         ...advertDelta(windows.get(n.name), name),
+        ...heardFrom(windows.get(n.name), inst.virtualRouterId, members.filter((m) => m !== n).map((m) => ({ name: m.name, ip: m.ip }))),
       })),
     );
     for (const v of verdicts) add(v.node, `VRRP adverts ${name}`, v.ok, v.detail);

@@ -143,7 +143,30 @@ export async function readVrrp(
 export function advertWindowFacts(seconds: number): Array<Fact<unknown>> {
   const stats = (name: string): Fact<unknown> => ({ name, command: readStats, parse: (out, rc) => (rc === 0 ? parseStats(out) : undefined) });
   const clock = (name: string): Fact<unknown> => ({ name, command: 'date +%s.%N', parse: (out, rc) => (rc === 0 ? Number(out.trim()) : undefined) });
-  return [stats('before'), clock('t0'), { name: 'wait', command: sh('sleep', String(seconds)), parse: () => undefined }, stats('after'), clock('t1')];
+  const heard: Fact<unknown> = { name: 'heard', command: listenCommand(seconds), parse: (out, rc) => (rc === 0 ? parseHeard(out) : undefined) };
+  return [stats('before'), clock('t0'), heard, stats('after'), clock('t1')];
+}
+
+// Who this node hears, per sender: a raw IP socket for protocol 112 sees the adverts the node's
+// firewall lets in (raw sockets are served after the input hook), as keepalived does; it prints
+// "SOURCE VRID COUNT" per sender and router id. perl-base is Essential on Debian; without perl (or
+// without the right to open a raw socket) the window is a plain wait and the verdicts use counters only.
+const LISTEN =
+  'use Socket; use Time::HiRes qw(time); my $end = time + $ARGV[0]; ' +
+  'socket(my $s, PF_INET, SOCK_RAW, 112) or do { select(undef, undef, undef, $ARGV[0]); exit 3 }; my %n; ' +
+  'while ((my $left = $end - time) > 0) { my $r = ""; vec($r, fileno($s), 1) = 1; last unless select($r, undef, undef, $left) > 0; ' +
+  'defined recv($s, my $buf, 4096, 0) or next; my $ihl = (ord($buf) & 15) * 4; next if length($buf) < $ihl + 2; ' +
+  '$n{join(".", unpack("C4", substr($buf, 12, 4))) . " " . ord(substr($buf, $ihl + 1, 1))}++ } print "$_ $n{$_}\\n" for sort keys %n';
+const listenCommand = (seconds: number) => `if command -v perl >/dev/null; then perl -e ${quote(LISTEN)} ${seconds}; else sleep ${seconds}; exit 3; fi`;
+
+/** "SOURCE VRID COUNT" lines → `SOURCE VRID` → count. */
+export function parseHeard(out: string): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const l of lines(out)) {
+    const m = l.match(/^(\S+ \d+) (\d+)$/);
+    if (m) result[m[1]!] = Number(m[2]);
+  }
+  return result;
 }
 
 export async function readAdvertWindow(
@@ -152,7 +175,7 @@ export async function readAdvertWindow(
 ): Promise<AdvertWindow | undefined> {
   const facts = advertWindowFacts(seconds);
   const r = await conn.exec(sh('sh', '-c', factScript(facts)), { check: false });
-  const f = parseFacts(facts, r.stdout) as { before?: AdvertWindow['before']; after?: AdvertWindow['after']; t0?: number; t1?: number };
+  const f = parseFacts(facts, r.stdout) as { before?: AdvertWindow['before']; after?: AdvertWindow['after']; t0?: number; t1?: number; heard?: Record<string, number> };
   if (!f.before || !f.after || !f.t0 || !f.t1 || !(f.t1 > f.t0)) return undefined;
-  return { seconds: f.t1 - f.t0, before: f.before, after: f.after };
+  return { seconds: f.t1 - f.t0, before: f.before, after: f.after, ...(f.heard ? { heard: f.heard } : {}) };
 }

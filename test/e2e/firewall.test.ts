@@ -1,6 +1,7 @@
 // Issue 14, firewalls: an nftables rule on lb2 drops VRRP. With `firewall: check` (the default) apply
 // fails before any change, naming the node, the rule and the rule to add; with `off` the cluster
-// splits (both nodes hold the VIP); with `manage` apply inserts the rule and the split brain is gone.
+// splits (both nodes hold the VIP); with `manage` apply inserts the rule and the split brain is gone,
+// and the rule survives `systemctl restart nftables` and a reboot; `off` then removes it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
+import { startNode, stopNode } from '../../src/lab/index.js';
 import { kadeploy, type CliResult } from '../support/cli.js';
 import { vipHolders, withLab, type Lab } from './lab-helper.js';
 
@@ -36,8 +38,9 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
         'lb2',
         `export DEBIAN_FRONTEND=noninteractive; apt-get -q -o Acquire::http::Proxy=${lab.proxyUrl} update >/dev/null && ` +
           `apt-get -y -q -o Acquire::http::Proxy=${lab.proxyUrl} install --no-install-recommends nftables >/dev/null && ` +
-          `nft add table inet filter && nft add chain inet filter input '{ type filter hook input priority 0; policy accept; }' && ` +
-          `nft add rule inet filter input ip protocol 112 drop && nft list chain inet filter input`,
+          // The dropping rule is in the saved ruleset that nftables.service loads at boot and restart.
+          `printf '%s\\n' '#!/usr/sbin/nft -f' 'flush ruleset' 'table inet filter {' '  chain input {' '    type filter hook input priority 0; policy accept;' '    ip protocol 112 drop' '  }' '}' > /etc/nftables.conf && ` +
+          `systemctl enable -q nftables && systemctl restart nftables && nft list chain inet filter input`,
       );
       assert.equal(setup.code, 0, setup.stderr);
       assert.match(setup.stdout, /ip protocol 112 drop/);
@@ -70,6 +73,33 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       assert.doesNotMatch(again.stdout, /let VRRP/);
       const rules = (await lab.exec('lb2', 'nft list chain inet filter input')).stdout.match(/kadeploy-vrrp/g) ?? [];
       assert.equal(rules.length, 1);
+
+      // Persistent: nftables.service reloads /etc/nftables.conf (which includes kadeploy's file).
+      assert.match((await lab.exec('lb2', 'cat /etc/nftables.conf')).stdout, /^include "\/etc\/nftables\.kadeploy\.conf"$/m);
+      const restart = await lab.exec('lb2', 'systemctl restart nftables && nft list chain inet filter input');
+      assert.equal(restart.code, 0, restart.stderr);
+      assert.ok(restart.stdout.indexOf('kadeploy-vrrp') >= 0 && restart.stdout.indexOf('kadeploy-vrrp') < restart.stdout.indexOf('ip protocol 112 drop'), restart.stdout);
+      await sleep(3000);
+      assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'still one holder after the restart');
+      const afterRestart = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(afterRestart.code, 0, text(afterRestart));
+      assert.doesNotMatch(afterRestart.stdout, /let VRRP|nftables\.conf/, 'nothing to do after the restart');
+
+      // A reboot of lb2: nftables.service loads the saved ruleset at boot, kadeploy's rule with it.
+      await stopNode('lb2', { name: lab.name });
+      await startNode('lb2', { name: lab.name });
+      const booted = await lab.exec('lb2', 'nft list chain inet filter input');
+      assert.ok(booted.stdout.indexOf('kadeploy-vrrp') >= 0 && booted.stdout.indexOf('kadeploy-vrrp') < booted.stdout.indexOf('ip protocol 112 drop'), booted.stdout);
+      await sleep(4000);
+      assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'one holder after lb2 rebooted');
+
+      // off after manage: kadeploy's rule, include line and file are gone; the user's rule stays.
+      const off2 = await kadeploy(['apply', inventory(lab, 'off')]);
+      assert.equal(off2.code, 0, text(off2));
+      const left = await lab.exec('lb2', 'nft list chain inet filter input; grep -c kadeploy /etc/nftables.conf; test -e /etc/nftables.kadeploy.conf && echo present');
+      assert.doesNotMatch(left.stdout, /kadeploy-vrrp|present/, left.stdout);
+      assert.match(left.stdout, /ip protocol 112 drop/);
+      assert.match(left.stdout, /^0$/m);
     });
   });
 });

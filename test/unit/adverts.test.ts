@@ -1,8 +1,8 @@
 // VRRP adverts judged on rates over a short window: readings in, verdicts out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { advertDelta, advertWindowSeconds, judgeAdverts, type AdvertNode } from '../../src/verify/adverts.js';
-import { parseStats } from '../../src/verify/probe.js';
+import { advertDelta, advertWindowSeconds, heardFrom, judgeAdverts, type AdvertNode } from '../../src/verify/adverts.js';
+import { parseHeard, parseStats } from '../../src/verify/probe.js';
 
 const node = (name: string, holds: boolean, received: number, sent: number, extra: Partial<AdvertNode> = {}): AdvertNode => ({
   node: name,
@@ -88,5 +88,49 @@ describe('judging adverts over a window', () => {
   it("parses keepalived 2.2's stats dump", () => {
     const dump = 'VRRP Instance: VI_1\n  Advertisements:\n    Received: 12\n    Sent: 3\n  Became master: 1\n  Priority Zero:\n    Received: 0\n    Sent: 0\n';
     assert.deepEqual(parseStats(dump), { VI_1: { received: 12, sent: 3 } });
+  });
+
+  describe('per peer, with three nodes (which node hears which)', () => {
+    // lb1 (150) holds; lb2 and lb3 drop what lb1 sends. lb2 (140) becomes master too; lb3 (130)
+    // hears lb2 and stays backup. lb3's counter (3 of the 6 sent) looks like enough: the capture
+    // says whose adverts are missing.
+    const nodes = (): AdvertNode[] => [
+      node('lb1', true, 3, 3, { heardFrom: { lb2: 3, lb3: 0 } }),
+      node('lb2', true, 0, 3, { heardFrom: { lb1: 0, lb3: 0 } }),
+      node('lb3', false, 3, 0, { heardFrom: { lb1: 0, lb2: 3 } }),
+    ];
+    it('names exactly the lost pairs and directions, and those that work', () => {
+      const v = byNode(judgeAdverts('VI_1', 1, nodes()));
+      assert.equal(v.lb3!.ok, false);
+      assert.match(v.lb3!.detail, /per peer: lb1 → lb3 lost \(0 of 3\), lb2 → lb3 works \(3 of 3\)$/);
+      assert.match(v.lb2!.detail, /per peer: lb1 → lb2 lost \(0 of 3\)$/);
+      assert.match(v.lb1!.detail, /per peer: lb2 → lb1 works \(3 of 3\)$/);
+    });
+    it('a one-way loss the counters do not show fails the receiver, naming the pair', () => {
+      // lb3 counts 3 adverts (as many as lb1 sent) but its capture heard none from lb1: they came
+      // from elsewhere (another cluster with the same router id), so lb1 → lb3 is lost.
+      const v = byNode(
+        judgeAdverts('VI_1', 1, [
+          node('lb1', true, 0, 3, { heardFrom: { lb2: 0, lb3: 0 } }),
+          node('lb2', false, 3, 0, { heardFrom: { lb1: 3, lb3: 0 } }),
+          node('lb3', false, 3, 0, { heardFrom: { lb1: 0, lb2: 0 } }),
+        ]),
+      );
+      assert.equal(v.lb2!.ok, true);
+      assert.match(v.lb2!.detail, /per peer: lb1 → lb2 works \(3 of 3\)$/);
+      assert.equal(v.lb3!.ok, false);
+      assert.match(v.lb3!.detail, /^adverts lost: lb1 → lb3 lost \(0 of 3\) — likely a firewall dropping IP protocol 112 on lb3/);
+    });
+    it('without a capture (no perl on the node) the counters alone decide, as before', () => {
+      const plain = nodes().map(({ heardFrom: _, ...n }) => n);
+      assert.doesNotMatch(judgeAdverts('VI_1', 1, plain).map((v) => v.detail).join('\n'), /per peer/);
+    });
+    it('maps captured sources to node names for the instance\'s router id', () => {
+      const w = { seconds: 3, before: {}, after: {}, heard: { '10.0.0.11 51': 3, '10.0.0.11 52': 9, '10.0.0.99 51': 4 } };
+      const members = [{ name: 'lb1', ip: '10.0.0.11' }, { name: 'lb2', ip: '10.0.0.12' }];
+      assert.deepEqual(heardFrom(w, 51, members), { heardFrom: { lb1: 3, lb2: 0 } });
+      assert.deepEqual(heardFrom({ ...w, heard: undefined }, 51, members), {});
+      assert.deepEqual(parseHeard('10.0.0.11 51 3\n10.0.0.12 51 12\n'), { '10.0.0.11 51': 3, '10.0.0.12 51': 12 });
+    });
   });
 });

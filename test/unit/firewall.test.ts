@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostFacts } from '../../src/facts/index.js';
-import { blocksVrrp, firewallKind, inputChains, NFT_RULESET } from '../../src/tasks/firewall.js';
+import { FIREWALLD_ZONE } from '../../src/firewall/firewalld.js';
+import { IPTABLES_RULES } from '../../src/firewall/iptables.js';
+import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
+import { UFW_STATUS } from '../../src/firewall/ufw.js';
+import { blocksVrrp, FIREWALL_MANAGER, firewallKind, inputChains, NFT_RULESET } from '../../src/tasks/firewall.js';
 import { noop } from '../../src/tasks/kind.js';
 
 const ruleset = (input: string, policy = 'accept') => `table inet filter { # handle 3
@@ -62,6 +66,9 @@ describe('firewall (nftables)', () => {
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.13, 10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']).actions, ['none']);
+    const stale = plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
+    assert.match(stale.blocker!, /kadeploy's rule lets VRRP from 10\.0\.0\.12 through, not from 10\.0\.0\.13: replace it\n {4}nft delete rule inet filter input handle 7 && nft insert rule/);
+    assert.equal(plan('check', ruleset(`${MANAGED('10.0.0.12, 10.0.0.13')}\n${DROP_VRRP}`), ['10.0.0.12']).blocker, undefined, 'a former peer let through: nothing dropped');
     const moved = plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
     assert.deepEqual(moved.steps.map((s) => s.command), [
       'nft delete rule inet filter input handle 7',
@@ -72,7 +79,129 @@ describe('firewall (nftables)', () => {
   it('nothing to do without nft, with an open ruleset, or with firewall: off', () => {
     assert.deepEqual(plan('check', '').summary, 'no nftables input chain');
     assert.deepEqual(plan('check', ruleset('\t\ttcp dport 22 accept # handle 6')).summary, 'nftables lets VRRP through');
-    assert.deepEqual(plan('off', ruleset(DROP_VRRP)), noop(want('off'), 'firewall: off (not read)'));
-    assert.deepEqual(firewallKind.needs!(want('off')), {});
+    assert.deepEqual(plan('off', ruleset(DROP_VRRP)), noop(want('off'), 'firewall: off (nothing of kadeploy in the firewall)'));
+  });
+});
+
+const CONF = `#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t\tip protocol 112 drop\n\t}\n}\n`;
+const withFiles = (f: HostFacts, files: Record<string, string | null>) =>
+  ({ ...f, files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v === null ? null : { content: v, mode: '0644', owner: 'root' }])) }) as HostFacts;
+const withOutput = (out: Record<string, string>) => ({ ...facts(''), output: out }) as HostFacts;
+
+describe('firewall: the managed nftables rule persists through /etc/nftables.conf', () => {
+  it('manage writes a kadeploy file, includes it once, checks that nftables.service can load it; then nothing to do', () => {
+    const f = withFiles(facts(ruleset(DROP_VRRP)), { [NFT_CONF]: CONF, [NFT_KADEPLOY_CONF]: null });
+    const c = firewallKind.plan!(want('manage'), f, ctx);
+    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
+    assert.match(own, /^add table inet filter\nadd chain inet filter input\ninsert rule inet filter input ip protocol 112 ip saddr \{ 10\.0\.0\.12 \} accept comment "kadeploy-vrrp"$/m);
+    const [insert, create, include, check] = c.steps;
+    assert.match(insert!.command, /^nft insert rule/);
+    assert.equal(create!.title, `create ${NFT_KADEPLOY_CONF}`);
+    assert.ok(create!.command.startsWith(`printf '%s' '${own.split("'").join("'\\''")}' > ${NFT_KADEPLOY_CONF}.R.tmp && `), create!.command);
+    assert.deepEqual(create!.undo, { path: NFT_KADEPLOY_CONF }, 'rollback removes it');
+    assert.equal(include!.command, `cp -p ${NFT_CONF} ${NFT_CONF}.bak && { [ -z "$(tail -c 1 ${NFT_CONF})" ] || echo >> ${NFT_CONF}; } && echo '${NFT_INCLUDE}' >> ${NFT_CONF}`);
+    assert.deepEqual(include!.undo, { path: NFT_CONF, backup: `${NFT_CONF}.bak` }, 'rollback puts the backup back');
+    assert.equal(check!.command, `nft -c -f ${NFT_CONF}`);
+    assert.equal(c.steps.length, 4);
+    assert.ok(!c.steps.some((s) => s.stdin), 'no upload: a saved plan re-renders only inventory files');
+    // Applied: the rule runs and both files are in place.
+    const done = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
+    assert.deepEqual(firewallKind.plan!(want('manage'), done, ctx).actions, ['none']);
+    // Rule running, file missing (a restore from an old backup): only the file.
+    const unsaved = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: null });
+    assert.deepEqual(firewallKind.plan!(want('manage'), unsaved, ctx).steps.map((s) => s.title), [`create ${NFT_KADEPLOY_CONF}`, `check that nftables.service can load ${NFT_CONF}`]);
+  });
+
+  it('without /etc/nftables.conf the plan says the rule is not persisted', () => {
+    const c = firewallKind.plan!(want('manage'), withFiles(facts(ruleset(DROP_VRRP)), {}), ctx);
+    assert.match(c.summary, /not persisted: no \/etc\/nftables\.conf/);
+  });
+
+  it('off after manage removes the running rule, the include line and the file (backed up)', () => {
+    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
+    const f = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
+    const c = firewallKind.plan!(want('off'), f, ctx);
+    assert.deepEqual(c.actions, ['remove']);
+    assert.deepEqual(c.steps.map((s) => s.command), [
+      'nft delete rule inet filter input handle 7',
+      `cp -p ${NFT_CONF} ${NFT_CONF}.bak && sed -i '\\#^${NFT_INCLUDE}$#d' ${NFT_CONF}`,
+      `cp -p ${NFT_KADEPLOY_CONF} ${NFT_KADEPLOY_CONF}.bak && rm -f ${NFT_KADEPLOY_CONF}`,
+    ]);
+  });
+});
+
+const UFW_ON = `Status: active
+Logging: on (low)
+Default: deny (incoming), allow (outgoing), disabled (routed)
+New profiles: skip
+
+To                         Action      From
+--                         ------      ----
+22/tcp                     ALLOW IN    Anywhere
+Added user rules (see 'ufw status' for running firewall):
+ufw allow 22/tcp
+`;
+
+describe('firewall: ufw', () => {
+  const ufw = (rules: string, mode: 'manage' | 'check' = 'manage', peers = ['10.0.0.12']) =>
+    firewallKind.plan!(want(mode, peers), withOutput({ [FIREWALL_MANAGER]: 'ufw\n', [UFW_STATUS]: UFW_ON + rules, [NFT_RULESET]: ruleset(DROP_VRRP) }), ctx);
+  it('check names the default policy and the ufw command; manage runs it; no raw nft rule under ufw', () => {
+    const c = ufw('', 'check');
+    assert.match(c.blocker!, /ufw drops VRRP from 10\.0\.0\.12 \(default incoming policy deny, no rule allows VRRP\): run\n {4}ufw allow from 10\.0\.0\.12 proto vrrp comment kadeploy-vrrp/);
+    assert.deepEqual(ufw('').steps.map((s) => s.command), ['ufw allow from 10.0.0.12 proto vrrp comment kadeploy-vrrp']);
+    assert.deepEqual(ufw("ufw allow from 10.0.0.12 proto vrrp comment 'kadeploy-vrrp'\n").actions, ['none']);
+    assert.deepEqual(ufw('ufw allow proto vrrp\n').actions, ['none'], 'from anywhere');
+  });
+  it('a former peer\'s rule goes; off removes kadeploy\'s rules only', () => {
+    const c = ufw("ufw allow from 10.0.0.9 proto vrrp comment 'kadeploy-vrrp'\nufw allow from 10.0.0.12 proto vrrp\n");
+    assert.deepEqual(c.steps.map((s) => s.command), ['ufw delete allow from 10.0.0.9 proto vrrp']);
+    const off = firewallKind.plan!(want('off'), withOutput({ [UFW_STATUS]: `${UFW_ON}ufw allow from 10.0.0.12 proto vrrp comment 'kadeploy-vrrp'\nufw allow from 10.0.0.7 proto vrrp\n` }), ctx);
+    assert.deepEqual(off.steps.map((s) => s.command), ['ufw delete allow from 10.0.0.12 proto vrrp']);
+  });
+});
+
+const zone = (rich: string, protocols = '') => `zone: public
+public
+  target: default
+  services: dhcpv6-client ssh
+  protocols: ${protocols}
+  rich rules: 
+${rich}`;
+
+describe('firewall: firewalld', () => {
+  const fwd = (runtime: string, permanent: string, mode: 'manage' | 'check' = 'manage') =>
+    firewallKind.plan!(want(mode), withOutput({ [FIREWALL_MANAGER]: 'firewalld\n', [FIREWALLD_ZONE]: `${runtime}\n@@permanent\n${permanent}`, [NFT_RULESET]: ruleset(DROP_VRRP) }), ctx);
+  const RICH = '\trule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept';
+  it('check names the zone and the firewall-cmd commands; manage adds the rich rule permanent and runtime', () => {
+    const c = fwd(zone(''), zone(''), 'check');
+    assert.match(c.blocker!, /firewalld zone public drops VRRP from 10\.0\.0\.12 \(zone target default, no rule accepts VRRP\)/);
+    assert.ok(c.blocker!.includes(`firewall-cmd --permanent --zone=public '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`), c.blocker);
+    assert.deepEqual(fwd(zone(''), zone('')).steps.map((s) => s.title), [
+      'let VRRP from 10.0.0.12 through firewalld zone public (permanent)',
+      'let VRRP from 10.0.0.12 through firewalld zone public (now)',
+    ]);
+    assert.ok(!fwd(zone(''), zone('')).steps.some((s) => s.command.startsWith('nft')), 'no raw nft rule under firewalld');
+  });
+  it('runtime only: the permanent rule is added; both: nothing to do; protocol vrrp allowed: nothing', () => {
+    assert.deepEqual(fwd(zone(RICH), zone('')).steps.map((s) => s.title), ['let VRRP from 10.0.0.12 through firewalld zone public (permanent)']);
+    assert.match(fwd(zone(RICH), zone(''), 'check').blocker!, /until its next reload only/);
+    assert.deepEqual(fwd(zone(RICH), zone(RICH)).actions, ['none']);
+    assert.deepEqual(fwd(zone('', 'vrrp'), zone('', 'vrrp')).actions, ['none']);
+  });
+});
+
+describe('firewall: iptables', () => {
+  const ipt = (rules: string, persistent = '', mode: 'manage' | 'check' = 'manage') =>
+    firewallKind.plan!(want(mode), withOutput({ [IPTABLES_RULES]: `iptables v1.8.9 (legacy)\n${rules}persistent: ${persistent}\n` }), ctx);
+  it('check names the dropping rule or policy; manage inserts per peer and saves with netfilter-persistent when installed', () => {
+    assert.match(ipt('-P INPUT ACCEPT\n-A INPUT -p vrrp -j DROP\n', '', 'check').blocker!, /iptables INPUT \(legacy\) drops VRRP from 10\.0\.0\.12 \(rule "-A INPUT -p vrrp -j DROP"\)/);
+    assert.match(ipt('-P INPUT DROP\n-A INPUT -p tcp --dport 22 -j ACCEPT\n', '', 'check').blocker!, /policy DROP/);
+    assert.deepEqual(ipt('-P INPUT DROP\n', '/usr/sbin/netfilter-persistent').steps.map((s) => s.command), [
+      'iptables -I INPUT -s 10.0.0.12 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'netfilter-persistent save',
+    ]);
+    assert.match(ipt('-P INPUT DROP\n').summary, /not persisted: netfilter-persistent is not installed/);
+    assert.deepEqual(ipt('-P INPUT DROP\n-A INPUT -s 10.0.0.12/32 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT\n').steps, []);
+    assert.deepEqual(ipt('-P INPUT ACCEPT\n').actions, ['none'], 'no rules: not active');
   });
 });

@@ -1,0 +1,83 @@
+// Issue 14, firewalls run by a manager: lb1 runs firewalld (default zone public), lb2 runs ufw
+// (default deny incoming); both drop VRRP. `check` fails naming what drops it on each node with the
+// manager's own command; `manage` adds the rules through firewall-cmd (permanent + runtime) and ufw,
+// one node holds the VIP, a second apply changes nothing, and the rules survive the managers' reload.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDocument } from 'yaml';
+import { kadeploy, type CliResult } from '../support/cli.js';
+import { vipHolders, withLab, type Lab } from './lab-helper.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewall-managers-'));
+
+function inventory(lab: Lab, mode: string): string {
+  const doc = parseDocument(readFileSync(lab.inventoryPath, 'utf8'));
+  doc.set('firewall', mode);
+  const file = join(dir, `${mode}.yaml`);
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+async function waitHolders(lab: Lab, want: string[], seconds = 15): Promise<string[]> {
+  let h = await vipHolders(lab);
+  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await sleep(250)) h = await vipHolders(lab);
+  return h;
+}
+
+const text = (r: CliResult) => `${r.stdout}\n${r.stderr}`;
+
+describe('firewall: VRRP through firewalld and ufw', { timeout: 900_000 }, () => {
+  it('check names what drops VRRP, manage converges with the managers\' own rules, idempotent and persistent', async (t) => {
+    await withLab(t, { nodes: 2 }, async (lab) => {
+      const apt = (pkgs: string) =>
+        `export DEBIAN_FRONTEND=noninteractive; apt-get -q -o Acquire::http::Proxy=${lab.proxyUrl} update >/dev/null && ` +
+        `apt-get -y -q -o Acquire::http::Proxy=${lab.proxyUrl} install --no-install-recommends ${pkgs} >/dev/null`;
+      const [lb1, lb2] = lab.nodes as [(typeof lab.nodes)[0], (typeof lab.nodes)[0]];
+      // netbase: firewalld needs /etc/protocols. Its default zone allows ssh, as ufw does once told.
+      const fwd = await lab.exec('lb1', `${apt('netbase firewalld')} && systemctl enable -q --now firewalld && firewall-cmd --state`);
+      assert.equal(fwd.code, 0, fwd.stdout + fwd.stderr);
+      const ufw = await lab.exec('lb2', `${apt('ufw')} && ufw allow 22/tcp >/dev/null && ufw --force enable && ufw status verbose`);
+      assert.equal(ufw.code, 0, ufw.stdout + ufw.stderr);
+      assert.match(ufw.stdout, /Default: deny \(incoming\)/);
+
+      // check (the default): refused before any change, each node's manager and fix named.
+      const check = await kadeploy(['apply', lab.inventoryPath]);
+      assert.notEqual(check.code, 0, text(check));
+      assert.match(text(check), new RegExp(`lb1: VRRP from the other nodes would be dropped[^]*firewalld zone public drops VRRP from ${lb2.ip.replace(/\./g, '\\.')} \\(zone target default, no rule accepts VRRP\\)`));
+      assert.ok(text(check).includes(`firewall-cmd --permanent --zone=public '--add-rich-rule=rule family="ipv4" source address="${lb2.ip}" protocol value="vrrp" accept'`), text(check));
+      assert.match(text(check), new RegExp(`lb2: VRRP from the other nodes would be dropped[^]*ufw drops VRRP from ${lb1.ip.replace(/\./g, '\\.')} \\(default incoming policy deny, no rule allows VRRP\\)`));
+      assert.ok(text(check).includes(`ufw allow from ${lb1.ip} proto vrrp comment kadeploy-vrrp`), text(check));
+      for (const n of lab.nodes) assert.notEqual((await lab.exec(n.name, 'dpkg -s keepalived >/dev/null 2>&1')).code, 0, `${n.name}: nothing installed`);
+
+      // manage: the managers' own rules, then one holder.
+      const manage = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(manage.code, 0, text(manage));
+      assert.match(manage.stdout, /let VRRP from [\d.]+ through firewalld zone public \(permanent\)/);
+      assert.match(manage.stdout, /let VRRP from [\d.]+ through ufw/);
+      const rich = `rule family="ipv4" source address="${lb2.ip}" protocol value="vrrp" accept`;
+      const perm = await lab.exec('lb1', 'firewall-cmd --permanent --list-rich-rules; echo @@; firewall-cmd --list-rich-rules; nft list ruleset | grep -c kadeploy-vrrp || true');
+      assert.deepEqual(perm.stdout.split('@@').map((s) => s.trim().split('\n')[0]), [rich, rich], perm.stdout);
+      assert.match(perm.stdout, /^0$/m, 'no raw nft rule under firewalld');
+      assert.match((await lab.exec('lb2', 'ufw show added')).stdout, new RegExp(`ufw allow from ${lb1.ip.replace(/\./g, '\\.')} proto vrrp comment 'kadeploy-vrrp'`));
+      assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'one holder');
+
+      // Idempotent.
+      const again = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(again.code, 0, text(again));
+      assert.doesNotMatch(again.stdout, /let VRRP/);
+
+      // Persistent: the managers reload their saved configuration; VRRP still passes.
+      assert.equal((await lab.exec('lb1', 'firewall-cmd --reload')).code, 0);
+      assert.equal((await lab.exec('lb2', 'ufw reload')).code, 0);
+      await sleep(4000);
+      assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'one holder after the reloads');
+      const after = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(after.code, 0, text(after));
+      assert.doesNotMatch(after.stdout, /let VRRP/, 'nothing lost by the reloads');
+    });
+  });
+});
