@@ -24,6 +24,8 @@ export interface ExecOptions {
   sudo?: boolean;
   /** Throw CommandError on a non-zero exit (default true). */
   check?: boolean;
+  /** Called with each chunk of output as it arrives (the drill timestamps events this way). */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface ExecResult {
@@ -145,7 +147,7 @@ export class SshConnection {
     const guarded = withRemoteTimeout(command, timeoutMs);
     const remote = useSudo ? sudoCommand(guarded, password === undefined ? undefined : this.markers) : guarded;
     const label = this.redact(command);
-    const result = await this.channels(() => this.run(label, remote, stdin, timeoutMs, password));
+    const result = await this.channels(() => this.run(label, remote, stdin, timeoutMs, password, opts.onStdout));
     if (useSudo && password === undefined && result.code !== 0 && /^sudo: (a password is required|a terminal is required)/m.test(result.stderr)) {
       throw new SudoPasswordError(this.target.name, this.target.user, 'missing');
     }
@@ -168,7 +170,7 @@ export class SshConnection {
    * With `sudoPassword`, `remote` is a `sudoCommand` with this connection's markers: the password
    * goes to sudo's prompt only, and `stdin` to the command only once it has started.
    */
-  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number, sudoPassword?: string): Promise<ExecResult> {
+  private run(label: string, remote: string, stdin: Buffer | undefined, timeoutMs: number, sudoPassword?: string, onStdout?: (chunk: string) => void): Promise<ExecResult> {
     const host = this.target.name;
     return new Promise((resolve, reject) => {
       if (this.isClosed) {
@@ -208,7 +210,10 @@ export class SshConnection {
         }
         let code: number | null = null;
         let signal: string | undefined;
-        ch.on('data', (chunk: Buffer) => out.push(chunk));
+        ch.on('data', (chunk: Buffer) => {
+          out.push(chunk);
+          onStdout?.(this.redact(chunk.toString('utf8')));
+        });
         const sudo = sudoPassword === undefined ? undefined : this.sudoDialog(sudoPassword, ch, () => ch.end(stdin));
         ch.stderr.on('data', (chunk: Buffer) => {
           if (!sudo || sudo.started) errOut.push(chunk);
