@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { InventoryError, type Issue } from '../errors.js';
 import type { Cluster } from './model.js';
+import { expandFailoverProfile } from './failover-profile.js';
 import { resolveCluster } from './resolve.js';
 import { checkFilePaths } from './paths.js';
 import { checkRules, hint } from './rules.js';
@@ -79,8 +80,11 @@ export function loadInventory(path: string, env: NodeJS.ProcessEnv = process.env
     throw new InventoryError(issues.sort(byLine));
   }
 
-  const ruleIssues = [...checkFilePaths(parsed.data), ...checkRules(parsed.data)];
-  const { cluster, issues: resolveIssues } = resolveCluster(parsed.data, resolve(file), env);
+  // The profile's fields are validated and resolved like the user's own.
+  const profile = expandFailoverProfile(parsed.data);
+  const ruleIssues = [...profile.issues, ...checkFilePaths(profile.inv), ...checkRules(profile.inv)];
+  const { cluster, issues: resolveIssues } = resolveCluster(profile.inv, resolve(file), env);
+  if (profile.applied.length) cluster.failoverProfile = { name: profile.inv.failover!, applied: profile.applied };
   const all = [...ruleIssues, ...resolveIssues].map((i) => issueAt(i.path, i.message, i.severity));
   all.sort(byLine);
   if (all.some((i) => i.severity === 'error')) throw new InventoryError(all);

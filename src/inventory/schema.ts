@@ -252,6 +252,8 @@ export const inventorySchema = z.strictObject({
   apt_proxy: z.url({ protocol: /^https?$/ }).optional(),
   /** Whether kadeploy lets VRRP through an active firewall on the nodes (src/tasks/firewall.ts). */
   firewall: z.enum(['manage', 'check', 'off']).optional(),
+  /** A named set of fields for failover speed (src/inventory/failover-profile.ts); fields set here win. */
+  failover: z.enum(['fast', 'default']).optional(),
   templates_dir: z.string().min(1).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   global_defs: globalDefsSchema.optional(),
