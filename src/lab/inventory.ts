@@ -1,4 +1,5 @@
 // The lab's ready-to-use kadeploy inventory (schema owned by src/inventory; keys must match it).
+import { parseDocument } from 'yaml';
 import type { LabConfig } from './config.js';
 
 export function labInventory(cfg: LabConfig): string {
@@ -34,4 +35,19 @@ vrrp_instances:
 nodes:
 ${nodes.join('\n')}
 `;
+}
+
+/**
+ * The lab's inventory with `failover: fast`: its own check script and its authentication left out
+ * (the profile supplies a faster watcher, and VRRPv3 has no authentication). For the drill's
+ * side-by-side figures (test/e2e/fast-failover.test.ts, bench/lib/failover.ts).
+ */
+export function labFastInventory(inventoryText: string): string {
+  const doc = parseDocument(inventoryText);
+  doc.set('failover', 'fast');
+  doc.delete('vrrp_scripts');
+  doc.deleteIn(['vrrp_instances', 'VI_1', 'track_scripts']);
+  doc.deleteIn(['vrrp_instances', 'VI_1', 'authentication']);
+  doc.deleteIn(['vrrp_instances', 'VI_1', 'advert_int']);
+  return doc.toString();
 }
