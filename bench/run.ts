@@ -13,7 +13,7 @@
 //   BENCH_PROFILE=1       when a target is missed, profile one run with node --cpu-prof
 //   BENCH_CLI=path        the kadeploy CLI to time (default: dist/cli/main.js of this tree)
 //   BENCH_STARTUP_RUNS=10 interleaved runs of `node -e 0` and `kadeploy validate` (start-up); BENCH_SKIP_STARTUP=1 skips them
-//   BENCH_DRILLS=10       failover drills on the 2-node lab (verify --failover --repeat N); 0 skips them
+//   BENCH_DRILLS=10       failover drills per profile (default, failover: fast) on the 2-node lab; 0 skips them
 //   BENCH_QUICK=1         fewer runs (about half the time): 3 / 1 / 1 runs, scale runs 2, no forks sweep
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { benchLabDown, freshLab, type BenchLab } from './lib/lab.js';
 import { measure, removeTimeDir, run, stopRunning, type Sample } from './lib/measure.js';
 import { formatProfile, summarizeProfile } from './lib/profile.js';
 import { cpu, peakPssMiB, peakRssMiB, summarize, table, triple, wall } from './lib/stats.js';
-import { summariseDrills, type DrillSummary, type Spread } from '../src/verify/drill-summary.js';
+import { failoverBench, failoverTable, failoverVerdict, type FailoverFigures } from './lib/failover.js';
 
 const env = process.env;
 const ROOT = join(import.meta.dirname, '..');
@@ -154,17 +154,12 @@ function renderDir(inventory: string, out: string): Promise<void> {
   });
 }
 
-interface DrillFigures {
-  failoverMs?: number;
-  serviceMs?: number;
-}
-
 /** What the verdicts need from the lab part. */
 interface Found {
   noop2?: OpResult;
   dry2?: OpResult;
-  /** verify --failover --repeat N on the 2-node lab (the lab's default profile). */
-  drill?: DrillSummary;
+  /** verify --failover --repeat N on the 2-node lab, default profile and failover: fast. */
+  drill?: FailoverFigures;
 }
 
 async function labPart(work: string, results: OpResult[]): Promise<Found> {
@@ -269,11 +264,7 @@ async function labPart(work: string, results: OpResult[]): Promise<Found> {
       found.noop2 = noop;
       found.dry2 = dry;
       if (CFG.drills > 0) {
-        log(`${n} nodes: ${CFG.drills} failover drills (verify --failover --repeat ${CFG.drills})`);
-        const d = await kadeploy(['verify', lab.inventoryPath, '--failover', '--repeat', String(CFG.drills), '--json']);
-        if (d.code !== 0) throw new Error(`kadeploy verify --failover --repeat failed (exit ${d.code}): ${(d.stderr || d.stdout).slice(-2000)}`);
-        const j = JSON.parse(d.stdout) as { failover: DrillFigures; failover_runs?: DrillFigures[]; failover_summary?: DrillSummary };
-        found.drill = j.failover_summary ?? summariseDrills([j.failover as never]);
+        found.drill = await failoverBench((args) => kadeploy(args), lab.inventoryPath, dir, CFG.drills, (m) => log(`${n} nodes: ${m}`));
       }
       // Profile now, while this lab is up (it is torn down before the next size).
       if (CFG.profile) await profileLab(lab.inventoryPath, changed, noop, dry);
@@ -470,8 +461,8 @@ function verdicts(found: Found, results: OpResult[], scale: ScaleRow[], startup?
     const v = wall(startup.validate).median;
     out.push(`${mark(v <= 2.5 * n)}  validate: ${(v / n).toFixed(1)}x the wall time of node -e 0 (target <= 2.5x; medians ${v.toFixed(2)} s vs ${n.toFixed(2)} s; CPU ${cpu(startup.validate).median.toFixed(2)} s vs ${cpu(startup.node).median.toFixed(2)} s)`);
   } else out.push(`${mark(undefined)}  validate vs node -e 0 (start-up part not run)`);
-  const d = found.drill;
-  out.push(`${mark(undefined)}  failover, fast profile: VIP on another node <= 0.5 s, HAProxy through the VIP <= 0.8 s (the fast profile needs issue 11); default profile: ${d?.failoverMs ? `${d.failoverMs.median} ms / ${d.serviceMs?.median ?? '-'} ms (median of ${d.runs})` : 'not run'}`);
+  const failover = failoverVerdict(found.drill);
+  out.push(`${mark(failover.met)}  ${failover.text}`);
   const k100 = scale.find((r) => r.n === 100 && r.tool === 'kadeploy' && r.op === 'no-op apply');
   if (k100) {
     const w = wall(k100.samples);
@@ -574,18 +565,7 @@ async function main(): Promise<void> {
       '',
     );
   }
-  if (found.drill) {
-    const d = found.drill;
-    const show = (x?: Spread) => (x ? `${x.median} / ${x.min} / ${x.max} ms` : '-');
-    out.push(
-      `Failover drill on the 2-node bench lab (verify --failover --repeat ${d.runs}: HAProxy stopped on the VIP holder; median / min / max):`,
-      table(['profile', 'VIP on another node', 'HAProxy answering through the VIP', 'drills passed'], [
-        ['default (lab inventory: track script, advert_int 1)', show(d.failoverMs), show(d.serviceMs), `${d.passed} / ${d.runs}`],
-        ['fast', 'not available yet (needs issue 11: track_process, VRRPv3 fields)', '-', '-'],
-      ]),
-      '',
-    );
-  }
+  if (found.drill) out.push(failoverTable(found.drill, 2), '');
   out.push('Targets:', ...verdicts(found, results, scale, startup).map((l) => `  ${l}`), '');
   if (profiles.length) out.push('Profiles of the missed targets (node --cpu-prof, one run each):', ...profiles, '');
   out.push(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { formatIssue, InventoryError, KadeployError, type Issue } from '../errors.js';
 import { checkFleet, clusterInventory, sourcePath, type FleetMember } from './fleet.js';
 import type { Cluster, Fleet } from './model.js';
+import { expandFailoverProfile } from './failover-profile.js';
 import { resolveCluster } from './resolve.js';
 import { checkFilePaths } from './paths.js';
 import { checkRules, hint } from './rules.js';
@@ -105,8 +106,11 @@ export function loadFleet(path: string, env: NodeJS.ProcessEnv = process.env): L
     : [{ name: '', inv: parsed.data as RawInventory }];
   const all: Issue[] = [];
   const clusters = members.map((m) => {
-    const ruleIssues = [...checkFilePaths(m.inv), ...checkRules(m.inv)];
-    const { cluster, issues } = resolveCluster(m.inv, resolve(file), env, m.name);
+    // The profile's fields are validated and resolved like the user's own.
+    const profile = expandFailoverProfile(m.inv);
+    const ruleIssues = [...profile.issues, ...checkFilePaths(profile.inv), ...checkRules(profile.inv)];
+    const { cluster, issues } = resolveCluster(profile.inv, resolve(file), env, m.name);
+    if (profile.applied.length) cluster.failoverProfile = { name: profile.inv.failover!, applied: profile.applied };
     for (const i of [...ruleIssues, ...issues]) all.push(issueAt(sourcePath(m, i.path), i.message, i.severity));
     return cluster;
   });

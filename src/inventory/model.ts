@@ -204,6 +204,8 @@ export interface Cluster {
   nodes: NodeSpec[];
   /** Every secret value read, so output can mask them. */
   secrets: string[];
+  /** `failover: fast`: the fields its profile set (the user's own values are not listed). */
+  failoverProfile?: { name: string; applied: string[] };
 }
 
 /** Every cluster of one inventory: one for an inventory without `clusters:`. */

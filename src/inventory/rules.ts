@@ -68,10 +68,12 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     const at: FieldPath = ['vrrp_instances', name];
     const version = inv.global_defs?.vrrp_version ?? 2;
     const advert = inst.advert_int ?? DEFAULTS.instance.advert_int;
-    if (version === 2 && (!Number.isInteger(advert) || advert < 1 || advert > 255)) {
-      error([...at, 'advert_int'], 'with VRRPv2, advert_int is whole seconds from 1 to 255');
-    } else if (version === 3 && (advert < 0.01 || advert > 40.95)) {
+    if ((inst.version ?? version) === 2 && (!Number.isInteger(advert) || advert < 1 || advert > 255)) {
+      error([...at, 'advert_int'], 'with VRRPv2, advert_int is whole seconds from 1 to 255 (sub-second adverts need VRRPv3: vrrp_version 3 or failover: fast)');
+    } else if ((inst.version ?? version) === 3 && (advert < 0.01 || advert > 40.95)) {
       error([...at, 'advert_int'], 'with VRRPv3, advert_int is 0.01 to 40.95 seconds');
+    } else if ((inst.version ?? version) === 3 && Math.abs(advert * 100 - Math.round(advert * 100)) > 1e-9) {
+      error([...at, 'advert_int'], 'with VRRPv3, advert_int is in hundredths of a second (keepalived -t refuses e.g. 0.015)');
     }
     if (inst.nopreempt && inst.preempt_delay !== undefined) {
       error([...at, 'preempt_delay'], 'preempt_delay cannot be combined with nopreempt (keepalived ignores one of them)');
@@ -82,7 +84,8 @@ export function checkRules(inv: RawInventory): RuleIssue[] {
     }
     checkTracked(inv, [...at], inst, error);
     if (inst.authentication && (inst.version ?? version) === 3) {
-      error([...at, 'authentication'], 'VRRPv3 has no authentication (keepalived -t rejects it): remove it or use version 2');
+      const why = inv.failover === 'fast' ? 'failover: fast uses VRRPv3, which has' : 'VRRPv3 has';
+      error([...at, 'authentication'], `${why} no authentication (keepalived -t rejects it): remove it — what replaces it is unicast: true (adverts only to the peers) with the nodes' firewall accepting IP protocol 112 only from the peers' addresses (see README, "Fast failover") — or keep it with vrrp_version 2 (whole-second advert_int)`);
     }
     if (inst.lvs_sync_daemon_interface !== undefined) {
       warn([...at, 'lvs_sync_daemon_interface'], DEPRECATED_LVS);

@@ -254,6 +254,8 @@ export const inventorySchema = z.strictObject({
   package_lock_timeout: z.number().int().min(0).max(3600).optional(),
   /** Whether kadeploy lets VRRP through an active firewall on the nodes (src/tasks/firewall.ts). */
   firewall: z.enum(['manage', 'check', 'off']).optional(),
+  /** A named set of fields for failover speed (src/inventory/failover-profile.ts); fields set here win. */
+  failover: z.enum(['fast', 'default']).optional(),
   templates_dir: z.string().min(1).optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   global_defs: globalDefsSchema.optional(),

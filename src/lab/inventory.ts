@@ -2,6 +2,7 @@
 // With several clusters (`lab up --clusters N`) it is a fleet: the nodes split in order into N
 // clusters c1..cN on the lab's one bridge, so each needs its own virtual_router_id (51, 52, …) and
 // VIP (.100, .101, …).
+import { parseDocument } from 'yaml';
 import type { LabConfig } from './config.js';
 
 /** The nodes of cluster k (0-based) of n: consecutive nodes, the first clusters one larger when uneven. */
@@ -63,4 +64,19 @@ vrrp_scripts:
     fall: 2
     rise: 2
 ${body}`;
+}
+
+/**
+ * The lab's inventory with `failover: fast`: its own check script and its authentication left out
+ * (the profile supplies a faster watcher, and VRRPv3 has no authentication). For the drill's
+ * side-by-side figures (test/e2e/fast-failover.test.ts, bench/lib/failover.ts).
+ */
+export function labFastInventory(inventoryText: string): string {
+  const doc = parseDocument(inventoryText);
+  doc.set('failover', 'fast');
+  doc.delete('vrrp_scripts');
+  doc.deleteIn(['vrrp_instances', 'VI_1', 'track_scripts']);
+  doc.deleteIn(['vrrp_instances', 'VI_1', 'authentication']);
+  doc.deleteIn(['vrrp_instances', 'VI_1', 'advert_int']);
+  return doc.toString();
 }

@@ -7,6 +7,7 @@ import type { Session } from '../apply/session.js';
 import { expectedHolder, readPlacement } from '../apply/vip.js';
 import { DrillAborted, KadeployError } from '../errors.js';
 import { sh } from '../shell/quote.js';
+import { holdersAfter, watchVip } from './vip-events.js';
 
 export type DrillTarget = 'haproxy' | 'keepalived';
 
@@ -42,30 +43,33 @@ export interface DrillReport {
 }
 
 
-const POLL_MS = 100;
+/** Only the initial and final placement are polled; everything in between comes as events (vip-events.ts). */
+/** A new HTTP attempt through the VIP this often while none has answered (well below the times measured). */
+const PROBE_EVERY_MS = 10;
+/** One attempt gives up after this (a SYN sent to the old holder's MAC is never answered). */
+const PROBE_TIMEOUT_MS = 300;
 
 /**
  * How long the VIP is held twice. In a VRRP handover the node taking over adds the VIP before the
  * other hears its advert and lets go, so two holders can be seen for a moment; a split brain is two
  * holders that last: longer than one advert interval (the time any node has to hear another).
+ * Fed with each change of the holder count, it measures each stretch with two or more holders.
  */
 export function overlapWatch(): { see(holders: number, at: number): void; readonly longestMs: number } {
   let since: number | undefined;
   let longest = 0;
   return {
     see(holders, at) {
+      if (since !== undefined) longest = Math.max(longest, at - since);
       if (holders < 2) since = undefined;
-      else {
-        since ??= at;
-        longest = Math.max(longest, at - since);
-      }
+      else since ??= at;
     },
     get longestMs() {
       return longest;
     },
   };
 }
-/** Allowance for polling over SSH and for the first track-script run after a state change. */
+/** Allowance for the first track-script run after a state change, and for a loaded machine. */
 const SLACK_MS = 1500;
 
 export async function failoverDrill(session: Session, opts: DrillOptions): Promise<DrillReport> {
@@ -75,7 +79,9 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   const vip = inst.vips[0]!.address.split('/')[0]!;
   const scripts = cluster.vrrpScripts.filter((s) => inst.trackScripts.includes(s.name));
   const detectMs = opts.stop === 'haproxy' ? Math.max(0, ...scripts.map((s) => (s.interval ?? 1) * (s.fall ?? 1) * 1000)) : 0;
-  const riseMs = Math.max(0, ...scripts.map((s) => (s.interval ?? 1) * (s.rise ?? 1) * 1000));
+  // A script that passes again needs `rise` runs, the last of which may take up to its timeout (the
+  // failover: fast watcher runs for most of a second before it says HAProxy is fine).
+  const riseMs = Math.max(0, ...scripts.map((s) => ((s.interval ?? 1) * (s.rise ?? 1) + (s.timeout ?? 0)) * 1000));
   const failoverBoundMs = 3 * inst.advertInt * 1000 + detectMs + SLACK_MS;
   const failbackBoundMs = 3 * inst.advertInt * 1000 + riseMs + (inst.preemptDelay ?? 0) * 1000 + SLACK_MS;
 
@@ -98,56 +104,70 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   const checkAbort = () => {
     if (opts.signal?.aborted) throw new DrillAborted('failover drill interrupted; services restored');
   };
-  const overlap = overlapWatch();
   const unit = opts.stop;
   const fromConn = conns.get(from)!;
+  const watchMs = failoverBoundMs * 3 + (preemptive ? failbackBoundMs * 3 : failbackBoundMs);
+  const watch = await watchVip(conns, vip, from, unit, watchMs + 30_000);
+  // The drill waits on events, and an interrupt must end the wait at once.
+  const aborted = () => opts.signal?.aborted === true;
+  opts.signal?.addEventListener('abort', () => watch.poke(), { once: true });
+  const ms = (x: number) => Math.round(x);
   let stopped = false;
   try {
     log(`stopping ${unit} on ${from} (holds ${vip})`);
+    const sent = performance.now();
     await fromConn.exec(sh('systemctl', 'stop', unit));
     stopped = true;
-    const t0 = Date.now();
+    // t0: the moment the service's process was seen gone, through the same kind of stream as the VIP.
+    const gone = await watch.until((e) => (e.node === from && e.kind === 'gone') || aborted(), performance.now() + 2000);
+    const t0 = gone?.kind === 'gone' ? gone.at : sent;
+    checkAbort();
     const probe = opts.probePort ? probeUntilAnswered(vip, opts.probePort, t0 + failoverBoundMs * 3, opts.signal) : undefined;
-    while (Date.now() - t0 < failoverBoundMs * 3) {
-      checkAbort();
-      const holders = await holdersNow();
-      report.maxHolders = Math.max(report.maxHolders, holders.length);
-      overlap.see(holders.length, Date.now());
-      if (holders.length === 1 && holders[0] !== from) {
-        report.failoverMs = Date.now() - t0;
-        report.to = holders[0];
-        break;
-      }
-      await sleep(POLL_MS);
-    }
+    // Another node holds the VIP from the moment its kernel adds it (the old holder may let go a moment later).
+    const moved = await watch.until((e) => aborted() || (e.kind === 'add' && e.node !== from), t0 + failoverBoundMs * 3);
+    checkAbort();
+    if (moved) [report.failoverMs, report.to] = [ms(moved.at - t0), moved.node];
     const answer = await probe;
-    if (answer) [report.serviceMs, report.answeredBy] = [answer.at - t0, answer.body.trim()];
+    if (answer) [report.serviceMs, report.answeredBy] = [ms(answer.at - t0), answer.body.trim()];
     log(`VIP ${vip} moved to ${report.to ?? 'no node'} in ${report.failoverMs ?? '—'} ms`);
 
     checkAbort();
     log(`starting ${unit} on ${from} again`);
     await fromConn.exec(sh('systemctl', 'start', unit));
     stopped = false;
-    const t1 = Date.now();
-    const watchMs = preemptive ? failbackBoundMs * 3 : failbackBoundMs;
-    let holders: string[] = [];
-    while (Date.now() - t1 < watchMs) {
+    const t1 = performance.now();
+    const mark = watch.events.length;
+    if (preemptive) {
+      const back = await watch.until(
+        (e) => aborted() || (watch.events.indexOf(e) >= mark && e.kind === 'add' && e.node === from),
+        t1 + failbackBoundMs * 3,
+      );
       checkAbort();
-      holders = await holdersNow();
-      report.maxHolders = Math.max(report.maxHolders, holders.length);
-      overlap.see(holders.length, Date.now());
-      if (preemptive && holders.length === 1 && holders[0] === from) {
-        report.failbackMs = Date.now() - t1;
-        break;
-      }
-      await sleep(POLL_MS);
+      if (back) report.failbackMs = ms(Math.max(0, back.at - t1));
+    } else {
+      await new Promise((r) => setTimeout(r, failbackBoundMs));
+      checkAbort();
     }
-    report.outcome = holders.length === 1 && holders[0] === from ? 'failback' : holders.length === 1 && holders[0] === report.to ? 'stayed' : undefined;
+    // Let a handover in progress finish, then read where the VIP is (the events only say what changed).
+    await new Promise((r) => setTimeout(r, 2 * inst.advertInt * 1000));
+    const after = await holdersNow();
+    report.outcome = after.length === 1 && after[0] === from ? 'failback' : after.length === 1 && after[0] === report.to ? 'stayed' : undefined;
+    const overlap = overlapWatch();
+    overlap.see(before.length, watch.events[0]?.at ?? 0);
+    watch.events.forEach((e, k) => {
+      if (e.kind !== 'add' && e.kind !== 'del') return;
+      const n = holdersAfter(before, watch.events, k).length;
+      report.maxHolders = Math.max(report.maxHolders, n);
+      overlap.see(n, e.at);
+    });
+    overlap.see(after.length, performance.now());
+    report.maxHolders = Math.max(report.maxHolders, after.length);
+    report.overlapMs = ms(overlap.longestMs);
   } finally {
     if (stopped) await fromConn.exec(sh('systemctl', 'start', unit), { check: false });
+    await watch.stop();
   }
 
-  report.overlapMs = overlap.longestMs;
   const p = report.problems;
   if (report.to === undefined) p.push(`the VIP did not move within ${failoverBoundMs * 3} ms`);
   else if (report.failoverMs! > failoverBoundMs) p.push(`failover took ${report.failoverMs} ms, over the ${failoverBoundMs} ms bound`);
@@ -160,25 +180,41 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   return report;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** GET http://vip:port/ every POLL_MS until an HTTP 200 answer; resolves with when and what. */
-export async function probeUntilAnswered(vip: string, port: number, deadline: number, signal?: AbortSignal) {
-  while (Date.now() < deadline && !signal?.aborted) {
-    const body = await new Promise<string | undefined>((resolve) => {
-      const req = request({ host: vip, port, path: '/', timeout: 300 }, (res) => {
+/**
+ * GET http://vip:port/ until an HTTP 200 answer; resolves with when (performance.now()) and what. A new
+ * attempt starts every PROBE_EVERY_MS whatever the earlier ones are doing, so an attempt stuck on a
+ * stale ARP entry does not hide the moment the new holder answers.
+ */
+export function probeUntilAnswered(vip: string, port: number, deadline: number, signal?: AbortSignal): Promise<{ at: number; body: string } | undefined> {
+  return new Promise((resolve) => {
+    let done = false;
+    let inFlight = 0;
+    const finish = (result: { at: number; body: string } | undefined) => {
+      if (done) return;
+      done = true;
+      clearInterval(timer);
+      resolve(result);
+    };
+    const attempt = () => {
+      if (done) return;
+      if (performance.now() >= deadline || signal?.aborted) return finish(undefined);
+      if (inFlight >= PROBE_TIMEOUT_MS / PROBE_EVERY_MS) return;
+      inFlight++;
+      const req = request({ host: vip, port, path: '/', timeout: PROBE_TIMEOUT_MS, agent: false }, (res) => {
         let data = '';
         res.on('data', (d) => (data += d));
-        res.on('end', () => resolve(res.statusCode === 200 ? data : undefined));
+        res.on('end', () => {
+          inFlight--;
+          if (res.statusCode === 200) finish({ at: performance.now(), body: data });
+        });
       });
       req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(undefined));
+      req.on('error', () => inFlight--);
       req.end();
-    });
-    if (body !== undefined) return { at: Date.now(), body };
-    await sleep(POLL_MS);
-  }
-  return undefined;
+    };
+    const timer = setInterval(attempt, PROBE_EVERY_MS);
+    attempt();
+  });
 }
 
 export function formatDrill(r: DrillReport): string {
