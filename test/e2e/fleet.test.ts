@@ -132,7 +132,22 @@ describe('a fleet of 2 clusters on a 4-node lab', { timeout: 1_200_000 }, () => 
 
         await lab.exec('lb4', `rm -rf ${DROP_IN} && systemctl daemon-reload`);
         expectOk(await kadeploy(['apply', b2]), 'converges once keepalived starts');
-        await expectVipsOnMasters(lab, 'after the fault is fixed');
+        const converged = await expectVipsOnMasters(lab, 'after the fault is fixed');
+
+        // rollback --limit one cluster: c2 goes back to its previous configs, c1 keeps its own.
+        const rb = await kadeploy(['rollback', b2, '--limit', 'c2']);
+        expectOk(rb, 'rollback --limit c2');
+        const after = await expectVipsOnMasters(lab, 'after rollback --limit c2');
+        assert.deepEqual(pick(after, CLUSTERS.c2, 'sum'), pick(before, CLUSTERS.c2, 'sum'), 'c2 back on its previous configs');
+        assert.deepEqual(pick(after, CLUSTERS.c1, 'sum'), pick(converged, CLUSTERS.c1, 'sum'), 'c1 untouched by the rollback');
+        assert.deepEqual(pick(after, CLUSTERS.c1, 'pid'), pick(converged, CLUSTERS.c1, 'pid'), 'c1 keepalived not restarted');
+      });
+
+      await t.test('--json: the plan and the recap per cluster', async () => {
+        const r = await kadeploy(['diff', b1, '--json']);
+        expectOk(r, 'diff --json');
+        const { clusters } = JSON.parse(r.stdout) as { clusters: Array<{ cluster: string; plan: { nodes: Array<{ node: string }> } }> };
+        assert.deepEqual(clusters.map((c) => [c.cluster, c.plan.nodes.map((n) => n.node).sort()]), [['c1', ['lb1', 'lb2']], ['c2', ['lb3', 'lb4']]]);
       });
     });
   });
