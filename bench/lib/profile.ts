@@ -21,7 +21,7 @@ interface CpuProfile {
 
 /** Functions whose inclusive time tells the phases of an apply/diff/verify run apart. */
 export const PHASES: Array<[label: string, fn: string]> = [
-  ['load + validate inventory', 'loadInventory'],
+  ['load + validate inventory', 'loadFleet'],
   ['render templates (desiredFor)', 'desiredFor'],
   ['known_hosts read + parse', 'loadKnownHosts'],
   ['host key check', 'verifyHostKey'],

@@ -141,7 +141,9 @@ async function runFleet(opts: SessionOptions, scopes: Scope[], flags: ApplyFlags
     }));
     process.stdout.write(jsonOut({ clusters }, opts.timings));
   } else if (!dryRun) {
-    process.stdout.write(`RECAP\n${results.map((r) => clusterHeading(r.scope.cluster.name) + formatRecap(recapsOf(r)).replace(/^RECAP\n/, '')).join('')}`);
+    // A cluster that never got to run (unreachable node, lock held) says so instead of an empty recap.
+    const recap = (r: (typeof results)[number]) => (recapsOf(r).length ? formatRecap(recapsOf(r)).replace(/^RECAP\n/, '') : `not run: ${r.error?.message.split('\n')[0]!.replace(/:$/, '') ?? 'nothing to do'}\n`);
+    process.stdout.write(`RECAP\n${results.map((r) => clusterHeading(r.scope.cluster.name) + recap(r)).join('')}`);
   }
   printTimings(opts.timings, flags.json);
   throwIfFailed(results);

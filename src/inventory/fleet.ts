@@ -43,8 +43,9 @@ export interface FleetMember {
 /** A fleet rule's problem: at `path`, clashing with `other` (both paths as written in the file). */
 export interface FleetIssue {
   path: FieldPath;
-  other: FieldPath;
+  other?: FieldPath;
   message: string;
+  severity: 'error' | 'warning';
 }
 
 interface Owner {
@@ -63,7 +64,7 @@ export function checkFleet(members: FleetMember[]): FleetIssue[] {
     const at = sourcePath(cluster, path);
     const first = seen.get(key);
     if (!first) seen.set(key, { cluster: cluster.name, path: at });
-    else if (first.cluster !== cluster.name) issues.push({ path: at, other: first.path, message: message(first) });
+    else if (first.cluster !== cluster.name) issues.push({ path: at, other: first.path, message: message(first), severity: 'error' });
   };
 
   for (const m of members) {
@@ -80,7 +81,12 @@ export function checkFleet(members: FleetMember[]): FleetIssue[] {
         claim(m, `vip ${ip}`, path, (f) => `VIP ${ip} is also a VIP of cluster ${f.cluster}`);
       });
       const vrid = inst.virtual_router_id;
-      for (const segment of segmentsOf(m, name)) {
+      const segments = segmentsOf(m, name);
+      if (members.length > 1 && segments.size === 0) {
+        const message = 'not compared with the other clusters: no node address here has a /prefix; add one, or name the segment with `segment:` on the cluster';
+        issues.push({ path: sourcePath(m, [...at, 'virtual_router_id']), message, severity: 'warning' });
+      }
+      for (const segment of segments) {
         claim(m, `vrid ${vrid} ${segment}`, [...at, 'virtual_router_id'], (f) =>
           `virtual_router_id ${vrid} is also used by cluster ${f.cluster} on segment ${segment} (two VRRP routers with one id on one segment: VIPs flap); give one of them another id`,
         );

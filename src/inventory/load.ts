@@ -111,7 +111,7 @@ export function loadFleet(path: string, env: NodeJS.ProcessEnv = process.env): L
     return cluster;
   });
   const where = (p: FieldPath) => `${file}:${source.position(p)?.line ?? '?'}`;
-  for (const i of checkFleet(members)) all.push(issueAt(i.path, `${i.message} (${formatPath(i.other)} at ${where(i.other)})`, 'error'));
+  for (const i of checkFleet(members)) all.push(issueAt(i.path, i.other ? `${i.message} (${formatPath(i.other)} at ${where(i.other)})` : i.message, i.severity));
   // A shared setting is checked once per cluster: report it once.
   const unique = [...new Map(all.map((i) => [formatIssue(i), i])).values()].sort(byLine);
   if (unique.some((i) => i.severity === 'error')) throw new InventoryError(unique);

@@ -182,6 +182,14 @@ describe('kadeploy validate rejects bad inventories', () => {
     assert.match(r.stdout, /fleet\.yaml: valid — 2 cluster\(s\), 4 node\(s\), 2 VRRP instance\(s\), 2 VIP\(s\)\n$/);
   });
 
+  it('warns when a cluster\'s segment is unknown (no /prefix, no segment:)', () => {
+    const file = join(dir, 'fleet-noprefix.yaml');
+    writeFileSync(file, fleetEdit([[18, '      - {name: b1, address: 10.0.0.21, state: MASTER, priority: 100}'], [19, '      - {name: b2, address: 10.0.0.22, state: BACKUP, priority: 90}']]));
+    const r = runCli(['validate', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${file}:15:\\d+: warning: clusters\\.b\\.vrrp_instances\\.VI_B\\.virtual_router_id: not compared with the other clusters`));
+  });
+
   it('accepts the shipped fleet example', () => {
     const r = runCli(['validate', join(import.meta.dirname, '..', '..', 'inventories', 'fleet.yaml')]);
     assert.equal(r.status, 0, r.stderr);
