@@ -5,7 +5,9 @@
 //   BENCH_DEPLOY_RUNS=3   timed first deploys per tool on the first lab size (each on a fresh lab)
 //   BENCH_OTHER_RUNS=2    both of the above on the other lab sizes (3 nodes)
 //   BENCH_LAB_NODES=2,3   lab sizes;               BENCH_SKIP_LAB=1   skip the lab part
-//   BENCH_SCALE=10,50,100,200  host counts;        BENCH_SKIP_SCALE=1 skip the scale part
+//   BENCH_SCALE=10,50,100,200  host counts (fleets of N/2 clusters × 2 nodes);
+//   BENCH_SCALE_LAYOUT=fleet   fleet, cluster (one cluster of N, the layout before fleets), or both: fleet,cluster
+//   BENCH_SKIP_SCALE=1    skip the scale part
 //   BENCH_SCALE_RUNS=3    timed runs per operation and host count
 //   BENCH_SCALE_FORKS=    kadeploy --forks for the scale runs (default: N, every host at once)
 //   BENCH_SCALE_ANSIBLE=  host counts at which Ansible runs the scale no-op too (e.g. 10; default none)
@@ -16,10 +18,10 @@
 //   BENCH_DRILLS=10       failover drills per profile (default, failover: fast) on the 2-node lab; 0 skips them
 //   BENCH_QUICK=1         fewer runs (about half the time): 3 / 1 / 1 runs, scale runs 2, no forks sweep
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ansible, ensureHostTools, parseRecap, writeAnsibleInventory } from './lib/ansible.js';
-import { cleanupLeftovers, FLEET_DIR, prepareFleetKeys, scaleInventory, startFleet, type Fleet } from './lib/fleet.js';
+import { cleanupLeftovers, FLEET_DIR, prepareFleetKeys, scaleInventory, startFleet, type Fleet, type ScaleLayout } from './lib/fleet.js';
 import { benchLabDown, freshLab, type BenchLab } from './lib/lab.js';
 import { measure, removeTimeDir, run, stopRunning, type Sample } from './lib/measure.js';
 import { formatProfile, summarizeProfile } from './lib/profile.js';
@@ -44,6 +46,7 @@ const CFG = {
   scale: list(env.BENCH_SCALE, [10, 50, 100, 200]).sort((a, b) => a - b),
   scaleRuns: int(env.BENCH_SCALE_RUNS, QUICK ? 2 : 3),
   scaleForks: env.BENCH_SCALE_FORKS ? int(env.BENCH_SCALE_FORKS, 10) : undefined,
+  scaleLayouts: (env.BENCH_SCALE_LAYOUT ?? 'fleet').split(',').map((s) => s.trim()).filter((s): s is ScaleLayout => s === 'fleet' || s === 'cluster'),
   scaleAnsible: list(env.BENCH_SCALE_ANSIBLE, []),
   forksSweep: list(env.BENCH_FORKS_SWEEP, QUICK ? [] : [10]),
   skipLab: env.BENCH_SKIP_LAB === '1',
@@ -313,13 +316,26 @@ async function scalePart(work: string, rows: ScaleRow[]): Promise<void> {
   cleanups.push(() => cleanupLeftovers());
   log(`scale: ${maxN} loopback SSH hosts (keys, render, sshd)`);
   const { keyPath, knownHostsPath } = await prepareFleetKeys(maxN);
-  const invFor = (n: number) => {
-    const file = join(FLEET_DIR, `inventory-${n}.yaml`);
-    writeFileSync(file, scaleInventory(n, keyPath, knownHostsPath));
+  const invFor = (n: number, layout: ScaleLayout = 'fleet') => {
+    const file = join(FLEET_DIR, `inventory-${n}-${layout}.yaml`);
+    writeFileSync(file, scaleInventory(n, keyPath, knownHostsPath, layout));
     return file;
   };
+  // Each host's keepalived.conf for a layout, written into the directories bind-mounted on the hosts
+  // (render --out writes new files only, with owner-only modes; the scale playbook says 0640).
   const rendered = join(FLEET_DIR, 'render');
-  await renderDir(invFor(maxN), rendered);
+  const renderLayout = async (layout: ScaleLayout) => {
+    const out = join(FLEET_DIR, `render-${layout}`);
+    await renderDir(invFor(maxN, layout), out);
+    for (const host of readdirSync(out)) {
+      const dir = join(rendered, host, 'etc', 'keepalived');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'keepalived.conf'), readFileSync(join(out, host, 'etc', 'keepalived', 'keepalived.conf')));
+      chmodSync(join(dir, 'keepalived.conf'), 0o640);
+    }
+    rmSync(out, { recursive: true });
+  };
+  await renderLayout(CFG.scaleLayouts[0]!);
   const fleet: Fleet = await startFleet(maxN, (h) => join(rendered, h.name, 'etc', 'keepalived'), log);
   cleanups.push(() => fleet.stop());
   // The hosts' CPU of one run: read before and after (after its connections are gone: `settle`).
@@ -330,24 +346,31 @@ async function scalePart(work: string, rows: ScaleRow[]): Promise<void> {
     return [s, (await fleet.cpuSeconds()) - before];
   };
 
-  for (const n of CFG.scale) {
-    const inv = invFor(n);
-    const forks = CFG.scaleForks ?? n;
-    const args = (op: string[]) => [...op, inv, '--playbook', SCALE_PLAYBOOK, '--forks', String(forks), '--detailed-exitcode'];
-    const noopOk = (s: Sample) => s.code === 0 && new RegExp(`No changes: ${n} node\\(s\\) up to date`).test(s.stdout);
-    expect(await kadeploy(args(['apply'])), noopOk, `kadeploy no-op on ${n} hosts (warm-up)`);
-    const noop: ScaleRow = { n, tool: 'kadeploy', op: 'no-op apply', forks, samples: [], hostCpu: [] };
-    const dry: ScaleRow = { n, tool: 'kadeploy', op: 'dry-run', forks, samples: [], hostCpu: [] };
-    for (let r = 0; r < CFG.scaleRuns; r++) {
-      for (const [row, op] of [[noop, ['apply']], [dry, ['apply', '--dry-run']]] as const) {
-        const [s, host] = await timed(() => kadeploy(args([...op])));
-        row.samples.push(expect(s, op.length === 1 ? noopOk : exit0, `kadeploy ${row.op} on ${n} hosts`));
-        row.hostCpu.push(host);
+  for (const layout of CFG.scaleLayouts) {
+    if (layout !== CFG.scaleLayouts[0]) await renderLayout(layout);
+    const label = layout === 'fleet' ? '' : ' (one cluster)';
+    for (const n of CFG.scale) {
+      const inv = invFor(n, layout);
+      const forks = CFG.scaleForks ?? n;
+      const args = (op: string[]) => [...op, inv, '--playbook', SCALE_PLAYBOOK, '--forks', String(forks), '--detailed-exitcode'];
+      // Every cluster's plan says its nodes are up to date: n / 2 clusters of 2, or one of n.
+      const [clusters, size] = layout === 'fleet' ? [n / 2, 2] : [1, n];
+      const noopOk = (s: Sample) => s.code === 0 && (s.stdout.match(new RegExp(`No changes: ${size} node\\(s\\) up to date`, 'g')) ?? []).length === clusters;
+      expect(await kadeploy(args(['apply'])), noopOk, `kadeploy no-op on ${n} hosts${label} (warm-up)`);
+      const noop: ScaleRow = { n, tool: 'kadeploy', op: `no-op apply${label}`, forks, samples: [], hostCpu: [] };
+      const dry: ScaleRow = { n, tool: 'kadeploy', op: `dry-run${label}`, forks, samples: [], hostCpu: [] };
+      for (let r = 0; r < CFG.scaleRuns; r++) {
+        for (const [row, op] of [[noop, ['apply']], [dry, ['apply', '--dry-run']]] as const) {
+          const [s, host] = await timed(() => kadeploy(args([...op])));
+          row.samples.push(expect(s, op.length === 1 ? noopOk : exit0, `kadeploy ${row.op} on ${n} hosts`));
+          row.hostCpu.push(host);
+        }
       }
+      rows.push(noop, dry);
+      log(`scale: ${n} hosts${label}: no-op median ${wall(noop.samples).median.toFixed(2)} s, dry-run ${wall(dry.samples).median.toFixed(2)} s`);
     }
-    rows.push(noop, dry);
-    log(`scale: ${n} hosts: no-op median ${wall(noop.samples).median.toFixed(2)} s, dry-run ${wall(dry.samples).median.toFixed(2)} s`);
   }
+  if (CFG.scaleLayouts.at(-1) !== 'fleet') await renderLayout('fleet');
 
   if (CFG.forksSweep.length && fleet.hosts.length >= 100) {
     const inv = invFor(100);
@@ -549,7 +572,7 @@ async function main(): Promise<void> {
   }
   if (scale.length) {
     out.push(
-      `Scale: loopback SSH hosts (one sshd each, own host key, private /run and /root), no-op of bench/scale-playbook.yaml;`,
+      `Scale: loopback SSH hosts (one sshd each, own host key, private /run and /root) as a fleet of N / 2 clusters of 2 nodes, no-op of bench/scale-playbook.yaml;`,
       `tool CPU = kadeploy's (or ansible-playbook's tree) user+sys; hosts CPU = all sshd/shell/fact-command CPU, on the same ${cpus().length} cores:`,
       scaleTable(scale),
       '',
