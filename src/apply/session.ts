@@ -194,6 +194,21 @@ export function drainedNodes(facts: Map<string, HostFacts>, override?: SessionOp
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** The open sessions' handlers, behind one process listener per signal (a fleet opens one session per cluster). */
+const sessionHandlers = new Set<(name: NodeJS.Signals) => void>();
+const dispatchSignal = (name: NodeJS.Signals) => {
+  for (const handler of sessionHandlers) handler(name);
+};
+
+function onSignals(handler: (name: NodeJS.Signals) => void): () => void {
+  if (sessionHandlers.size === 0) for (const s of SIGNALS) process.on(s, dispatchSignal);
+  sessionHandlers.add(handler);
+  return () => {
+    sessionHandlers.delete(handler);
+    if (sessionHandlers.size === 0) for (const s of SIGNALS) process.off(s, dispatchSignal);
+  };
+}
+
 /**
  * Open a session (or a bare connection), run `fn`, always close. SIGINT, SIGTERM and SIGHUP abort
  * `signal` (and are kept from killing the process): `fn` finishes its current step and undoes it.
@@ -209,7 +224,7 @@ export async function withSession<S extends { close(): Promise<void> }, T>(
     if (!abort.signal.aborted) onSignal?.(name);
     abort.abort();
   };
-  for (const s of SIGNALS) process.on(s, handler);
+  const stopListening = onSignals(handler);
   try {
     const session = await open();
     try {
@@ -219,7 +234,7 @@ export async function withSession<S extends { close(): Promise<void> }, T>(
       await session.close();
     }
   } finally {
-    for (const s of SIGNALS) process.off(s, handler);
+    stopListening();
   }
 }
 

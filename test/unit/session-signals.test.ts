@@ -46,4 +46,26 @@ describe('withSession', () => {
     assert.equal(ran, false);
     assert.deepEqual(log, ['closed']);
   });
+
+  it('a fleet of 60 sessions at once: one listener per signal, and a signal aborts every one', async () => {
+    const before = SIGNALS.map((s) => process.listenerCount(s));
+    let started = 0;
+    let go!: () => void;
+    const allStarted = new Promise<void>((resolve) => (go = resolve));
+    const runs = Array.from({ length: 60 }, () =>
+      withSession(
+        async () => fake([]),
+        async (_s, signal) => {
+          if (++started === 60) go();
+          assert.deepEqual(SIGNALS.map((s) => process.listenerCount(s)), before.map((n) => n + 1));
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          return signal.aborted;
+        },
+      ),
+    );
+    await allStarted;
+    process.emit('SIGINT', 'SIGINT');
+    assert.deepEqual(await Promise.all(runs), Array(60).fill(true));
+    assert.deepEqual(SIGNALS.map((s) => process.listenerCount(s)), before);
+  });
 });
