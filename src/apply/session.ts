@@ -13,6 +13,7 @@ import { withDrained } from '../plan/drain.js';
 import type { Desired, Plan } from '../types.js';
 import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
+import { readsNewestSpellings } from '../render/keepalived-versions.js';
 import { acquireLocks, acquireLocksWith } from './lock.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
@@ -166,11 +167,14 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
         facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
       }));
     }
-    // Rendered again now that the facts are known: drained nodes (their marker) at their lowered
-    // priority, and every node's directives spelled the way its keepalived version reads them.
+    // Rendered again where the facts change it: a drained node (its marker) at its lowered priority,
+    // an older keepalived with directives spelled the way it reads them.
     cluster = withDrained(cluster, drainedNodes(facts, opts.drain));
-    const versioned = createRenderer(cluster, (node) => (facts.has(node) ? keepalivedVersionOf(facts.get(node)!) : undefined));
-    for (const n of cluster.nodes) desired.set(n.name, desiredFor(playbook, cluster, versioned, n));
+    const versionOf = (node: string) => (facts.has(node) ? keepalivedVersionOf(facts.get(node)!) : undefined);
+    const versioned = createRenderer(cluster, versionOf);
+    for (const n of cluster.nodes) {
+      if (n.instances.some((i) => i.drained) || !readsNewestSpellings(versionOf(n.name))) desired.set(n.name, desiredFor(playbook, cluster, versioned, n));
+    }
     const specOf = (n: NodeSpec) => cluster.nodes.find((d) => d.name === n.name)!;
     c = { ...c, cluster, targets: c.targets.map(specOf) };
     // A task kind may refuse to plan (the firewall's `check`): the connections are closed then too.

@@ -147,6 +147,9 @@ export function spellings(version?: string): Record<keyof typeof SPELLINGS, stri
   return out;
 }
 
+/** Does this version read every directive under its newest name (what a render without facts writes)? */
+export const readsNewestSpellings = (version?: string): boolean => Object.values(SPELLINGS).every((s) => atLeast(version, s.since));
+
 // Blocks whose lines are values (addresses, names, routes), not directives.
 const LIST_BLOCKS = new Set(['virtual_ipaddress', 'virtual_ipaddress_excluded', 'virtual_routes', 'virtual_rules', 'static_ipaddress', 'static_routes', 'static_rules', 'track_interface', 'track_script', 'track_process', 'track_file', 'group', 'unicast_peer', 'notification_email']);
 const SINCE = new Map(DIRECTIVES.map(([d, since, file]) => [d, { since, file }]));
