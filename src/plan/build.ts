@@ -50,6 +50,7 @@ export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: Pla
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
+    ...(spec.instances.some((i) => i.drained) ? { drained: true } : {}),
     changes: planChanges(desired, facts, { ...ctx, notified: new Map() }),
     rollback: {
       configPath: DEFAULTS.keepalived.config_path,

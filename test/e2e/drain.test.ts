@@ -99,6 +99,7 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       // A later apply keeps the drain: nothing to change, and the VIP never comes back.
       const dry = await kadeploy(['apply', inv, '--dry-run', '--detailed-exitcode']);
       assert.equal(dry.code, 0, `apply plans nothing while drained\n${dry.stdout}${dry.stderr}`);
+      assert.match(dry.stdout, new RegExp(`^${lb1} .* — DRAINED \\(priority 1 until kadeploy undrain\\): no changes`, 'm'), 'the plan says lb1 is drained');
       const { result: apply, seen } = await holdersDuring(lab, () => kadeploy(['apply', inv]));
       expectOk(apply, 'apply while drained');
       assert.deepEqual([...seen], [lb2], 'the VIP stays on lb2 during the apply');
