@@ -81,6 +81,8 @@ export interface NodePlan {
   address: string;
   /** VIPs this node holds now: such a node is changed last, so the VIP moves at most once. */
   holds: string[];
+  /** Drained (kadeploy drain): planned at the lowest priority until undrain. */
+  drained?: boolean;
   changes: Change[];
   rollback: NodeRollback;
 }

@@ -192,7 +192,8 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
 /** Nodes whose facts show the drain marker, with drain/undrain's own node as it asks. */
 export function drainedNodes(facts: Map<string, HostFacts>, override?: SessionOptions['drain']): Set<string> {
   const drained = new Set([...facts].filter(([, f]) => f.drained).map(([node]) => node));
-  if (override) override.drained ? drained.add(override.node) : drained.delete(override.node);
+  if (override?.drained) drained.add(override.node);
+  else if (override) drained.delete(override.node);
   return drained;
 }
 

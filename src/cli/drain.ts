@@ -97,7 +97,7 @@ export function registerDrain(program: Command): void {
           : 'End a drain: restore the node\'s configured priorities (the VIPs return as keepalived\'s preemption rules say)',
       )
       .argument('<inventory>', 'inventory YAML file')
-      .argument('<node>', 'the node to drain')
+      .argument('<node>', drain ? 'the node to drain' : 'the drained node')
       .option('--playbook <file>', 'run this playbook instead of playbooks/keepalived.yaml')
       .option('--probe-port <port>', 'HAProxy port probed through each VIP of the node at the end (0: no probe)', wholeNumber(0, 65535), 80)
       .addHelpText(

@@ -52,6 +52,7 @@ export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: Pla
     node: spec.name,
     address: spec.ip,
     holds: vipsOf(spec).filter((ip) => vipHolder(facts.addresses, ip) !== undefined),
+    ...(spec.instances.some((i) => i.drained) ? { drained: true } : {}),
     changes: planChanges(desired, facts, { ...ctx, notified: new Map(), node: spec.name }),
     rollback: {
       configPath: DEFAULTS.keepalived.config_path,

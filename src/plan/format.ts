@@ -33,7 +33,8 @@ export function formatPlan(plan: Plan, secrets: readonly string[], style: Style)
   for (const node of plan.nodes) {
     const changes = node.changes.filter(isChange);
     const holder = node.holds.length ? ` — holds ${node.holds.join(', ')} (changed last)` : '';
-    out.push(paint(style.color, 1, `${node.node} (${node.address})${holder}: ${changes.length ? `${changes.length} change(s)` : 'no changes'}`));
+    const drained = node.drained ? ' — DRAINED (priority 1 until kadeploy undrain)' : '';
+    out.push(paint(style.color, 1, `${node.node} (${node.address})${holder}${drained}: ${changes.length ? `${changes.length} change(s)` : 'no changes'}`));
     for (const c of changes) {
       const sym = SYMBOL[c.actions[0] ?? 'none'] ?? '~';
       out.push(`  ${paint(style.color, sym === '+' ? 32 : 33, sym)} ${c.kind.padEnd(8)} ${c.summary}`);

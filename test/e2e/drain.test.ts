@@ -68,6 +68,19 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       expectOk(await kadeploy(['apply', inv]), 'first apply');
       await waitHolder(lab, lb1, 'after the first apply');
 
+      // Drain interrupted by SIGTERM after keepalived.conf is written, before the reload: lb1 is put back, not drained.
+      const cut = await spawnHeld(lab, lb1, ['drain', inv, lb1], 'drain');
+      assert.equal((await lab.exec(lb1, `test -e ${MARKER}`)).code, 0, 'the marker is written before the plan runs');
+      cut.kill('SIGTERM');
+      await sleep(500);
+      await lab.exec(lb1, `rm -f ${HOLD}`);
+      assert.equal(await new Promise((r) => cut.once('exit', r)), 130, 'interrupted drain exits 130');
+      assert.notEqual((await lab.exec(lb1, `test -e ${MARKER}`)).code, 0, 'the marker is removed again');
+      assert.match((await lab.exec(lb1, 'cat /etc/keepalived/keepalived.conf')).stdout, /priority 150\n/, 'keepalived.conf rolled back');
+      assert.equal((await lab.exec(lb1, 'systemctl is-active keepalived')).stdout.trim(), 'active');
+      assert.deepEqual(await vipHolders(lab), [lb1]);
+      assert.equal((await kadeploy(['apply', inv, '--dry-run', '--detailed-exitcode'])).code, 0, 'consistent: nothing to change');
+
       const drain = await probed(lab, 'drain of the holder', () => kadeploy(['drain', inv, lb1]));
       expectOk(drain, 'drain lb1');
       assert.match(drain.stdout, new RegExp(`${lb1} drained .*VIP ${lab.vip.replace(/\./g, '\\.')} on ${lb2}, HTTP .* answers`));
@@ -86,6 +99,7 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       // A later apply keeps the drain: nothing to change, and the VIP never comes back.
       const dry = await kadeploy(['apply', inv, '--dry-run', '--detailed-exitcode']);
       assert.equal(dry.code, 0, `apply plans nothing while drained\n${dry.stdout}${dry.stderr}`);
+      assert.match(dry.stdout, new RegExp(`^${lb1} .* — DRAINED \\(priority 1 until kadeploy undrain\\): no changes`, 'm'), 'the plan says lb1 is drained');
       const { result: apply, seen } = await holdersDuring(lab, () => kadeploy(['apply', inv]));
       expectOk(apply, 'apply while drained');
       assert.deepEqual([...seen], [lb2], 'the VIP stays on lb2 during the apply');

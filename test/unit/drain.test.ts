@@ -10,6 +10,7 @@ import { buildPlan } from '../../src/plan/build.js';
 import { desiredFor } from '../../src/plan/desired.js';
 import { DRAIN_MARKER, drainMarkerText, drainRefusal, drainedFact, drainedNode, withDrained } from '../../src/plan/drain.js';
 import { expectedHolder } from '../../src/plan/expected.js';
+import { formatPlan } from '../../src/plan/format.js';
 import { fingerprint } from '../../src/plan/saved.js';
 import { loadPlaybook } from '../../src/playbook/playbook.js';
 import { createRenderer } from '../../src/render/render.js';
@@ -106,6 +107,8 @@ describe('drained node: where the VIPs should be', () => {
     assert.equal(plan.nodes.flatMap((n) => n.changes).filter((c) => !c.actions.includes('none') && !c.actions.includes('check')).length, 0);
     assert.deepEqual(plan.vipCheck?.vips.map((v) => v.expected), [backup]);
     assert.equal(plan.vipCheck?.satisfied, true);
+    assert.deepEqual(plan.nodes.map((n) => [n.node, n.drained ?? false]), [[master, true], [backup, false]]);
+    assert.match(formatPlan(plan, [], { color: false }), new RegExp(`^${master} \\(.*\\) — DRAINED \\(priority 1 until kadeploy undrain\\): no changes$`, 'm'));
     // A saved plan notices a drain or undrain since.
     assert.ok(fingerprint(all[0]!.facts).drained);
     assert.equal(fingerprint(all[1]!.facts).drained, undefined);
