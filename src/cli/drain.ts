@@ -37,7 +37,7 @@ async function confirmPlacement(session: Session, node: string, drain: boolean, 
     }
     let line = `VIP ${p.vip} on ${p.holders[0]}`;
     if (probePort) {
-      const answer = await probeUntilAnswered(p.vip, probePort, performance.now() + 10_000, signal);
+      const answer = await probeUntilAnswered(p.vip, probePort, performance.now() + 10_000, () => true, signal);
       if (signal.aborted) throw new ApplyInterrupted(`interrupted while probing ${p.vip} through HAProxy; ${node} is ${drain ? 'drained' : 'undrained'}`);
       if (!answer) throw new KadeployError(`${drain ? 'drain' : 'undrain'} ${node}: VIP ${p.vip} is on ${p.holders[0]} but nothing answers HTTP on ${p.vip}:${probePort} (is HAProxy running there?)`);
       line += `, HTTP ${p.vip}:${probePort} answers`;

@@ -107,7 +107,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   const unit = opts.stop;
   const fromConn = conns.get(from)!;
   const watchMs = failoverBoundMs * 3 + (preemptive ? failbackBoundMs * 3 : failbackBoundMs);
-  const watch = await watchVip(conns, vip, from, unit, watchMs + 30_000);
+  const watch = await watchVip(conns, vip, watchMs + 30_000);
   // The drill waits on events, and an interrupt must end the wait at once.
   const aborted = () => opts.signal?.aborted === true;
   opts.signal?.addEventListener('abort', () => watch.poke(), { once: true });
@@ -115,18 +115,33 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
   let stopped = false;
   try {
     log(`stopping ${unit} on ${from} (holds ${vip})`);
-    const sent = performance.now();
-    await fromConn.exec(sh('systemctl', 'stop', unit));
+    // t0: when the node printed the line just before stopping the service (same SSH delay as the VIP's
+    // events). Not when the process is gone: keepalived hands the VIP over the moment it gets SIGTERM
+    // and exits about a second later; HAProxy stops listening before it exits, too.
+    let t0 = performance.now();
+    const mark = `kadeploy-drill-stop-${process.pid}`;
+    // The probe starts with the stop, not when systemctl returns: keepalived takes about a second to exit.
+    // Until another node holds the VIP, an answer is the old holder's (still answering as it stops).
+    let movedAt: number | undefined;
+    let probe: ReturnType<typeof probeUntilAnswered> | undefined;
+    const startProbe = () => {
+      if (opts.probePort) probe ??= probeUntilAnswered(vip, opts.probePort, t0 + failoverBoundMs * 3, (at) => movedAt !== undefined && at >= movedAt, opts.signal);
+    };
+    await fromConn.exec(`echo ${mark}; ${sh('systemctl', 'stop', unit)}`, {
+      onStdout: (chunk) => {
+        if (!probe && chunk.includes(mark)) {
+          t0 = performance.now();
+          startProbe();
+        }
+      },
+    });
     stopped = true;
-    // t0: the moment the service's process was seen gone, through the same kind of stream as the VIP.
-    const gone = await watch.until((e) => (e.node === from && e.kind === 'gone') || aborted(), performance.now() + 2000);
-    const t0 = gone?.kind === 'gone' ? gone.at : sent;
+    startProbe();
     checkAbort();
-    const probe = opts.probePort ? probeUntilAnswered(vip, opts.probePort, t0 + failoverBoundMs * 3, opts.signal) : undefined;
     // Another node holds the VIP from the moment its kernel adds it (the old holder may let go a moment later).
     const moved = await watch.until((e) => aborted() || (e.kind === 'add' && e.node !== from), t0 + failoverBoundMs * 3);
     checkAbort();
-    if (moved) [report.failoverMs, report.to] = [ms(moved.at - t0), moved.node];
+    if (moved) [report.failoverMs, report.to, movedAt] = [ms(moved.at - t0), moved.node, moved.at];
     const answer = await probe;
     if (answer) [report.serviceMs, report.answeredBy] = [ms(answer.at - t0), answer.body.trim()];
     log(`VIP ${vip} moved to ${report.to ?? 'no node'} in ${report.failoverMs ?? '—'} ms`);
@@ -136,10 +151,10 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
     await fromConn.exec(sh('systemctl', 'start', unit));
     stopped = false;
     const t1 = performance.now();
-    const mark = watch.events.length;
+    const since = watch.events.length;
     if (preemptive) {
       const back = await watch.until(
-        (e) => aborted() || (watch.events.indexOf(e) >= mark && e.kind === 'add' && e.node === from),
+        (e) => aborted() || (watch.events.indexOf(e) >= since && e.kind === 'add' && e.node === from),
         t1 + failbackBoundMs * 3,
       );
       checkAbort();
@@ -181,11 +196,11 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
 }
 
 /**
- * GET http://vip:port/ until an HTTP 200 answer; resolves with when (performance.now()) and what. A new
- * attempt starts every PROBE_EVERY_MS whatever the earlier ones are doing, so an attempt stuck on a
- * stale ARP entry does not hide the moment the new holder answers.
+ * GET http://vip:port/ until an HTTP 200 answer that `counts` (given its arrival time); resolves with when
+ * (performance.now()) and what. A new attempt starts every PROBE_EVERY_MS whatever the earlier ones are
+ * doing, so an attempt stuck on a stale ARP entry does not hide the moment the new holder answers.
  */
-export function probeUntilAnswered(vip: string, port: number, deadline: number, signal?: AbortSignal): Promise<{ at: number; body: string } | undefined> {
+export function probeUntilAnswered(vip: string, port: number, deadline: number, counts: (at: number) => boolean, signal?: AbortSignal): Promise<{ at: number; body: string } | undefined> {
   return new Promise((resolve) => {
     let done = false;
     let inFlight = 0;
@@ -205,7 +220,8 @@ export function probeUntilAnswered(vip: string, port: number, deadline: number, 
         res.on('data', (d) => (data += d));
         res.on('end', () => {
           inFlight--;
-          if (res.statusCode === 200) finish({ at: performance.now(), body: data });
+          const at = performance.now();
+          if (res.statusCode === 200 && counts(at)) finish({ at, body: data });
         });
       });
       req.on('timeout', () => req.destroy());

@@ -1,12 +1,12 @@
 // What the drill times, as events instead of polls: each node streams `ip monitor address` (the kernel
-// tells it the moment the VIP is added or deleted) and, on the node whose service is stopped, a line
-// when that service's main process is gone. Each line is timestamped when it reaches kadeploy, so both
+// tells it the moment the VIP is added or deleted). Each line is timestamped when it reaches kadeploy,
+// like the line the drill's stop command prints on the node just before it stops the service, so both
 // ends of a measured interval carry the same one-way SSH delay and no clock needs to agree with another.
 import { sh } from '../shell/quote.js';
 
 export interface VipEvent {
   node: string;
-  kind: 'add' | 'del' | 'gone' | 'ready';
+  kind: 'add' | 'del' | 'ready';
   /** performance.now() when the line arrived. */
   at: number;
 }
@@ -15,27 +15,16 @@ interface Streaming {
   exec(command: string, opts: { check?: boolean; timeoutMs?: number; onLine?: (line: string) => void }): Promise<unknown>;
 }
 
-/** How often the stopped service's process is checked (in-process by `tail`, no fork per check). */
-const GONE_POLL_S = 0.005;
-
 /**
- * The watcher run on one node: `ip -o monitor address` in the background, on `watchUnit`'s node a
- * `tail --pid` on that unit's main process, then READY with its process group (the remote `timeout`
- * wrapper's or the SSH session's: only this command's processes) to stop it by.
+ * The watcher run on each node: `ip -o monitor address` in the background, then READY with its process
+ * group (the remote `timeout` wrapper's or the SSH session's: only this command's processes) to stop
+ * it by. The short sleep lets ip monitor subscribe before kadeploy acts on READY.
  */
-export function watcherCommand(watchUnit?: string): string {
-  const gone = watchUnit
-    ? `pid=$(systemctl show -p MainPID --value ${sh(watchUnit)}); ` +
-      `{ [ "\${pid:-0}" -gt 0 ] && tail -s ${GONE_POLL_S} --pid="$pid" -f /dev/null; echo GONE; } & `
-    : '';
-  // The short sleep lets ip monitor subscribe before kadeploy acts on READY.
-  return `ip -o monitor address & ${gone}read -r _ _ _ _ g _ < /proc/$$/stat; sleep 0.1; echo "READY $g"; wait`;
-}
+export const WATCHER_COMMAND = 'ip -o monitor address & read -r _ _ _ _ g _ < /proc/$$/stat; sleep 0.1; echo "READY $g"; wait';
 
 /** One line of the watcher's output, as an event about `vip` (undefined: about something else). */
 export function parseWatcherLine(line: string, vip: string): Exclude<VipEvent['kind'], 'ready'> | { ready: string[] } | undefined {
   if (line.startsWith('READY')) return { ready: line.split(/\s+/).slice(1).filter(Boolean) };
-  if (line === 'GONE') return 'gone';
   const m = line.match(/^(Deleted\s+)?\d+:\s+\S+\s+inet6?\s+([^\s/]+)/);
   if (!m || m[2] !== vip) return undefined;
   return m[1] ? 'del' : 'add';
@@ -54,8 +43,6 @@ export interface VipWatch {
 export async function watchVip(
   conns: Map<string, Streaming>,
   vip: string,
-  watchNode: string,
-  watchUnit: string,
   lifetimeMs: number,
   readyMs = 10_000,
 ): Promise<VipWatch> {
@@ -68,7 +55,7 @@ export async function watchVip(
   };
   const runs = [...conns].map(([node, conn]) => {
     return conn
-      .exec(watcherCommand(node === watchNode ? watchUnit : undefined), {
+      .exec(WATCHER_COMMAND, {
         check: false,
         timeoutMs: lifetimeMs,
         onLine: (line) => {

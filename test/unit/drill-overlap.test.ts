@@ -40,13 +40,13 @@ describe('failover drill: VIP events', () => {
     assert.equal(parseWatcherLine('Deleted 2: eth0    inet 10.86.0.100/32 scope global eth0\\       valid_lft forever', vip), 'del');
     assert.equal(parseWatcherLine('2: eth0    inet 10.86.0.101/32 scope global eth0', vip), undefined);
     assert.equal(parseWatcherLine('2: eth0    inet 10.86.0.1000/32 scope global eth0', vip), undefined);
-    assert.equal(parseWatcherLine('GONE', vip), 'gone');
+    assert.equal(parseWatcherLine('Deleted 2: eth0    inet6 fe80::1/64 scope link', vip), undefined);
     assert.deepEqual(parseWatcherLine('READY 4242', vip), { ready: ['4242'] });
   });
 
   it('follows the holders through the events', () => {
     const ev = (node: string, kind: VipEvent['kind'], at: number): VipEvent => ({ node, kind, at });
-    const events = [ev('lb1', 'gone', 0), ev('lb2', 'add', 50), ev('lb1', 'del', 52), ev('lb1', 'add', 2000), ev('lb2', 'del', 2001)];
+    const events = [ev('lb1', 'ready', 0), ev('lb2', 'add', 50), ev('lb1', 'del', 52), ev('lb1', 'add', 2000), ev('lb2', 'del', 2001)];
     assert.deepEqual(holdersAfter(['lb1'], events, 0), ['lb1']);
     assert.deepEqual(holdersAfter(['lb1'], events, 1), ['lb1', 'lb2']);
     assert.deepEqual(holdersAfter(['lb1'], events, 2), ['lb2']);
