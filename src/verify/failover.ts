@@ -128,8 +128,8 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
       if (opts.probePort) probe ??= probeUntilAnswered(vip, opts.probePort, t0 + failoverBoundMs * 3, (at) => movedAt !== undefined && at >= movedAt, opts.signal);
     };
     await fromConn.exec(`echo ${mark}; ${sh('systemctl', 'stop', unit)}`, {
-      onStdout: (chunk) => {
-        if (!probe && chunk.includes(mark)) {
+      onLine: (line) => {
+        if (!probe && line.includes(mark)) {
           t0 = performance.now();
           startProbe();
         }
