@@ -129,6 +129,8 @@ export function registerLab(program: Command): void {
   lab
     .command('exec <node> <command...>')
     .description('run a shell command line inside a node (through nsenter, not SSH)')
+    // The command's own options (journalctl -u …) are its words, not lab exec's.
+    .allowUnknownOption()
     .addOption(nameOption())
     .action(async (node: string, words: string[], o: { name: string }) => {
       const r = await nodeExec(node, words.join(' '), o);

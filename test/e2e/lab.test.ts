@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { cutLink, DEFAULT_LAB, labDown, labStatus, restoreLink, startNode, startService, stopNode, stopService } from '../../src/lab/index.js';
 import { runResult } from '../../src/lab/exec.js';
+import { kadeploy } from '../support/cli.js';
 import { assertLabGone, labFootprint, withLab, type Lab, type LabFootprint } from './lab-helper.js';
 
 async function sshOk(lab: Lab, node: string, cmd: string): Promise<string> {
@@ -58,6 +59,11 @@ test('2-node lab: systemd, HAProxy and apt through the proxy over strict SSH; fa
       assert.equal((await lab.ssh('lb2', 'systemctl is-active haproxy')).stdout.trim(), 'inactive');
       await startService('lb2', 'haproxy', ref);
       assert.equal(await sshOk(lab, 'lb2', 'systemctl is-active haproxy'), 'active');
+
+      // `lab exec`: the command's own options are its words, not lab exec's.
+      const exec = await kadeploy(['lab', 'exec', '--name', lab.name, 'lb2', 'systemctl', 'show', '-p', 'Id', '--value', 'haproxy']);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.equal(exec.stdout.trim(), 'haproxy.service');
 
       for (const hard of [false, true]) {
         await stopNode('lb2', { ...ref, hard });
