@@ -30,7 +30,17 @@ export function playbookSchema() {
 
 export const DEFAULT_PLAYBOOK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'playbooks', 'keepalived.yaml');
 
+/** Loaded playbooks: a fleet opens one session per cluster, each asking for the same file. */
+const loaded = new Map<string, Playbook>();
+
 export function loadPlaybook(file: string = DEFAULT_PLAYBOOK): Playbook {
+  const key = `${file}\0${playbookKinds().length}`; // a kind registered since makes it a new schema
+  let playbook = loaded.get(key);
+  if (!playbook) loaded.set(key, (playbook = parsePlaybook(file)));
+  return playbook;
+}
+
+function parsePlaybook(file: string): Playbook {
   let data: unknown;
   try {
     data = parse(readFileSync(file, 'utf8'));

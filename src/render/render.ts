@@ -36,17 +36,30 @@ export interface Renderer {
   nodeFiles(node: NodeSpec): DesiredFile[];
 }
 
+/** One template environment per templates directory: a fleet's clusters share the compiled templates. */
+const environments = new Map<string, nunjucks.Environment>();
+
+function environment(templatesDir: string | undefined): nunjucks.Environment {
+  const key = templatesDir ?? '';
+  let env = environments.get(key);
+  if (!env) {
+    // The user's templates directory comes first, so any built-in template can be overridden by name.
+    const dirs = templatesDir ? [templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
+    env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: false }), {
+      autoescape: false,
+      throwOnUndefined: true,
+      trimBlocks: true,
+      lstripBlocks: true,
+    });
+    env.addFilter('quote', (v: string | number) => quote(v));
+    environments.set(key, env);
+  }
+  return env;
+}
+
 /** `keepalivedVersion`: the node's keepalived (facts), so directives are spelled the way it understands; unknown: the newest spelling. */
 export function createRenderer(cluster: Cluster, keepalivedVersion: (node: string) => string | undefined = () => undefined): Renderer {
-  // The user's templates directory comes first, so any built-in template can be overridden by name.
-  const dirs = cluster.templatesDir ? [cluster.templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: false }), {
-    autoescape: false,
-    throwOnUndefined: true,
-    trimBlocks: true,
-    lstripBlocks: true,
-  });
-  env.addFilter('quote', (v: string | number) => quote(v));
+  const env = environment(cluster.templatesDir);
 
   const render = (template: string, node: NodeSpec): string => {
     const context = {
