@@ -1,6 +1,7 @@
 // Issue 14 on Debian 11, 12 and 13 nodes (each with its own keepalived: 2.1, 2.2, 2.3): apply waits
 // for a dpkg lock another process holds, re-apply changes nothing, verify passes, and after the VIP
-// holder reboots keepalived comes back (enabled), the VIP returns to it and verify passes again.
+// holder reboots keepalived comes back (enabled), the VIP returns to it and verify passes again; then
+// the failover drill.
 // KADEPLOY_TEST_RELEASES=bullseye,trixie limits the releases (default: all).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -54,7 +55,7 @@ const seconds = (since: number): string => `${((Date.now() - since) / 1000).toFi
 
 describe('Debian 11, 12 and 13 nodes', { timeout: 600_000 * releases.length }, () => {
   for (const release of releases) {
-    it(`${release}: apply waits for a busy dpkg lock, re-apply changes nothing, verify passes, a reboot of the VIP holder heals`, async (t) => {
+    it(`${release}: apply waits for a busy dpkg lock, re-apply changes nothing, verify passes, a reboot of the VIP holder heals, the drill passes`, async (t) => {
       await withLab(t, { nodes: 2, release }, async (lab) => {
         const inv = lab.inventoryPath;
         t.diagnostic(`${release}: lab up ${lab.upSeconds.toFixed(1)} s`);
@@ -99,6 +100,16 @@ describe('Debian 11, 12 and 13 nodes', { timeout: 600_000 * releases.length }, (
         expectCode(after, 0, 'verify after lb1 rebooted');
         assert.match(after.stdout, /cluster\s+VIP \S+\s+PASS\s+VIP \S+ on lb1 \(expected lb1\)/);
         t.diagnostic(`${release}: reboot of lb1 and verify ${seconds(t0)}`);
+
+        // The drill on this release's keepalived: HAProxy stopped on lb1, the VIP moves to lb2 and back.
+        t0 = Date.now();
+        const drill = await kadeploy(['verify', inv, '--failover', '--json']);
+        expectCode(drill, 0, 'verify --failover');
+        const report = JSON.parse(drill.stdout).failover;
+        assert.equal(report.from, 'lb1');
+        assert.equal(report.to, 'lb2');
+        assert.equal(report.outcome, 'failback');
+        t.diagnostic(`${release}: drill failover ${report.failoverMs} ms, failback ${report.failbackMs} ms (${seconds(t0)})`);
       });
     });
   }
