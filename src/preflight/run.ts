@@ -45,7 +45,11 @@ async function prepare(node: NodeSpec, conn: SshConnection | undefined, cluster:
   if (!missing.length) return reading;
   if (!opts.install) return { ...reading, skipped: `${node.name} lacks ${missing.join(', ')} (--no-install)` };
   opts.progress(`${node.name}: installing ${missing.join(', ')}`);
-  const r = await conn.exec(installCommand(facts.os, missing, { aptProxy: cluster.aptProxy }), { check: false });
+  // The install's own lines (a busy package manager's holder, apt's progress) show as they come.
+  const r = await conn.exec(installCommand(facts.os, missing, { aptProxy: cluster.aptProxy, lockTimeoutS: cluster.packageLockTimeoutS }), {
+    check: false,
+    onLine: (line) => opts.progress(`${node.name}: ${line}`),
+  });
   return r.code === 0 ? reading : { ...reading, skipped: `${node.name}: could not install ${missing.join(', ')}: ${lastLine(r.stderr || r.stdout)}` };
 }
 
