@@ -1,5 +1,8 @@
 // Render each node's desired files locally: keepalived.conf plus the inventory's managed files
 // (check and notify scripts). Deterministic: same inventory, same bytes.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
@@ -36,6 +39,9 @@ export interface Renderer {
   nodeFiles(node: NodeSpec): DesiredFile[];
 }
 
+/** How every template is compiled and run (scripts/bundle.mjs precompiles the built-in ones with them). */
+export const TEMPLATE_OPTIONS = { autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true };
+
 /** One template environment per templates directory: a fleet's clusters share the compiled templates. */
 const environments = new Map<string, nunjucks.Environment>();
 
@@ -44,17 +50,42 @@ function environment(templatesDir: string | undefined): nunjucks.Environment {
   let env = environments.get(key);
   if (!env) {
     // The user's templates directory comes first, so any built-in template can be overridden by name.
-    const dirs = templatesDir ? [templatesDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES];
-    env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dirs, { noCache: false }), {
-      autoescape: false,
-      throwOnUndefined: true,
-      trimBlocks: true,
-      lstripBlocks: true,
-    });
+    const user = templatesDir ? [new nunjucks.FileSystemLoader(templatesDir, { noCache: false })] : [];
+    env = new nunjucks.Environment([...user, builtinLoader()], TEMPLATE_OPTIONS);
     env.addFilter('quote', (v: string | number) => quote(v));
     environments.set(key, env);
   }
   return env;
+}
+
+/** The built-in templates compiled by the build (dist/templates.cjs), if any: name → source hash and code. */
+type Precompiled = Record<string, { sha256: string; code: unknown }>;
+
+/**
+ * The built-in templates: the build's compiled code while the file still has the content it was
+ * compiled from (checked by hash: an edited template is compiled afresh, never run stale), else the file.
+ */
+export function builtinLoader(dir = BUILTIN_TEMPLATES, compiledFile = join(dir, '..', 'dist', 'templates.cjs')): nunjucks.ILoader {
+  let precompiled: Precompiled = {};
+  try {
+    precompiled = createRequire(import.meta.url)(compiledFile) as Precompiled;
+  } catch {
+    // not built: every template is compiled at its first use
+  }
+  return {
+    getSource(name: string) {
+      const path = join(dir, name);
+      let source: string;
+      try {
+        source = readFileSync(path, 'utf8');
+      } catch {
+        return null as unknown as nunjucks.LoaderSource; // not a built-in: nunjucks says "template not found"
+      }
+      const compiled = precompiled[name];
+      const fresh = compiled && compiled.sha256 === createHash('sha256').update(source).digest('hex');
+      return { src: fresh ? ({ type: 'code', obj: compiled.code } as unknown as string) : source, path, noCache: false };
+    },
+  };
 }
 
 /** `keepalivedVersion`: the node's keepalived (facts), so directives are spelled the way it understands; unknown: the newest spelling. */
