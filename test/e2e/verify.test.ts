@@ -77,7 +77,9 @@ describe('verify, status and the failover drill on a 2-node lab', { timeout: 900
       assert.equal(report.to, 'lb2');
       assert.equal(report.answeredBy, 'lb2', 'HAProxy on lb2 answered through the VIP');
       assert.equal(report.outcome, 'failback');
-      assert.equal(report.maxHolders, 1);
+      // The drill times VIP events to the millisecond: the new holder may add the VIP a moment before
+      // the old one drops it (VRRP's own handover). Two holders for longer than one advert is a split brain.
+      assert.ok(report.maxHolders === 1 || report.overlapMs <= report.splitBrainMs, `split brain: ${report.maxHolders} holders for ${report.overlapMs} ms`);
       assert.ok(report.failoverMs <= report.failoverBoundMs);
       assert.deepEqual(await haproxyActiveEverywhere(lab), { lb1: 'active', lb2: 'active' });
 
