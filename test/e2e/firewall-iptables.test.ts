@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
 import { kadeploy, type CliResult } from '../support/cli.js';
-import { vipHolders, withLab, type Lab } from './lab-helper.js';
+import { waitHolders, withLab, type Lab } from './lab-helper.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewall-iptables-'));
 
@@ -20,12 +20,6 @@ function manageInventory(lab: Lab): string {
   const file = join(dir, 'manage.yaml');
   writeFileSync(file, doc.toString());
   return file;
-}
-
-async function waitHolders(lab: Lab, want: string[], seconds = 15): Promise<string[]> {
-  let h = await vipHolders(lab);
-  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await sleep(250)) h = await vipHolders(lab);
-  return h;
 }
 
 const text = (r: CliResult) => `${r.stdout}\n${r.stderr}`;

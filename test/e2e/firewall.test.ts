@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
 import { startNode, stopNode } from '../../src/lab/index.js';
 import { kadeploy, type CliResult } from '../support/cli.js';
-import { vipHolders, withLab, type Lab } from './lab-helper.js';
+import { waitHolders, withLab, type Lab } from './lab-helper.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewall-'));
 
@@ -21,12 +21,6 @@ function inventory(lab: Lab, mode: string): string {
   const file = join(dir, `${mode}.yaml`);
   writeFileSync(file, doc.toString());
   return file;
-}
-
-async function waitHolders(lab: Lab, want: string[], seconds = 15): Promise<string[]> {
-  let h = await vipHolders(lab);
-  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await sleep(250)) h = await vipHolders(lab);
-  return h;
 }
 
 const text = (r: CliResult) => `${r.stdout}\n${r.stderr}`;

@@ -186,6 +186,13 @@ export async function vipHolders(lab: Lab): Promise<string[]> {
   return holders;
 }
 
+/** The VIP's holders once they are `want` (polled every 250 ms for up to `seconds`), else the last seen. */
+export async function waitHolders(lab: Lab, want: string[], seconds = 15): Promise<string[]> {
+  let h = await vipHolders(lab);
+  for (let i = 0; i < seconds * 4 && h.join() !== want.join(); i++, await new Promise((r) => setTimeout(r, 250))) h = await vipHolders(lab);
+  return h;
+}
+
 /** Waits until the VIP is on `node` alone (VRRP takes a few adverts), or fails saying `what`. */
 export async function waitHolder(lab: Lab, node: string, what: string): Promise<void> {
   let h: string[] = [];
