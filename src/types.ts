@@ -38,6 +38,11 @@ export interface Step {
    * instead of "command failed".
    */
   failure?: { message: string; show: 'output' | 'exit' };
+  /**
+   * How long the command may wait for a lock before its own work (seconds, e.g. package_lock_timeout):
+   * its time limit is command_timeout plus this, so a long wait never eats the work's time.
+   */
+  lockWaitS?: number;
   /** Housekeeping: a failure is ignored (e.g. pruning old backups). */
   optional?: boolean;
   /**

@@ -4,6 +4,7 @@
 // the peers change) and persists it the Debian way: nftables.service loads /etc/nftables.conf, which
 // gets one include line for a kadeploy-owned file inserting the same rule at boot or restart.
 import type { HostFacts } from '../facts/index.js';
+import { pruneStep } from '../ops/backups.js';
 import { sh } from '../shell/quote.js';
 import type { PlanContext } from '../tasks/kind.js';
 import type { Step } from '../types.js';
@@ -101,7 +102,8 @@ function persistSteps(content: string | undefined, facts: HostFacts, ctx: Pick<P
   const conf = facts.files[NFT_CONF];
   const own = facts.files[NFT_KADEPLOY_CONF];
   if (!conf) return [];
-  const keep = (path: string) => sh('cp', '-p', path, path + ctx.backupSuffix);
+  const backedUp = new Set<string>();
+  const keep = (path: string) => (backedUp.add(path), sh('cp', '-p', path, path + ctx.backupSuffix));
   const undo = (path: string, existed: boolean) => (existed ? { path, backup: path + ctx.backupSuffix } : { path });
   const steps: Step[] = [];
   const included = conf.content.split('\n').some(includeLine);
@@ -117,7 +119,8 @@ function persistSteps(content: string | undefined, facts: HostFacts, ctx: Pick<P
     if (included) steps.push({ title: `remove the include of ${NFT_KADEPLOY_CONF} from ${NFT_CONF}`, command: `${keep(NFT_CONF)} && ${sh('sed', '-i', `\\#^${NFT_INCLUDE}$#d`, NFT_CONF)}`, undo: undo(NFT_CONF, true) });
     if (own) steps.push({ title: `remove ${NFT_KADEPLOY_CONF}`, command: `${keep(NFT_KADEPLOY_CONF)} && ${sh('rm', '-f', NFT_KADEPLOY_CONF)}`, undo: undo(NFT_KADEPLOY_CONF, true) });
   }
-  return steps;
+  // Backups of a removed file are pruned too: they stay restorable by rollback, but bounded.
+  return [...steps, ...[...backedUp].map((path) => pruneStep(path))];
 }
 
 /** nftables' view of VRRP from `peers` on this node. */

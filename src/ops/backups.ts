@@ -2,6 +2,7 @@
 // bounded. Listing output is parsed and selected by pure functions, so the rules are unit-tested.
 import { quote, sh } from '../shell/quote.js';
 import type { SshConnection } from '../ssh/connection.js';
+import type { Step } from '../types.js';
 
 export const BACKUP_MARK = '.kadeploy-bak.';
 export const DEFAULT_KEEP_BACKUPS = 5;
@@ -97,4 +98,9 @@ export function pruneCommand(path: string, keep = DEFAULT_KEEP_BACKUPS): string 
     `for f in ${prefix}*; do case \${f#${prefix}} in ${stamp}) printf '%s\\n' "$f";; esac; done | ` +
     `sort -r | tail -n +${Math.max(1, keep) + 1} | while IFS= read -r f; do rm -f -- "$f"; done`
   );
+}
+
+/** The plan step that prunes `path`'s backups after a write (optional: housekeeping never fails a run). */
+export function pruneStep(path: string, keep = DEFAULT_KEEP_BACKUPS): Step {
+  return { title: `keep the newest ${keep} backups of ${path}`, command: pruneCommand(path, keep), optional: true };
 }

@@ -3,7 +3,7 @@ import { KadeployError } from '../errors.js';
 import type { OsFact } from '../facts/os.js';
 import { sh } from '../shell/quote.js';
 
-/** How long an install waits for a busy package manager (default of the inventory's `package_lock_timeout`): well under command_timeout (300 s). */
+/** How long an install waits for a busy package manager (default of the inventory's `package_lock_timeout`); the install's time limit is command_timeout plus this. */
 export const APT_LOCK_TIMEOUT_S = 180;
 
 /** apt's lists lock (`apt-get update`) and dpkg's locks (`apt-get install`): all taken with fcntl(2). */

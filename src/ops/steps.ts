@@ -17,7 +17,12 @@ export async function runStep(node: string, runner: Runner, step: Step, onLine?:
       throw new PlanError(`${node}: ${step.title}: the content to write is not the one planned (sha256 ${step.stdin.sha256.slice(0, 12)}…)`);
     }
   }
-  const r = await runner.exec(step.command, { check: false, ...(stdin !== undefined ? { stdin } : {}), ...(onLine ? { onLine } : {}) });
+  const r = await runner.exec(step.command, {
+    check: false,
+    ...(stdin !== undefined ? { stdin } : {}),
+    ...(onLine ? { onLine } : {}),
+    ...(step.lockWaitS ? { extraTimeoutMs: step.lockWaitS * 1000 } : {}),
+  });
   if (r.code === 0 || step.optional) return;
   if (!step.failure) throw new CommandError(node, step.command, r.code, r.stdout, r.stderr);
   const detail = step.failure.show === 'exit' ? ` (exit ${r.code})` : `: ${lastLines(`${r.stdout}${r.stderr}`)}`;

@@ -8,5 +8,5 @@ export interface RunResult {
 }
 
 export interface Runner {
-  exec(command: string, opts?: { check?: boolean; timeoutMs?: number; stdin?: string | Buffer; onLine?: (line: string) => void }): Promise<RunResult>;
+  exec(command: string, opts?: { check?: boolean; timeoutMs?: number; extraTimeoutMs?: number; stdin?: string | Buffer; onLine?: (line: string) => void }): Promise<RunResult>;
 }

@@ -19,8 +19,10 @@ import type { SshTarget } from './target.js';
 
 export interface ExecOptions {
   stdin?: string | Buffer;
-  /** Default: the target's commandTimeoutMs. */
+  /** Default: the target's commandTimeoutMs (plus `extraTimeoutMs`). */
   timeoutMs?: number;
+  /** Added to the target's commandTimeoutMs: a command that may first wait for a lock (bounded by its own setting). */
+  extraTimeoutMs?: number;
   /** Default: the target's `sudo`; never applies when logged in as root. */
   sudo?: boolean;
   /** Throw CommandError on a non-zero exit (default true). */
@@ -141,7 +143,7 @@ export class SshConnection {
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const { check = true, timeoutMs = this.target.commandTimeoutMs } = opts;
+    const { check = true, timeoutMs = this.target.commandTimeoutMs + (opts.extraTimeoutMs ?? 0) } = opts;
     const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
     const useSudo = (opts.sudo ?? this.target.sudo) && this.target.user !== 'root';
     const password = useSudo ? this.target.sudoPassword : undefined;

@@ -7,7 +7,7 @@ import { tempPrefix } from '../facts/files.js';
 import { keepalivedVersionOf } from '../facts/index.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { atLeast, CONFIG_TEST_EXIT_STATUS_SINCE, CONFIG_TEST_SINCE, refusalMessage, unsupportedDirectives } from '../render/keepalived-versions.js';
-import { DEFAULT_KEEP_BACKUPS, pruneCommand, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
+import { pruneStep, RUN_BACKUP_SUFFIX } from '../ops/backups.js';
 import { sameConfigText } from '../import/compare.js';
 import { maskedDiff } from '../mask.js';
 import { runStep } from '../ops/steps.js';
@@ -47,7 +47,7 @@ export function fileSteps(w: Want, exists: boolean, ctx: Pick<PlanContext, 'back
       ? { title: `replace ${w.path}`, command: `${sh('cp', '-p', w.path, backup)} && ${sh('mv', '-f', tmp, w.path)}`, undo: { path: w.path, backup } }
       : { title: `create ${w.path}`, command: sh('mv', '-f', tmp, w.path), undo: { path: w.path } },
   );
-  if (exists) steps.push({ title: `keep the newest ${DEFAULT_KEEP_BACKUPS} backups of ${w.path}`, command: pruneCommand(w.path, DEFAULT_KEEP_BACKUPS), optional: true });
+  if (exists) steps.push(pruneStep(w.path));
   return steps;
 }
 

@@ -2,7 +2,7 @@
 // Without `names`, the packages keepalived needs (src/inventory/defaults.ts: the one list).
 import { z } from 'zod';
 import { DEFAULTS } from '../inventory/defaults.js';
-import { installCommand } from '../ops/package.js';
+import { APT_LOCK_TIMEOUT_S, installCommand } from '../ops/package.js';
 import type { Desired } from '../types.js';
 import { noop, type TaskKind } from './kind.js';
 
@@ -29,7 +29,11 @@ export const packageKind: TaskKind<z.infer<typeof args>, Want> = {
       summary: `install ${missing.join(', ')}`,
       desired: { ...w, names: missing },
       // Installs run before any config change: a failed install has nothing to undo.
-      steps: [{ title: `install ${missing.join(', ')}`, command: installCommand(facts.os, missing, { aptProxy: ctx.aptProxy, cacheValidS: w.cacheValidS, lockTimeoutS: ctx.packageLockTimeoutS }) }],
+      steps: [{
+        title: `install ${missing.join(', ')}`,
+        command: installCommand(facts.os, missing, { aptProxy: ctx.aptProxy, cacheValidS: w.cacheValidS, lockTimeoutS: ctx.packageLockTimeoutS }),
+        lockWaitS: ctx.packageLockTimeoutS ?? APT_LOCK_TIMEOUT_S,
+      }],
     };
   },
 };

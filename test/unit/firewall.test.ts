@@ -7,6 +7,7 @@ import { FIREWALLD_ZONE } from '../../src/firewall/firewalld.js';
 import { IPTABLES_RULES } from '../../src/firewall/iptables.js';
 import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
 import { UFW_STATUS } from '../../src/firewall/ufw.js';
+import { pruneCommand } from '../../src/ops/backups.js';
 import { blocksVrrp, FIREWALL_MANAGER, firewallKind, inputChains, NFT_RULESET } from '../../src/tasks/firewall.js';
 import { noop } from '../../src/tasks/kind.js';
 
@@ -94,7 +95,7 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
     const c = firewallKind.plan!(want('manage'), f, ctx);
     const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
     assert.match(own, /^add table inet filter\nadd chain inet filter input\ninsert rule inet filter input ip protocol 112 ip saddr \{ 10\.0\.0\.12 \} accept comment "kadeploy-vrrp"$/m);
-    const [insert, create, include, check] = c.steps;
+    const [insert, create, include, check, prune] = c.steps;
     assert.match(insert!.command, /^nft insert rule/);
     assert.equal(create!.title, `create ${NFT_KADEPLOY_CONF}`);
     assert.ok(create!.command.startsWith(`printf '%s' '${own.split("'").join("'\\''")}' > ${NFT_KADEPLOY_CONF}.R.tmp && `), create!.command);
@@ -102,7 +103,9 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
     assert.equal(include!.command, `cp -p ${NFT_CONF} ${NFT_CONF}.bak && { [ -z "$(tail -c 1 ${NFT_CONF})" ] || echo >> ${NFT_CONF}; } && echo '${NFT_INCLUDE}' >> ${NFT_CONF}`);
     assert.deepEqual(include!.undo, { path: NFT_CONF, backup: `${NFT_CONF}.bak` }, 'rollback puts the backup back');
     assert.equal(check!.command, `nft -c -f ${NFT_CONF}`);
-    assert.equal(c.steps.length, 4);
+    assert.equal(prune!.title, `keep the newest 5 backups of ${NFT_CONF}`, 'the one file backed up has its backups bounded');
+    assert.ok(prune!.optional);
+    assert.equal(c.steps.length, 5);
     assert.ok(!c.steps.some((s) => s.stdin), 'no upload: a saved plan re-renders only inventory files');
     // Applied: the rule runs and both files are in place.
     const done = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
@@ -126,6 +129,8 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
       'nft delete rule inet filter input handle 7',
       `cp -p ${NFT_CONF} ${NFT_CONF}.bak && sed -i '\\#^${NFT_INCLUDE}$#d' ${NFT_CONF}`,
       `cp -p ${NFT_KADEPLOY_CONF} ${NFT_KADEPLOY_CONF}.bak && rm -f ${NFT_KADEPLOY_CONF}`,
+      pruneCommand(NFT_CONF),
+      pruneCommand(NFT_KADEPLOY_CONF),
     ]);
   });
 });

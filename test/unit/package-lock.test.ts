@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installCommand, LOCK_WAIT_PREFIX, lockWaitFunctions } from '../../src/ops/package.js';
+import { runStep } from '../../src/ops/steps.js';
+import { packageKind } from '../../src/tasks/package.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-lock-'));
 const lock = join(dir, 'lock');
@@ -61,4 +63,14 @@ describe('waiting for a package manager lock', () => {
     assert.match(cmd, /kd_wait \/var\/lib\/apt\/lists\/lock && \{ apt-get -q update/);
     assert.match(cmd, /kd_wait \/var\/lib\/dpkg\/lock-frontend \/var\/lib\/dpkg\/lock \/var\/cache\/apt\/archives\/lock && apt-get -y -q -o DPkg::Lock::Timeout=42 /);
   });
+
+  it("the install's time limit is command_timeout plus the lock wait, so a long wait never cuts the install short", async () => {
+    const facts = { os: { family: 'debian', id: 'debian' }, packages: {} } as unknown as Parameters<NonNullable<typeof packageKind.plan>>[1];
+    const [step] = packageKind.plan!({ kind: 'package', task: 't', names: ['keepalived'] }, facts, { packageLockTimeoutS: 600 } as Parameters<NonNullable<typeof packageKind.plan>>[2]).steps;
+    assert.equal(step!.lockWaitS, 600);
+    const seen: Array<number | undefined> = [];
+    await runStep('lb1', { exec: async (_c, o) => (seen.push(o?.extraTimeoutMs), { stdout: '', stderr: '', code: 0 }) }, step!);
+    assert.deepEqual(seen, [600_000]);
+  });
 });
+
