@@ -8,7 +8,7 @@
 // the rest alone.
 import { z } from 'zod';
 import type { HostFacts } from '../facts/index.js';
-import { FIREWALLD_ZONE, parseFirewalld, planFirewalld } from '../firewall/firewalld.js';
+import { FIREWALLD_ZONES, parseFirewalld, planFirewalld } from '../firewall/firewalld.js';
 import { IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables } from '../firewall/iptables.js';
 import type { ManagerPlan } from '../firewall/manager.js';
 import { NFT_CONF, NFT_KADEPLOY_CONF, NFT_RULESET, planNftables, removeNftables } from '../firewall/nftables.js';
@@ -27,15 +27,17 @@ interface Want extends DesiredBase {
   mode: 'manage' | 'check' | 'off';
   /** The other nodes' IPv4 addresses: VRRP comes from them. */
   peers: string[];
+  /** The node's VRRP interfaces: VRRP arrives there (firewalld judges it in their zone). */
+  interfaces: string[];
 }
 
 /** What the active manager(s) say about VRRP from `peers`. */
-export function managerPlans(peers: string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan[] {
+export function managerPlans(peers: string[], interfaces: string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan[] {
   const out = (command: string) => facts.output?.[command] ?? '';
   const manager = out(FIREWALL_MANAGER).trim();
   if (manager === 'firewalld') {
-    const f = parseFirewalld(out(FIREWALLD_ZONE));
-    return f ? [planFirewalld(peers, f)] : [{ manager: 'firewalld', blocked: ['firewalld is active but firewall-cmd could not list its default zone'], steps: [], notes: [], fine: '' }];
+    const f = parseFirewalld(out(FIREWALLD_ZONES));
+    return f ? [planFirewalld(peers, interfaces, f)] : [{ manager: 'firewalld', blocked: ['firewalld is active but `firewall-cmd --list-all-zones` could not list its zones'], steps: [], notes: [], fine: '' }];
   }
   if (manager === 'ufw') {
     const u = parseUfw(out(UFW_STATUS));
@@ -61,9 +63,16 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
   // With the other packages: every node lets VRRP through before any node's keepalived changes.
   phase: 'packages',
   want: (_, task, { cluster, node }) => [
-    { kind: 'firewall', task, node: node.name, mode: cluster.firewall, peers: cluster.nodes.filter((n) => n.name !== node.name && !n.ip.includes(':')).map((n) => n.ip) },
+    {
+      kind: 'firewall',
+      task,
+      node: node.name,
+      mode: cluster.firewall,
+      peers: cluster.nodes.filter((n) => n.name !== node.name && !n.ip.includes(':')).map((n) => n.ip),
+      interfaces: [...new Set(node.instances.map((i) => i.interface))],
+    },
   ],
-  needs: () => ({ output: [FIREWALL_MANAGER, NFT_RULESET, IPTABLES_RULES, UFW_STATUS, FIREWALLD_ZONE], files: [NFT_CONF, NFT_KADEPLOY_CONF] }),
+  needs: () => ({ output: [FIREWALL_MANAGER, NFT_RULESET, IPTABLES_RULES, UFW_STATUS, FIREWALLD_ZONES], files: [NFT_CONF, NFT_KADEPLOY_CONF] }),
   plan(w, facts: HostFacts, ctx) {
     if (w.mode === 'off') {
       const steps = removals(facts, ctx);
@@ -71,7 +80,7 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
       return { task: w.task, kind: 'firewall', actions: ['remove'], summary: "firewall: off — remove kadeploy's VRRP rules", desired: w as never, steps };
     }
     if (!w.peers.length) return noop(w, 'no peer: nothing to let through');
-    const plans = managerPlans(w.peers, w.mode, facts, ctx);
+    const plans = managerPlans(w.peers, w.interfaces, w.mode, facts, ctx);
     const blocked = plans.flatMap((p) => p.blocked);
     const steps = plans.flatMap((p) => p.steps);
     const names = plans.map((p) => p.manager).join(' and ') || 'no firewall';

@@ -2,6 +2,7 @@
 // (default deny incoming); both drop VRRP. `check` fails naming what drops it on each node with the
 // manager's own command; `manage` adds the rules through firewall-cmd (permanent + runtime) and ufw,
 // one node holds the VIP, a second apply changes nothing, and the rules survive the managers' reload.
+// Then eth0 moves to zone internal on lb1: VRRP is judged in that zone, and the rule goes there.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +73,22 @@ describe('firewall: VRRP through firewalld and ufw', { timeout: 900_000 }, () =>
       const after = await kadeploy(['apply', inventory(lab, 'manage')]);
       assert.equal(after.code, 0, text(after));
       assert.doesNotMatch(after.stdout, /let VRRP/, 'nothing lost by the reloads');
+
+      // eth0 moved to zone internal: VRRP is judged there now (the rule in the default zone no
+      // longer applies); check names that zone, manage adds the rule to it.
+      const moved = await lab.exec('lb1', 'firewall-cmd -q --permanent --zone=internal --change-interface=eth0 && firewall-cmd -q --zone=internal --change-interface=eth0 && firewall-cmd --get-zone-of-interface=eth0');
+      assert.equal(moved.stdout.trim(), 'internal', moved.stdout + moved.stderr);
+      const inInternal = await kadeploy(['apply', lab.inventoryPath]);
+      assert.notEqual(inInternal.code, 0, text(inInternal));
+      assert.match(text(inInternal), new RegExp(`firewalld zone internal drops VRRP from ${lb2.ip.replace(/\./g, '\\.')}`));
+      const manageInternal = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(manageInternal.code, 0, text(manageInternal));
+      assert.match(manageInternal.stdout, /let VRRP from [\d.]+ through firewalld zone internal \(permanent\)/);
+      const internalRules = await lab.exec('lb1', 'firewall-cmd --permanent --zone=internal --list-rich-rules; echo @@; firewall-cmd --zone=internal --list-rich-rules');
+      assert.deepEqual(internalRules.stdout.split('@@').map((s) => s.trim()), [rich, rich], internalRules.stdout);
+      const settled = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(settled.code, 0, text(settled));
+      assert.doesNotMatch(settled.stdout, /let VRRP/);
     });
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostFacts } from '../../src/facts/index.js';
-import { FIREWALLD_ZONE } from '../../src/firewall/firewalld.js';
+import { FIREWALLD_ZONES } from '../../src/firewall/firewalld.js';
 import { IPTABLES_RULES } from '../../src/firewall/iptables.js';
 import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
 import { UFW_STATUS } from '../../src/firewall/ufw.js';
@@ -32,7 +32,7 @@ const MANAGED = (peers: string) => `\t\tip protocol 112 ip saddr ${peers.include
 
 const facts = (nft: string): HostFacts =>
   ({ os: { id: 'debian', versionId: '12', family: 'debian' }, packages: {}, units: {}, files: {}, addresses: {}, keepalived: null, unless: {}, output: { [NFT_RULESET]: nft } }) as HostFacts;
-const want = (mode: 'manage' | 'check' | 'off', peers = ['10.0.0.12']) => ({ kind: 'firewall', task: 'fw', node: 'lb1', mode, peers });
+const want = (mode: 'manage' | 'check' | 'off', peers = ['10.0.0.12']) => ({ kind: 'firewall', task: 'fw', node: 'lb1', mode, peers, interfaces: ['eth0'] });
 const ctx = { notified: new Map<string, string>(), backupSuffix: '.bak', runId: 'R', secrets: [] };
 const plan = (mode: 'manage' | 'check' | 'off', nft: string, peers?: string[]) => firewallKind.plan!(want(mode, peers), facts(nft), ctx);
 
@@ -165,17 +165,20 @@ describe('firewall: ufw', () => {
   });
 });
 
-const zone = (rich: string, protocols = '') => `zone: public
-public
-  target: default
+// One zone as `firewall-cmd --list-all-zones` prints it (firewalld 1.3: no "(active)" after the name).
+const zone = (rich: string, protocols = '', name = 'public', more = '') => `${name}
+  target: ${name === 'trusted' ? 'ACCEPT' : 'default'}
+  interfaces: ${/interfaces: (\S+)/.exec(more)?.[1] ?? ''}
+  sources: ${/sources: (\S+)/.exec(more)?.[1] ?? ''}
   services: dhcpv6-client ssh
   protocols: ${protocols}
   rich rules: 
-${rich}`;
+${rich}
+`;
 
 describe('firewall: firewalld', () => {
   const fwd = (runtime: string, permanent: string, mode: 'manage' | 'check' = 'manage') =>
-    firewallKind.plan!(want(mode), withOutput({ [FIREWALL_MANAGER]: 'firewalld\n', [FIREWALLD_ZONE]: `${runtime}\n@@permanent\n${permanent}`, [NFT_RULESET]: ruleset(DROP_VRRP) }), ctx);
+    firewallKind.plan!(want(mode), withOutput({ [FIREWALL_MANAGER]: 'firewalld\n', [FIREWALLD_ZONES]: `default zone: public\n${runtime}\n@@permanent\n${permanent}`, [NFT_RULESET]: ruleset(DROP_VRRP) }), ctx);
   const RICH = '\trule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept';
   it('check names the zone and the firewall-cmd commands; manage adds the rich rule permanent and runtime', () => {
     const c = fwd(zone(''), zone(''), 'check');
@@ -192,6 +195,24 @@ describe('firewall: firewalld', () => {
     assert.match(fwd(zone(RICH), zone(''), 'check').blocker!, /until its next reload only/);
     assert.deepEqual(fwd(zone(RICH), zone(RICH)).actions, ['none']);
     assert.deepEqual(fwd(zone('', 'vrrp'), zone('', 'vrrp')).actions, ['none']);
+  });
+  it("VRRP is judged in the zone that sees it: the peer's source zone, else the interface's zone, else the default", () => {
+    const internal = (rich = '', more = 'interfaces: eth0') => zone('', '', 'public') + zone(rich, '', 'internal', more);
+    // eth0 in zone internal: the rule goes there, not into the default zone.
+    assert.deepEqual(fwd(internal(), internal()).steps.map((s) => s.command), [
+      `firewall-cmd --permanent --zone=internal '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`,
+      `firewall-cmd --zone=internal '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`,
+    ]);
+    assert.deepEqual(fwd(internal(RICH), internal(RICH)).actions, ['none'], 'a rule in the default zone is not needed then');
+    // eth0 in zone trusted (target ACCEPT): nothing to do, although the default zone drops VRRP.
+    const trusted = zone('', '', 'public') + zone('', '', 'trusted', 'interfaces: eth0');
+    assert.deepEqual(fwd(trusted, trusted).actions, ['none']);
+    // The peer's network bound to zone internal wins over the interface's zone.
+    const bySource = zone('', '', 'public', 'interfaces: eth0') + zone('', '', 'internal', 'sources: 10.0.0.0/24');
+    assert.match(fwd(bySource, bySource, 'check').blocker!, /firewalld zone internal drops VRRP from 10\.0\.0\.12/);
+    // Another interface's zone does not count.
+    const other = internal('', 'interfaces: eth1');
+    assert.match(fwd(other, other, 'check').blocker!, /firewalld zone public drops VRRP/);
   });
 });
 
