@@ -11,6 +11,8 @@ import { maskSecrets } from '../mask.js';
 import { DEFAULT_KEEP_BACKUPS, lastRun, listBackups, type Backup } from '../ops/backups.js';
 import { describeUnitAction, restoreNode, ROLLBACK_SUFFIX, RollbackError } from '../ops/rollback.js';
 import { mapLimit } from '../ssh/pool.js';
+import { DRAINED_CONFIG_LINE } from '../plan/drain.js';
+import { quote } from '../shell/quote.js';
 
 interface RollbackFlags {
   node?: string;
@@ -55,6 +57,7 @@ async function restore(session: Session, flags: RollbackFlags, signal: AbortSign
         `on ${order.map((n) => `${n.node}${n.holds.length ? ' (holds a VIP: last)' : ''}`).join(', ')}\n`,
     );
 
+    await refuseUndrainingRestore(session, found, stamp);
     const done: string[] = [];
     for (const [k, n] of order.entries()) {
       if (signal.aborted) throw new RollbackError(`interrupted; already rolled back: ${done.join(', ') || 'none'}; not touched: ${order.slice(k).map((x) => x.node).join(', ')}`);
@@ -79,6 +82,25 @@ async function restore(session: Session, flags: RollbackFlags, signal: AbortSign
         throw new RollbackError(mask(`${(e as Error).message}${tail}`));
       }
     }
+  }
+}
+
+/**
+ * A drained node keeps its drain mark through a rollback (the mark is not a file an apply replaces):
+ * restoring a keepalived.conf written before the drain would give the node its VIPs back while every
+ * other command still takes it for drained. Refused before anything is restored.
+ */
+async function refuseUndrainingRestore(session: Session, found: Map<string, Backup[]>, stamp: string): Promise<void> {
+  const config = DEFAULTS.keepalived.config_path;
+  for (const [node, f] of session.facts) {
+    const backup = f.drained && found.get(node)?.find((b) => b.stamp === stamp && b.of === config);
+    if (!backup) continue;
+    const r = await session.conns.get(node)!.exec(`grep -q -F -- ${quote(DRAINED_CONFIG_LINE)} ${quote(backup.path)}`, { check: false });
+    if (r.code === 0) continue;
+    throw new KadeployError(
+      `${node} is drained (since ${f.drained!.since}), but its keepalived.conf from the apply of ${stamp} is not: restoring it would give ${node} ` +
+        `its VIPs back while it is marked drained. Run \`kadeploy undrain\` first, or leave ${node} out (--limit). Nothing was restored.`,
+    );
   }
 }
 

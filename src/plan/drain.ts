@@ -22,6 +22,9 @@ export const drainMarkerText = (mark: DrainMark): string =>
   '# while another node can. Every apply keeps it so; `kadeploy undrain INVENTORY NODE` restores it.\n' +
   `since ${mark.since}\nby ${mark.by}\n`;
 
+/** The line keepalived.conf.njk writes in each instance of a drained node (a rollback looks for it in backups). */
+export const DRAINED_CONFIG_LINE = '# drained by kadeploy';
+
 /** The marker, if present (undefined: the node is not drained). */
 export const drainedFact: Fact<DrainMark | undefined> = {
   name: 'drained',

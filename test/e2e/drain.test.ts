@@ -112,6 +112,15 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       assert.match(both.stderr, new RegExp(`drain ${lb2}: every other node running VI_1 \\(${lb1}\\) is drained.*Nothing was changed`, 's'));
       assert.notEqual((await lab.exec(lb2, `test -e ${MARKER}`)).code, 0, 'lb2 not marked');
 
+      // rollback would restore lb1's keepalived.conf from before the drain (the drain's backup) while the
+      // mark stays: refused, nothing restored, the VIP stays on lb2.
+      const drainedConf = (await lab.exec(lb1, 'cat /etc/keepalived/keepalived.conf')).stdout;
+      const rollback = await kadeploy(['rollback', inv]);
+      assert.notEqual(rollback.code, 0, rollback.stdout + rollback.stderr);
+      assert.match(rollback.stderr, new RegExp(`${lb1} is drained \\(since .*restoring it would give ${lb1} its VIPs back.*Nothing was restored`, 's'));
+      assert.equal((await lab.exec(lb1, 'cat /etc/keepalived/keepalived.conf')).stdout, drainedConf, 'keepalived.conf unchanged');
+      assert.deepEqual(await vipHolders(lab), [lb2]);
+
       // Undrain killed by SIGTERM after keepalived.conf is written, before the reload: rolled back, still drained.
       const child = await spawnHeld(lab, lb1, ['undrain', inv, lb1], 'undrain');
       child.kill('SIGTERM');
