@@ -18,31 +18,41 @@ import { wholeNumber } from './numbers.js';
 interface DrainFlags {
   probePort: number;
   playbook?: string;
+  json?: boolean;
 }
+
+/** Where one of the node's VIPs ended, and whether HAProxy answered through it (absent: not probed). */
+interface Placement {
+  vip: string;
+  holder: string;
+  http?: true;
+}
+
+const describePlacement = (p: Placement, port: number) => `VIP ${p.vip} on ${p.holder}${p.http ? `, HTTP ${p.vip}:${port} answers` : ''}`;
 
 const writeMarker = (mark: DrainMark) =>
   `umask 022 && mkdir -p -- /etc/keepalived && printf '%s' ${quote(drainMarkerText(mark))} > ${quote(`${DRAIN_MARKER}.tmp`)} && mv -f -- ${quote(`${DRAIN_MARKER}.tmp`)} ${quote(DRAIN_MARKER)}`;
 const removeMarker = `rm -f -- ${quote(DRAIN_MARKER)}`;
 
 /** Each VIP of the node on exactly one node (after drain: another one), HAProxy answering through it. */
-async function confirmPlacement(session: Session, node: string, drain: boolean, probePort: number, signal: AbortSignal): Promise<string[]> {
+async function confirmPlacement(session: Session, node: string, drain: boolean, probePort: number, signal: AbortSignal): Promise<Placement[]> {
   const { cluster, conns } = session;
   const vips = vipsOf(cluster.nodes.find((n) => n.name === node)!);
-  const report: string[] = [];
+  const report: Placement[] = [];
   const placements = (await readPlacement(cluster.nodes, cluster.vrrpScripts, conns)).filter((p) => vips.includes(p.vip));
   for (const p of placements) {
     if (p.holders.length !== 1 || (drain && p.holders[0] === node)) {
       const want = drain ? `one node other than ${node} (the drain mark stays: run drain again, or undrain)` : 'one node';
       throw new KadeployError(`${drain ? 'drain' : 'undrain'} ${node}: VIP ${p.vip} is on ${p.holders.join(' and ') || 'no node'}, expected on ${want}`);
     }
-    let line = `VIP ${p.vip} on ${p.holders[0]}`;
+    const placed: Placement = { vip: p.vip, holder: p.holders[0]! };
     if (probePort) {
       const answer = await probeUntilAnswered(p.vip, probePort, performance.now() + 10_000, () => true, signal);
       if (signal.aborted) throw new ApplyInterrupted(`interrupted while probing ${p.vip} through HAProxy; ${node} is ${drain ? 'drained' : 'undrained'}`);
       if (!answer) throw new KadeployError(`${drain ? 'drain' : 'undrain'} ${node}: VIP ${p.vip} is on ${p.holders[0]} but nothing answers HTTP on ${p.vip}:${probePort} (is HAProxy running there?)`);
-      line += `, HTTP ${p.vip}:${probePort} answers`;
+      placed.http = true;
     }
-    report.push(line);
+    report.push(placed);
   }
   return report;
 }
@@ -61,26 +71,34 @@ async function run(file: string, node: string, drain: boolean, flags: DrainFlags
         const why = drainRefusal(cluster, node, others, plan.nodes.find((n) => n.node === node)?.holds);
         if (why) throw new KadeployError(`drain ${node}: ${why}. Nothing was changed.`);
       } else if (!was) {
-        process.stdout.write(`${node} is not drained: nothing to do\n`);
+        process.stdout.write(flags.json ? `${JSON.stringify({ node, drained: false, changed: false, placements: [] }, null, 2)}\n` : `${node} is not drained: nothing to do\n`);
         return;
       }
-      process.stdout.write(formatPlan(plan, cluster.secrets, { color: false }));
+      if (!flags.json) process.stdout.write(formatPlan(plan, cluster.secrets, { color: false }));
       // The mark first: from here on every run (apply too) plans the node as this command wants it.
       const conn = session.conns.get(node)!;
       const mark = { since: new Date().toISOString(), by: `kadeploy drain ${file} ${node} (${userInfo().username}@${hostname()})` };
       if (drain && !was) await conn.exec(writeMarker(mark));
       if (!drain) await conn.exec(removeMarker);
-      const renderer = process.stdout.isTTY ? 'default' : 'simple';
+      const renderer = flags.json ? 'silent' : process.stdout.isTTY ? 'default' : 'simple';
       const addresses = [...facts].map(([n, f]) => ({ node: n, addrs: f.addresses }));
       const { recaps, error } = await executePlan(plan, { conns: session.conns, secrets: cluster.secrets, forks: cluster.forks, renderer, signal, addresses });
-      process.stdout.write(formatRecap(recaps));
+      if (!flags.json) process.stdout.write(formatRecap(recaps));
       if (error) {
         // The node's files were put back: put its mark back as it was, so mark and config agree.
         // Should this fail too, the mark wins: the next drain, undrain or apply converges to it.
         await conn.exec(was ? writeMarker(was) : removeMarker, { check: false }).catch(() => undefined);
         throw error;
       }
-      const placed = (await confirmPlacement(session, node, drain, flags.probePort, signal)).join('; ') || 'it runs no VIP';
+      const placements = await confirmPlacement(session, node, drain, flags.probePort, signal);
+      if (flags.json) {
+        // Changed: a step ran, or the mark came or went (drain of a drained node only re-checks).
+        const changed = recaps.some((r) => r.changed > 0) || drain !== Boolean(was);
+        const since = drain ? (was || mark) : undefined;
+        process.stdout.write(`${JSON.stringify({ node, drained: drain, ...since, changed, placements, recap: recaps }, null, 2)}\n`);
+        return;
+      }
+      const placed = placements.map((p) => describePlacement(p, flags.probePort)).join('; ') || 'it runs no VIP';
       process.stdout.write(drain ? `${node} drained (${DRAIN_MARKER}): ${placed}\n` : `${node} undrained, configured priorities restored: ${placed}\n`);
     },
     () => process.stderr.write(`\nkadeploy: interrupt: finishing the current step, putting ${node} back as it was…\n`),
@@ -100,6 +118,7 @@ export function registerDrain(program: Command): void {
       .argument('<node>', drain ? 'the node to drain' : 'the drained node')
       .option('--playbook <file>', 'run this playbook instead of playbooks/keepalived.yaml')
       .option('--probe-port <port>', 'HAProxy port probed through each VIP of the node at the end (0: no probe)', wholeNumber(0, 65535), 80)
+      .option('--json', 'print the outcome as JSON (node, drained, since/by, changed, where each VIP ended, the recap) instead of the plan and recap')
       .addHelpText(
         'after',
         drain

@@ -144,13 +144,20 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       assert.equal(after.code, 0, `converged after undrain\n${after.stdout}${after.stderr}`);
       expectOk(await kadeploy(['verify', inv]), 'verify after undrain');
 
-      // Draining a node that holds no VIP marks it all the same; the VIP does not move.
-      const { result: spare, seen: seenSpare } = await holdersDuring(lab, () => probed(lab, 'drain of the backup', () => kadeploy(['drain', inv, lb2])));
+      // Draining a node that holds no VIP marks it all the same; the VIP does not move. (--json: the
+      // outcome for scripts.)
+      const { result: spare, seen: seenSpare } = await holdersDuring(lab, () => probed(lab, 'drain of the backup', () => kadeploy(['drain', inv, lb2, '--json'])));
       expectOk(spare, 'drain lb2');
       assert.deepEqual([...seenSpare], [lb1], 'the VIP stays on lb1');
+      const out = JSON.parse(spare.stdout) as { node: string; drained: boolean; since: string; changed: boolean; placements: Array<{ vip: string; holder: string; http?: boolean }> };
+      assert.deepEqual([out.node, out.drained, out.changed, typeof out.since], [lb2, true, true, 'string']);
+      assert.deepEqual(out.placements, [{ vip: lab.vip, holder: lb1, http: true }]);
       assert.match((await lab.exec(lb2, 'cat /etc/keepalived/keepalived.conf')).stdout, /priority 1\n/);
       expectOk(await kadeploy(['verify', inv]), 'verify with the backup drained');
-      expectOk(await kadeploy(['undrain', inv, lb2]), 'undrain lb2');
+      const undrainJson = await kadeploy(['undrain', inv, lb2, '--json']);
+      expectOk(undrainJson, 'undrain lb2');
+      assert.deepEqual(JSON.parse(undrainJson.stdout).drained, false);
+      assert.equal(JSON.parse((await kadeploy(['undrain', inv, lb2, '--json'])).stdout).changed, false, 'undrain of a node not drained: nothing changed');
       assert.deepEqual(await vipHolders(lab), [lb1]);
     });
   });
