@@ -81,6 +81,20 @@ describe('drain and undrain on a 2-node lab', { timeout: 900_000 }, () => {
       assert.deepEqual(await vipHolders(lab), [lb1]);
       assert.equal((await kadeploy(['apply', inv, '--dry-run', '--detailed-exitcode'])).code, 0, 'consistent: nothing to change');
 
+      // Drain killed (SIGKILL: no chance to put anything back) between writing keepalived.conf and the
+      // reload: lb1 keeps working on its old config, the mark wins, and the next apply converges to it.
+      const killed = await spawnHeld(lab, lb1, ['drain', inv, lb1], 'drain');
+      killed.kill('SIGKILL');
+      await new Promise((r) => killed.once('exit', r));
+      await lab.exec(lb1, `rm -f ${HOLD}`);
+      assert.equal((await lab.exec(lb1, 'systemctl is-active keepalived')).stdout.trim(), 'active', 'lb1 still working');
+      assert.equal((await lab.exec(lb1, `test -e ${MARKER}`)).code, 0, 'the mark stays');
+      expectOk(await kadeploy(['apply', inv]), 'apply after the killed drain');
+      await waitHolder(lab, lb2, 'after the apply converging to the drain');
+      assert.equal((await kadeploy(['apply', inv, '--dry-run', '--detailed-exitcode'])).code, 0, 'converged: nothing to change');
+      expectOk(await kadeploy(['undrain', inv, lb1]), 'undrain after the killed drain');
+      await waitHolder(lab, lb1, 'after that undrain');
+
       const drain = await probed(lab, 'drain of the holder', () => kadeploy(['drain', inv, lb1]));
       expectOk(drain, 'drain lb1');
       assert.match(drain.stdout, new RegExp(`${lb1} drained .*VIP ${lab.vip.replace(/\./g, '\\.')} on ${lb2}, HTTP .* answers`));
