@@ -38,6 +38,8 @@ export interface ExecuteOptions {
   addresses?: Array<{ node: string; addrs: AddressesFact }>;
   /** --timings: each step and the VIP check are recorded here. */
   timings?: Timings;
+  /** Each step a node starts and each output line it prints (a fleet's own progress; listr2 shows them otherwise). */
+  onProgress?: (node: string, text: string, kind: 'step' | 'line') => void;
 }
 
 const withNode = (node: string, message: string) => (message.startsWith(`${node}: `) ? message : `${node}: ${message}`);
@@ -83,7 +85,12 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
           );
         }
         progress?.(step.title);
-        const onLine = progress && ((line: string) => progress(mask(`${step.title}: ${line}`)));
+        opts.onProgress?.(node, step.title, 'step');
+        const onLine = (progress || opts.onProgress) && ((line: string) => {
+          const text = mask(`${step.title}: ${line}`);
+          progress?.(text);
+          opts.onProgress?.(node, text, 'line');
+        });
         await timed(opts.timings, `${node}: ${step.title}`, () => runStep(node, conn, step, onLine));
         done.push(step);
       }

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { wholeNumber } from './numbers.js';
 import { executePlan, formatRecap, type NodeRecap } from '../apply/execute.js';
+import { fleetProgress } from '../apply/fleet-progress.js';
 import { clusterHeading, eachCluster, fleetForks, isFleet, throwIfFailed } from '../apply/fleet.js';
 import { onlyScope, openSession, printWarnings, scopesOf, withSession, type Scope, type Session, type SessionOptions } from '../apply/session.js';
 import { KadeployError } from '../errors.js';
@@ -115,21 +116,34 @@ async function run(file: string | undefined, flags: ApplyFlags, dryRun: boolean)
  */
 async function runFleet(opts: SessionOptions, scopes: Scope[], flags: ApplyFlags, dryRun: boolean): Promise<void> {
   const style = { color: colorOf(flags), commands: flags.commands };
-  const runs = await eachCluster(scopes, fleetForks(opts, scopes), (scope, forks) =>
-    withSession(
+  const progress = dryRun || flags.json ? undefined : fleetProgress(scopes.length);
+  const runs = await eachCluster(scopes, fleetForks(opts, scopes), (scope, forks) => {
+    const name = scope.cluster.name;
+    const run = withSession(
       () => openSession({ ...opts, forks }, scope),
       async (session, signal) => {
         for (const s of session.skipped) process.stderr.write(`kadeploy: warning: cluster ${scope.cluster.name}: skipped unreachable node ${s}\n`);
         printWarnings(session.warnings);
         const { plan, cluster } = session;
-        if (!flags.json) process.stdout.write(clusterHeading(cluster.name) + formatPlan(plan, cluster.secrets, style));
+        if (!flags.json) {
+          progress?.end(); // the status line, if any, is drawn again by the next step
+          process.stdout.write(clusterHeading(cluster.name) + formatPlan(plan, cluster.secrets, style));
+        }
         if (dryRun) return { plan, recaps: [] as NodeRecap[] };
         if (!flags.skipPreflight) await preflightFirstDeploys([cluster], session, forks);
-        return { plan, ...(await executePlan(plan, { conns: session.conns, secrets: cluster.secrets, forks, renderer: 'silent', signal, timings: session.timings })) };
+        const onProgress = progress && ((node: string, text: string, kind: 'step' | 'line') => progress.step(name, node, text, kind));
+        return { plan, ...(await executePlan(plan, { conns: session.conns, secrets: cluster.secrets, forks, renderer: 'silent', signal, timings: session.timings, onProgress })) };
       },
       interrupted,
-    ),
-  );
+    );
+    // Reported as each cluster ends (the recap waits for all of them).
+    run.then(
+      (r) => progress?.done(name, r.error?.message.split('\n')[0]),
+      (e: Error) => progress?.done(name, String(e.message ?? e).split('\n')[0]),
+    );
+    return run;
+  });
+  progress?.end();
   // A failed step is the cluster's failure (its recap says what was rolled back).
   const results = runs.map((r) => (r.value?.error ? { ...r, error: r.value.error } : r));
   const recapsOf = (r: (typeof results)[number]) => r.value?.recaps ?? [];
