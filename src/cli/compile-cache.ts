@@ -70,10 +70,20 @@ export function requireCached(file: string, cacheFile: string | undefined): Cach
 // flags, the source's length) but not its contents, and aborts the process on a damaged one.
 const DIGEST = 20;
 
-/** The V8 data of `cacheFile` if it is there and intact. */
+/**
+ * Whether `path` is ours alone. The cache is code this process runs: a file another user wrote (say,
+ * `sudo kadeploy` keeping a user's HOME) or one in a directory others can write is never used.
+ */
+function ownedByUs(path: string): boolean {
+  const st = statSync(path);
+  return process.getuid === undefined || (st.uid === process.getuid() && (st.mode & 0o022) === 0);
+}
+
+/** The V8 data of `cacheFile` if it is there, ours and intact. */
 function readCache(cacheFile: string): Buffer | undefined {
   let file: Buffer;
   try {
+    if (!ownedByUs(dirname(cacheFile)) || !ownedByUs(cacheFile)) return undefined;
     file = readFileSync(cacheFile);
   } catch {
     return undefined; // none yet
@@ -87,6 +97,7 @@ function writeCache(cacheFile: string, data: Buffer): void {
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
+    if (!ownedByUs(dirname(cacheFile))) return;
     writeFileSync(tmp, Buffer.concat([createHash('sha1').update(data).digest(), data]), { mode: 0o600 });
     renameSync(tmp, cacheFile);
     removeStale(cacheFile);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -93,6 +93,28 @@ describe('compile cache', () => {
     assert.equal(run(VALIDATE).status, 0);
     const now = only('validate');
     assert.notEqual(now, old);
+  });
+
+  it("a cache another user wrote, or in a directory others can write, is never used (it is code we would run)", { skip: process.getuid?.() !== 0 && 'needs root (chown)' }, () => {
+    const plain = run(VALIDATE, { KADEPLOY_NO_COMPILE_CACHE: '1' });
+    run(VALIDATE);
+    const file = only('validate');
+    chownSync(file, 65534, 65534);
+    assert.deepEqual(run(VALIDATE), plain);
+    assert.equal(statSync(file).uid, 0, 'replaced by a cache of our own');
+    chmodSync(cache, 0o777);
+    try {
+      // A foreign cache would be rejected and rewritten, were it read: untouched, it was not.
+      const other = new Script('(function () { return 1; })').createCachedData();
+      const foreign = Buffer.concat([createHash('sha1').update(other).digest(), other]);
+      writeFileSync(file, foreign);
+      assert.deepEqual(run(VALIDATE), plain);
+      assert.deepEqual(readFileSync(file), foreign);
+      assert.deepEqual(run(['lab', '--help']), run(['lab', '--help'], { KADEPLOY_NO_COMPILE_CACHE: '1' }));
+      assert.equal(files().filter((f) => f.includes('-lab-')).length, 0, 'nothing written into a directory others can write');
+    } finally {
+      chmodSync(cache, 0o700);
+    }
   });
 
   it('an unwritable cache directory never fails a command', () => {
