@@ -45,7 +45,7 @@ await build({
 });
 // main.ts's `#!` line: the bundle is compiled inside a function wrapper, where it is a syntax error.
 // And ASCII only, so that src/cli/compile-cache.ts can read it as latin1 (a copy of the bytes; as
-// UTF-8 a 2.7 MB file took ~15 ms to decode): esbuild escapes non-ASCII characters in code, not in
+// UTF-8, 2.7 MB took ~10 ms to decode): esbuild escapes non-ASCII characters in code, not in
 // the comments it keeps, which are all there is to rewrite (checked).
 const bundled = readFileSync(`${OUT}/kadeploy.cjs`, 'utf8')
   .replace(/^#!/, '//')
