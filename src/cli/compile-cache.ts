@@ -110,11 +110,12 @@ function writeCache(cacheFile: string, data: Buffer): void {
   }
 }
 
-/** Earlier caches of the same bundle and command (an older build or Node): never read again. */
+/** The caches of an earlier build of the same bundle (or another Node), for every command: never read again. */
 function removeStale(cacheFile: string): void {
   const name = basename(cacheFile);
-  const prefix = name.slice(0, name.lastIndexOf('-') + 1);
+  const where = name.slice(0, name.indexOf('-') + 1);
+  const stamp = name.slice(name.lastIndexOf('-'));
   for (const f of readdirSync(dirname(cacheFile))) {
-    if (f !== name && f.startsWith(prefix) && f.endsWith('.v8cache')) unlinkSync(join(dirname(cacheFile), f));
+    if (f.startsWith(where) && f.endsWith('.v8cache') && !f.endsWith(stamp)) unlinkSync(join(dirname(cacheFile), f));
   }
 }

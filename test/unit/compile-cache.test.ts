@@ -84,8 +84,9 @@ describe('compile cache', () => {
     }
   });
 
-  it('a new build of the bundle gets a new cache, and the old one is removed', () => {
+  it("a new build of the bundle gets a new cache, and the old build's caches are removed", () => {
     run(VALIDATE);
+    run(['schema']);
     const old = only('validate');
     const bundle = join(dir, 'dist', 'cli', 'kadeploy.cjs');
     const later = new Date(statSync(bundle).mtimeMs + 60_000);
@@ -93,6 +94,7 @@ describe('compile cache', () => {
     assert.equal(run(VALIDATE).status, 0);
     const now = only('validate');
     assert.notEqual(now, old);
+    assert.deepEqual(files(), [now.slice(cache.length + 1)], 'the old schema cache is gone too');
   });
 
   it("a cache another user wrote, or in a directory others can write, is never used (it is code we would run)", { skip: process.getuid?.() !== 0 && 'needs root (chown)' }, () => {
