@@ -14,7 +14,7 @@
 //   BENCH_FORKS_SWEEP=10  other kadeploy --forks values timed at 100 hosts ('' for none)
 //   BENCH_PROFILE=1       when a target is missed, profile one run with node --cpu-prof
 //   BENCH_CLI=path        the kadeploy CLI to time (default: dist/cli/main.js of this tree)
-//   BENCH_STARTUP_RUNS=10 interleaved runs of `node -e 0` and `kadeploy validate` (start-up); BENCH_SKIP_STARTUP=1 skips them
+//   BENCH_STARTUP_RUNS=10 interleaved runs of `node -e 0` and `kadeploy validate` with and without its compile cache (start-up); BENCH_SKIP_STARTUP=1 skips them
 //   BENCH_DRILLS=10       failover drills per profile (default, failover: fast) on the 2-node lab; 0 skips them
 //   BENCH_QUICK=1         fewer runs (about half the time): 3 / 1 / 1 runs, scale runs 2, no forks sweep
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -87,9 +87,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 // ---------------------------------------------------------------- helpers
 
-function kadeploy(args: string[], extra: { cpuProf?: string } = {}): Promise<Sample> {
+function kadeploy(args: string[], extra: { cpuProf?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
   const node = extra.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${extra.cpuProf}`] : [];
-  return measure(process.execPath, [...node, CLI, ...args], { env: KADEPLOY_ENV, timeoutMs: 900_000 });
+  return measure(process.execPath, [...node, CLI, ...args], { env: { ...KADEPLOY_ENV, ...extra.env }, timeoutMs: 900_000 });
 }
 
 function expect(s: Sample, ok: (s: Sample) => boolean, what: string): Sample {
@@ -128,16 +128,21 @@ const mib = (x: number) => (x > 0 ? x.toFixed(0) : '-');
 interface Startup {
   node: Sample[];
   validate: Sample[];
+  /** validate without the compile cache (KADEPLOY_NO_COMPILE_CACHE=1): what a command's very first run costs. */
+  uncached: Sample[];
 }
 
 /** `kadeploy validate` against `node -e 0`, interleaved run by run (no lab, no SSH). */
 async function startupPart(): Promise<Startup> {
-  const r: Startup = { node: [], validate: [] };
+  const r: Startup = { node: [], validate: [], uncached: [] };
   const inventory = join(ROOT, 'inventories', 'doc-two-nodes.yaml');
-  log(`start-up: ${CFG.startupRuns} x node -e 0 and kadeploy validate (interleaved)`);
+  log(`start-up: ${CFG.startupRuns} x node -e 0 and kadeploy validate with and without its compile cache (interleaved)`);
+  // Untimed, like the lab part's warm-ups: writes the compile cache as a user's first run would.
+  expect(await kadeploy(['validate', inventory]), exit0, 'kadeploy validate (warm-up)');
   for (let k = 0; k < CFG.startupRuns; k++) {
     r.node.push(expect(await measure(process.execPath, ['-e', '0']), exit0, 'node -e 0'));
     r.validate.push(expect(await kadeploy(['validate', inventory]), exit0, 'kadeploy validate'));
+    r.uncached.push(expect(await kadeploy(['validate', inventory], { env: { KADEPLOY_NO_COMPILE_CACHE: '1' } }), exit0, 'kadeploy validate, no compile cache'));
   }
   return r;
 }
@@ -591,6 +596,7 @@ async function main(): Promise<void> {
       table(['command', 'wall s', 'CPU s', 'peak MB'], [
         ['node -e 0', triple(wall(startup.node)), triple(cpu(startup.node)), mib(peakRssMiB(startup.node))],
         ['kadeploy validate inventories/doc-two-nodes.yaml', triple(wall(startup.validate)), triple(cpu(startup.validate)), mib(peakRssMiB(startup.validate))],
+        ['the same, no compile cache (a first run)', triple(wall(startup.uncached)), triple(cpu(startup.uncached)), mib(peakRssMiB(startup.uncached))],
       ]),
       '',
     );

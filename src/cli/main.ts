@@ -26,6 +26,9 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register[]>]> = [
   [['lab'], async () => [(await import('./lab.js')).registerLab]],
 ];
 
+/** Every command's name (the start-up code cache is kept per command: src/cli/start.ts). */
+export const COMMAND_NAMES: readonly string[] = COMMANDS.flatMap(([names]) => names);
+
 /** The program with the commands `argv` needs (all of them when `argv` names none we know). */
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('kadeploy')

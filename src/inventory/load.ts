@@ -10,7 +10,7 @@ import { expandFailoverProfile } from './failover-profile.js';
 import { resolveCluster } from './resolve.js';
 import { checkFilePaths } from './paths.js';
 import { checkRules, hint } from './rules.js';
-import { fleetSchema, inventorySchema, type RawFleet, type RawInventory } from './schema.js';
+import { fleetSchema, inventorySchema, PARSE_ONCE, type RawFleet, type RawInventory } from './schema.js';
 import { formatPath, YamlSource, type FieldPath } from './source.js';
 
 /** The largest inventory read: real ones are a few KB; a bigger file is a mistake (or an attack), refused before parsing. */
@@ -95,7 +95,7 @@ export function loadFleet(path: string, env: NodeJS.ProcessEnv = process.env): L
   const misplaced = isFleet ? CLUSTER_ONLY.filter((k) => k in top) : [];
   const misplacedIssues = misplaced.map((k) => issueAt([], `with clusters:, each cluster holds its own ${k} (move it under clusters.NAME.${k})`, 'error', k));
   const schema = isFleet ? fleetSchema : inventorySchema;
-  const parsed = schema.safeParse(isFleet ? Object.fromEntries(Object.entries(top).filter(([k]) => !misplaced.includes(k as never))) : data);
+  const parsed = schema.safeParse(isFleet ? Object.fromEntries(Object.entries(top).filter(([k]) => !misplaced.includes(k as never))) : data, PARSE_ONCE);
   if (!parsed.success || misplacedIssues.length) {
     const issues = parsed.error?.issues.flatMap((i) => schemaIssues(i, data, issueAt, schema)) ?? [];
     throw new InventoryError([...misplacedIssues, ...issues].sort(byLine));

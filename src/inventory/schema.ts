@@ -10,6 +10,13 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  * control or invisible characters (they could hide what runs). */
 const COMMAND = /^[^;&|`$<>"'\\(){}*?![\]~#\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]+$/;
 
+/**
+ * Options of kadeploy's parses (one per run): without zod's fast path, which compiles a parser with
+ * `new Function` for each object schema on first use — more work than one small document saves, and
+ * code that the start-up code cache cannot keep.
+ */
+export const PARSE_ONCE = { jitless: true } as const;
+
 const iface = z.string().regex(IFACE, 'must be an interface name (letters, digits, _ . @ -; at most 15 characters)');
 const name = z.string().regex(NAME, 'must be a name of letters, digits, _ . - (no spaces or shell characters)');
 const command = z

@@ -47,7 +47,7 @@ function parsePlaybook(file: string): Playbook {
   } catch (e) {
     throw new KadeployError(`${file}: cannot read playbook: ${(e as Error).message.split('\n')[0]}`);
   }
-  const r = playbookSchema().safeParse(data);
+  const r = playbookSchema().safeParse(data, { jitless: true }); // as the inventory's (PARSE_ONCE, inventory/schema.ts)
   if (!r.success) {
     const first = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new KadeployError(`${file}: invalid playbook: ${first}`);

@@ -2,7 +2,9 @@
 // the way OpenSSH does. ssh2 only carries them (patches/ssh2-openssh-certificates.mjs); trust is decided here.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+// @ts-expect-error -- ssh2's internal table has no types: the copy this process connects with (in the
+// shipped CLI, the one bundled into dist/cli/kadeploy.cjs from the patched node_modules)
+import ssh2Constants from 'ssh2/lib/protocol/constants.js';
 
 export const CERT_SUFFIX = '-cert-v01@openssh.com';
 
@@ -78,10 +80,9 @@ function sshString(b: Buffer | string): Buffer {
   return Buffer.concat([len, data]);
 }
 
-/** Whether the installed ssh2 carries kadeploy's certificate patch (applied by `npm install`). */
+/** Whether the ssh2 this process connects with carries kadeploy's certificate patch (applied by `npm install`, before a build bundles it). */
 export function ssh2HasCertificates(): boolean {
-  const constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { SUPPORTED_SERVER_HOST_KEY: string[] };
-  return constants.SUPPORTED_SERVER_HOST_KEY.includes(`ssh-ed25519${CERT_SUFFIX}`);
+  return (ssh2Constants as { SUPPORTED_SERVER_HOST_KEY: string[] }).SUPPORTED_SERVER_HOST_KEY.includes(`ssh-ed25519${CERT_SUFFIX}`);
 }
 
 export const SSH2_UNPATCHED = 'the installed ssh2 lacks kadeploy\'s OpenSSH certificate patch: run `npm install` (or `node patches/ssh2-openssh-certificates.mjs`) in kadeploy\'s directory';

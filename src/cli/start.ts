@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// kadeploy's executable (dist/cli/main.js, the package's `bin`): runs the CLI bundle
+// dist/cli/kadeploy.cjs (src/cli/main.ts and its dependencies, built by scripts/bundle.mjs) through
+// a V8 code cache kept per command (src/cli/compile-cache.ts). Only Node's built-ins are loaded here.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheFileFor, compileCacheDir, requireCached } from './compile-cache.js';
+
+const bundle = join(dirname(fileURLToPath(import.meta.url)), 'kadeploy.cjs');
+// The command picks the cache (as main.ts picks the modules to load); `--help` or none: all of them.
+const word = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const key = word === undefined ? 'all' : word;
+let cacheFile: string | undefined;
+const dir = compileCacheDir();
+if (dir && /^[a-z]{1,32}$/.test(key)) {
+  try {
+    cacheFile = cacheFileFor(dir, bundle, key);
+  } catch {
+    // the bundle's stat failed: requireCached reports it
+  }
+}
+const cli = requireCached(bundle, cacheFile);
+// Written once the command is done, with every function it compiled; a mistyped command has none.
+const names = (cli.exports as { COMMAND_NAMES?: readonly string[] }).COMMAND_NAMES ?? [];
+if (key === 'all' || names.includes(key)) process.once('exit', () => cli.save());
