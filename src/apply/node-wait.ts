@@ -70,7 +70,7 @@ export async function waitUntilUp(node: string, first: string, probe: NodeProbe,
     }
     const left = deadline - now();
     if (left <= 0) {
-      const what = readiness === 'booting' ? 'is still booting' : 'did not come back after shutting down';
+      const what = readiness === 'booting' ? 'is still booting' : state === UNREACHABLE ? 'did not come back after shutting down' : 'is still shutting down';
       throw new NodeWaitError(
         `${node} ${what}: seen ${seen.join(' → ')}; waited ${seconds(now() - started)} s (node_wait_timeout: ${opts.timeoutS} s). ` +
           'Nothing was changed on any node; run again once it is up, or raise node_wait_timeout.',

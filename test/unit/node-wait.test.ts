@@ -126,3 +126,10 @@ describe('waitUntilUp', () => {
     );
   });
 });
+
+describe('waitUntilUp: the bound while still shutting down', () => {
+  it('a node still answering `stopping` at the bound: "is still shutting down"', async () => {
+    const n = fakeNode([[0, 'stopping']]);
+    await assert.rejects(waitUntilUp('lb1', 'stopping', n.probe, n.opts(4)), /^NodeWaitError: lb1 is still shutting down: seen systemd: stopping; waited 4 s \(node_wait_timeout: 4 s\)\. Nothing was changed on any node/);
+  });
+});
