@@ -5,14 +5,18 @@
 // reboot, waits for the boot to finish, then deploys (its changes on lb1 come after the boot finished),
 // the VIP ends on lb1 and a re-apply changes nothing. With node_wait_timeout shorter than the shutdown,
 // apply stops with an error naming the node, what it saw and how long it waited, and changes no node.
+// A reboot after changes started on lb1 (the run held between writing keepalived.conf and the reload):
+// the run fails as any lost connection does, its error says lb1 may be rebooting and that the next run
+// converges, and it does.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
 import { startNode, stopNode } from '../../src/lab/index.js';
-import { kadeploy, type CliResult } from '../support/cli.js';
-import { clusterState, waitHolders, withLab, type Lab } from './lab-helper.js';
+import { CLI, kadeploy, type CliResult } from '../support/cli.js';
+import { clusterState, HELD, HOLD, holdingPlaybook, waitHolders, withLab, type Lab } from './lab-helper.js';
 
 const STOP_S = 12;
 const BOOT_S = 15;
@@ -70,7 +74,7 @@ function inventory(lab: Lab, edit: (doc: ReturnType<typeof parseDocument>) => vo
 }
 
 describe('a node rebooting when a run starts', { timeout: 900_000 }, () => {
-  it('apply waits through the shutdown and the boot with progress, then deploys; too short a bound: a clear error, nothing changed', async (t) => {
+  it('apply waits through the shutdown and the boot with progress, then deploys; too short a bound: a clear error, nothing changed; a reboot mid-node: the error says so, the next run converges', async (t) => {
     await withLab(t, { nodes: 2 }, async (lab) => {
       for (const [unit, body] of Object.entries(UNITS)) await out(lab, 'lb1', `cat > /etc/systemd/system/${unit} <<'EOF'\n${body}EOF`);
       await out(lab, 'lb1', 'systemctl daemon-reload && systemctl enable --now kadeploy-test-slow-stop.service && systemctl enable kadeploy-test-slow-boot.service');
@@ -109,11 +113,35 @@ describe('a node rebooting when a run starts', { timeout: 900_000 }, () => {
       await second.done;
       assert.equal(refused.code, 1, text(refused));
       assert.match(refused.stderr, /lb1 is still shutting down: seen systemd: stopping; waited [45] s \(node_wait_timeout: 4 s\)\. Nothing was changed on any node/, text(refused));
-      assert.match(refused.stderr, /^lb1 is shutting down — waiting for it to come back \(0 s of 4 s\)$/m);
+      assert.match(refused.stderr, /^lb1 is shutting down — waiting for it to come back \([01] s of 4 s\)$/m, 'the wait counted from the first read');
       assert.deepEqual(lb2After, before.nodes.lb2, 'lb2 unchanged (and keepalived still running)');
       assert.equal((await clusterState(lab)).nodes.lb1!.sum, before.nodes.lb1!.sum, 'lb1 unchanged');
       assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'the VIP back on lb1');
       t.diagnostic(`bound too short: ${refused.stderr.trim().split('\n').at(-1)}`);
+
+      // Rebooted mid-node, after changes started on it.
+      const changed = inventory(lab, (doc) => doc.setIn(['vrrp_instances', 'VI_1', 'advert_int'], 2), 'changed');
+      await out(lab, 'lb1', `touch ${HOLD}; rm -f ${HELD}`);
+      const run = spawn(process.execPath, [CLI, 'apply', changed, '--playbook', holdingPlaybook()], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      run.stderr.on('data', (d) => (stderr += d));
+      run.stdout.resume();
+      const exited = new Promise<number>((resolve) => run.on('close', (code) => resolve(code ?? -1)));
+      let held = false;
+      for (let i = 0; i < 600 && !held; i++, await sleep(100)) held = (await lab.exec('lb1', `test -e ${HELD}`)).code === 0;
+      assert.ok(held, 'the run is changing lb1 (keepalived.conf written, reload not yet)');
+      await stopNode('lb1', { name: lab.name });
+      const code = await exited;
+      await startNode('lb1', { name: lab.name });
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /^kadeploy: lb1: connection closed[^\n]*\nlb1 may be rebooting or shutting down: once it is up again, run again \(the next run converges/m, stderr);
+      const converged = await kadeploy(['apply', changed]);
+      assert.equal(converged.code, 0, text(converged));
+      const steady = await kadeploy(['apply', changed, '--detailed-exitcode']);
+      assert.equal(steady.code, 0, `converged: nothing left to change\n${text(steady)}`);
+      assert.match(await out(lab, 'lb1', 'grep advert_int /etc/keepalived/keepalived.conf'), /advert_int 2/);
+      assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'the VIP on lb1 after the next run');
+      t.diagnostic(`lost mid-node: ${stderr.trim().split('\n').slice(-2).join(' / ')}`);
     });
   });
 });

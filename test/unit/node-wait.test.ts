@@ -1,9 +1,14 @@
 // The wait for a node booting or shutting down (src/apply/node-wait.ts), on a fake node and clock:
 // what it waits for, what it says while waiting, when it gives up and what the error says.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { NodeWaitError, waitUntilUp, type NodeProbe } from '../../src/apply/node-wait.js';
-import { ApplyInterrupted } from '../../src/errors.js';
+import { ApplyInterrupted, InventoryError } from '../../src/errors.js';
+import { loadFleet } from '../../src/inventory/load.js';
+import { BASE } from '../support/inventory.js';
 import { readinessOf, systemFact } from '../../src/facts/system.js';
 
 /** A node whose state follows a timeline (seconds → state, 'down' = no connection), on a fake clock. */
@@ -131,5 +136,30 @@ describe('waitUntilUp: the bound while still shutting down', () => {
   it('a node still answering `stopping` at the bound: "is still shutting down"', async () => {
     const n = fakeNode([[0, 'stopping']]);
     await assert.rejects(waitUntilUp('lb1', 'stopping', n.probe, n.opts(4)), /^NodeWaitError: lb1 is still shutting down: seen systemd: stopping; waited 4 s \(node_wait_timeout: 4 s\)\. Nothing was changed on any node/);
+  });
+});
+
+describe('node_wait_timeout in the inventory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kadeploy-nodewait-'));
+  const load = (name: string, text: string) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, text);
+    return loadFleet(file).fleet.clusters.map((c) => [c.name, c.nodeWaitTimeoutS]);
+  };
+  it('default 300 s; set at the top', () => {
+    assert.deepEqual(load('default', BASE), [['', 300]]);
+    assert.deepEqual(load('set', `node_wait_timeout: 45\n${BASE}`), [['', 45]]);
+  });
+  it("a fleet: the shared value is inherited, a cluster's own wins", () => {
+    const cluster = (name: string, vrid: number, net: number, own = '') =>
+      `  ${name}:\n${own}    vrrp_instances:\n      VI_1: {virtual_router_id: ${vrid}, virtual_ipaddresses: [10.0.${net}.100/32]}\n` +
+      `    nodes:\n      - {name: ${name}1, address: 10.0.${net}.11/24, state: MASTER, priority: 100}\n`;
+    const fleet = `node_wait_timeout: 60\nclusters:\n${cluster('a', 51, 1)}${cluster('b', 52, 2, '    node_wait_timeout: 0\n')}`;
+    assert.deepEqual(load('fleet', fleet), [['a', 60], ['b', 0]]);
+  });
+  it('out of range: refused naming file, line and field', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, `node_wait_timeout: -1\n${BASE}`);
+    assert.throws(() => loadFleet(file), (e: Error) => e instanceof InventoryError && e.message.includes(`${file}:1:`) && /error: node_wait_timeout: /.test(e.message));
   });
 });
