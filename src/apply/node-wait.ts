@@ -72,7 +72,8 @@ export async function waitUntilUp(node: string, first: string, probe: NodeProbe,
     if (left <= 0) {
       const what = readiness === 'booting' ? 'is still booting' : state === UNREACHABLE ? 'did not come back after shutting down' : 'is still shutting down';
       throw new NodeWaitError(
-        `${node} ${what}: seen ${seen.join(' → ')}; waited ${seconds(now() - started)} s (node_wait_timeout: ${opts.timeoutS} s). ` +
+        `${node} ${what}: seen ${seen.join(' → ')}; waited ${seconds(now() - started)} s (node_wait_timeout: ${opts.timeoutS} s)` +
+          `${readiness === 'booting' ? `; \`systemctl list-jobs\` on ${node} shows what its boot waits for` : ''}. ` +
           'Nothing was changed on any node; run again once it is up, or raise node_wait_timeout.',
       );
     }

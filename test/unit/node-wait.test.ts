@@ -98,7 +98,7 @@ describe('waitUntilUp', () => {
 
   it('still booting at the bound: says so', async () => {
     const n = fakeNode([[0, 'initializing'], [1, 'starting']]);
-    await assert.rejects(waitUntilUp('lb1', 'initializing', n.probe, n.opts(30)), /^NodeWaitError: lb1 is still booting: seen systemd: initializing → systemd: starting; waited 30 s \(node_wait_timeout: 30 s\)/);
+    await assert.rejects(waitUntilUp('lb1', 'initializing', n.probe, n.opts(30)), /^NodeWaitError: lb1 is still booting: seen systemd: initializing → systemd: starting; waited 30 s \(node_wait_timeout: 30 s\); `systemctl list-jobs` on lb1 shows what its boot waits for\. Nothing was changed/);
   });
 
   it('node_wait_timeout 0: no wait at all, the error at once', async () => {
