@@ -7,7 +7,7 @@
 // apply stops with an error naming the node, what it saw and how long it waited, and changes no node.
 // A reboot after changes started on lb1 (the run held between writing keepalived.conf and the reload):
 // the run fails as any lost connection does, its error says lb1 may be rebooting and that the next run
-// converges, and it does.
+// converges, and it does. diff started while lb1 boots (sshd up, systemd `starting`) waits for the boot.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { startNode, stopNode } from '../../src/lab/index.js';
 import { CLI, kadeploy, type CliResult } from '../support/cli.js';
 import { clusterState, HELD, HOLD, holdingPlaybook, waitHolders, withLab, type Lab } from './lab-helper.js';
 
-const STOP_S = 12;
+const STOP_S = 16;
 const BOOT_S = 15;
 const BOOTED = '/run/kadeploy-test-booted';
 const UNITS: Record<string, string> = {
@@ -87,7 +87,9 @@ describe('a node rebooting when a run starts', { timeout: 900_000 }, () => {
       await first.done;
       assert.equal(r.code, 0, text(r));
       const shutting = r.stderr.split('\n').filter((l) => /^lb1 is shutting down — waiting for it to come back \(\d+ s of 300 s\)$/.test(l));
-      assert.ok(shutting.length >= 2, `progress lines while lb1 is away:\n${r.stderr}`);
+      // One line at once, then one per retry at most every 5 s (how many depends on when the run started).
+      assert.ok(shutting.length >= 1, `progress lines while lb1 is away:\n${r.stderr}`);
+      assert.ok(r.stderr.indexOf(shutting[0]!) < r.stderr.search(/^lb1 is still booting/m), 'shutting down, then booting');
       assert.match(r.stderr, /^lb1 is still booting \(systemd: (starting|initializing)\) — waiting up to \d+ s$/m, 'then the boot');
       assert.doesNotMatch(r.stderr, /^lb2 is/m, 'lb2 was up all along');
       const booted = Number(await out(lab, 'lb1', `cat ${BOOTED}`));
@@ -98,6 +100,20 @@ describe('a node rebooting when a run starts', { timeout: 900_000 }, () => {
 
       const again = await kadeploy(['apply', lab.inventoryPath, '--detailed-exitcode']);
       assert.equal(again.code, 0, `re-apply changes nothing\n${text(again)}`);
+
+      // diff (no lock) while lb1 boots: sshd answers, systemd still `starting`.
+      await stopNode('lb1', { name: lab.name });
+      const boot = startNode('lb1', { name: lab.name });
+      boot.catch(() => {});
+      let reachable = false;
+      for (let i = 0; i < 300 && !reachable; i++, await sleep(100)) reachable = (await lab.ssh('lb1', 'true')).code === 0;
+      assert.ok(reachable, 'sshd on lb1 answers');
+      assert.match(await out(lab, 'lb1', "systemctl is-system-running; true"), /^(starting|initializing)$/, 'lb1 still booting');
+      const diff = await kadeploy(['diff', lab.inventoryPath, '--detailed-exitcode']);
+      await boot;
+      assert.equal(diff.code, 0, `nothing to change once lb1 is up\n${text(diff)}`);
+      assert.match(diff.stderr, /^lb1 is still booting \(systemd: (starting|initializing)\) — waiting up to 300 s$/m, text(diff));
+      assert.doesNotMatch(diff.stderr, /shutting down/);
 
       // Too short a bound, with a change pending on both nodes (advert_int): nothing changes anywhere.
       const short = inventory(lab, (doc) => {
