@@ -7,7 +7,7 @@
 // apply stops with an error naming the node, what it saw and how long it waited, and changes no node.
 // A reboot after changes started on lb1 (the run held between writing keepalived.conf and the reload):
 // the run fails as any lost connection does, its error says lb1 may be rebooting and that the next run
-// converges, and it does. diff started while lb1 boots (sshd up, systemd `starting`) waits for the boot.
+// converges, and it does. SIGINT while waiting stops the run at once (exit 130). diff started while lb1 boots (sshd up, systemd `starting`) waits for the boot.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -65,6 +65,15 @@ async function rebootLb1(lab: Lab): Promise<{ done: Promise<void> }> {
   return { done };
 }
 
+/** Start the CLI in the background, its stderr collected (for a signal, or a node rebooted meanwhile). */
+function startCli(args: string[]): { stderr: () => string; exited: Promise<number>; kill(signal: NodeJS.Signals): void } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.resume();
+  return { stderr: () => stderr, exited: new Promise((resolve) => child.on('close', (code) => resolve(code ?? -1))), kill: (signal) => child.kill(signal) };
+}
+
 function inventory(lab: Lab, edit: (doc: ReturnType<typeof parseDocument>) => void, name: string): string {
   const doc = parseDocument(readFileSync(lab.inventoryPath, 'utf8'));
   edit(doc);
@@ -120,10 +129,20 @@ describe('a node rebooting when a run starts', { timeout: 900_000 }, () => {
         doc.set('node_wait_timeout', 4);
         doc.setIn(['vrrp_instances', 'VI_1', 'advert_int'], 2);
       }, 'short-wait');
+      const changed = inventory(lab, (doc) => doc.setIn(['vrrp_instances', 'VI_1', 'advert_int'], 2), 'changed');
       const pending = await kadeploy(['diff', short, '--detailed-exitcode']);
       assert.equal(pending.code, 2, `a change is pending\n${text(pending)}`);
       const before = await clusterState(lab);
       const second = await rebootLb1(lab);
+      // Ctrl-C (SIGINT) while waiting: stops at once, exit 130.
+      const interrupted = startCli(['apply', changed]);
+      for (let i = 0; i < 100 && !interrupted.stderr().includes('shutting down'); i++) await sleep(100);
+      interrupted.kill('SIGINT');
+      const t1 = Date.now();
+      assert.equal(await interrupted.exited, 130, interrupted.stderr());
+      assert.ok(Date.now() - t1 < 3000, 'stopped at once');
+      assert.match(interrupted.stderr(), /^lb1 is shutting down — waiting for it to come back \(\d+ s of 300 s\)$/m, interrupted.stderr());
+      assert.match(interrupted.stderr(), /interrupted while waiting for lb1; nothing was changed on any node/);
       const refused = await kadeploy(['apply', short]);
       const lb2After = (await clusterState(lab)).nodes.lb2;
       await second.done;
@@ -136,19 +155,15 @@ describe('a node rebooting when a run starts', { timeout: 900_000 }, () => {
       t.diagnostic(`bound too short: ${refused.stderr.trim().split('\n').at(-1)}`);
 
       // Rebooted mid-node, after changes started on it.
-      const changed = inventory(lab, (doc) => doc.setIn(['vrrp_instances', 'VI_1', 'advert_int'], 2), 'changed');
       await out(lab, 'lb1', `touch ${HOLD}; rm -f ${HELD}`);
-      const run = spawn(process.execPath, [CLI, 'apply', changed, '--playbook', holdingPlaybook()], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      run.stderr.on('data', (d) => (stderr += d));
-      run.stdout.resume();
-      const exited = new Promise<number>((resolve) => run.on('close', (code) => resolve(code ?? -1)));
+      const run = startCli(['apply', changed, '--playbook', holdingPlaybook()]);
       let held = false;
       for (let i = 0; i < 600 && !held; i++, await sleep(100)) held = (await lab.exec('lb1', `test -e ${HELD}`)).code === 0;
       assert.ok(held, 'the run is changing lb1 (keepalived.conf written, reload not yet)');
       await stopNode('lb1', { name: lab.name });
-      const code = await exited;
+      const code = await run.exited;
       await startNode('lb1', { name: lab.name });
+      const stderr = run.stderr();
       assert.equal(code, 1, stderr);
       assert.match(stderr, /^kadeploy: lb1: connection closed[^\n]*\nlb1 may be rebooting or shutting down: once it is up again, run again \(the next run converges/m, stderr);
       const converged = await kadeploy(['apply', changed]);
