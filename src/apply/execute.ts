@@ -3,7 +3,7 @@
 // the node's steps run so far are undone by the one rollback (ops/rollback.ts restoreNode, the one
 // `kadeploy rollback` uses: validated, atomic, health-checked), and the run stops before the next node.
 import type { ListrTask } from 'listr2';
-import { ApplyError, ApplyInterrupted, KadeployError } from '../errors.js';
+import { ApplyError, ApplyInterrupted, ConnectError, KadeployError } from '../errors.js';
 import { maskSecrets } from '../mask.js';
 import { BACKUP_MARK, type Backup } from '../ops/backups.js';
 import { describeUnitAction, restoreNode } from '../ops/rollback.js';
@@ -103,7 +103,9 @@ export async function executePlan(plan: Plan, opts: ExecuteOptions): Promise<{ r
       // Any failure mid-node (a step, a lost connection, a timeout) puts the node back before stopping.
       const rolled = phase.rollback ? await rollbackNode(node, conn, done, byName.get(node)!.rollback) : undefined;
       if (rolled) recap.rolledBack = mask(`${rolled} (${firstLine(why).slice(node.length + 2)})`);
-      throw new ApplyError(mask(`${why}${rolled ? `; rolled back: ${rolled}` : ''}`));
+      // A connection lost mid-node: most often the node is rebooting or shutting down.
+      const lost = e instanceof ConnectError ? `\n${node} may be rebooting or shutting down: once it is up again, run again (the next run converges; it waits for a node still booting)` : '';
+      throw new ApplyError(mask(`${why}${rolled ? `; rolled back: ${rolled}` : ''}${lost}`));
     }
   };
 

@@ -4,6 +4,7 @@
 // (the node being changed is rolled back), and the locks and connections are always released.
 import { ApplyInterrupted, ConnectError, KadeployError, formatIssue, type Issue } from '../errors.js';
 import { factsCommand, keepalivedVersionOf, type HostFacts } from '../facts/index.js';
+import { readinessOf } from '../facts/system.js';
 import { loadFleet } from '../inventory/load.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { selectFleet, type Selected } from '../inventory/select.js';
@@ -15,6 +16,7 @@ import { loadPlaybook } from '../playbook/playbook.js';
 import { createRenderer } from '../render/render.js';
 import { readsNewestSpellings } from '../render/keepalived-versions.js';
 import { acquireLocks, acquireLocksWith } from './lock.js';
+import { sshProbe, waitUntilUp } from './node-wait.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
@@ -148,25 +150,17 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
   const { loaded, desired, playbook } = rendered;
   let { cluster } = loaded;
 
-  // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
-  let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, loaded));
-  const facts = new Map<string, HostFacts>();
-  const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
-  const reads = new Map(reachable.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));
+  const reads = new Map(cluster.nodes.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));
+  let { c, facts } = await readNodes(opts, loaded, reads);
   try {
-    if (opts.lock) {
-      const { release, outputs } = await timed(t, 'lock + facts', () => acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts), opts.forks ?? cluster.forks));
-      const close = c.close;
-      c = { ...c, close: async () => { await release(); await close(); } };
-      for (const [node, out] of outputs ?? []) facts.set(node, reads.get(node)!.parse(out));
+    // A node booting or shutting down: wait for it (locks and connections given back meanwhile), read again.
+    const waitStarted = Date.now();
+    for (let waiting = notUp(facts); waiting.length; waiting = notUp(facts)) {
+      await c.close();
+      await timed(t, 'wait for booting or rebooting nodes', () => waitForNodes(waiting, cluster, opts, waitStarted));
+      ({ c, facts } = await readNodes(opts, loaded, reads));
     }
-    const rest = reachable.filter((n) => !facts.has(n.name));
-    if (rest.length) {
-      await timed(t, 'facts', () => mapLimit(rest, opts.forks ?? cluster.forks, async (node) => {
-        const read = reads.get(node.name)!;
-        facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
-      }));
-    }
+    const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
     // Rendered again where the facts change it: a drained node (its marker) at its lowered priority,
     // an older keepalived with directives spelled the way it reads them.
     cluster = withDrained(cluster, drainedNodes(facts, opts.drain));
@@ -186,6 +180,58 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
   } catch (e) {
     await c.close();
     throw e;
+  }
+}
+
+/** Connect (and lock, when asked: in the facts' round trip) and read every reachable node's facts. */
+async function readNodes(opts: SessionOptions, scope: Scope, reads: Map<string, ReturnType<typeof factsCommand>>): Promise<{ c: Connected; facts: Map<string, HostFacts> }> {
+  const t = opts.timings;
+  let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, scope));
+  const facts = new Map<string, HostFacts>();
+  const reachable = scope.cluster.nodes.filter((n) => c.conns.has(n.name));
+  try {
+    if (opts.lock) {
+      const { release, outputs } = await timed(t, 'lock + facts', () => acquireLocksWith(lockConns(c.targets, c.conns), (node) => reads.get(node)!.command, lockOptions(opts), opts.forks ?? scope.cluster.forks));
+      const close = c.close;
+      c = { ...c, close: async () => { await release(); await close(); } };
+      for (const [node, out] of outputs ?? []) facts.set(node, reads.get(node)!.parse(out));
+    }
+    const rest = reachable.filter((n) => !facts.has(n.name));
+    if (rest.length) {
+      await timed(t, 'facts', () => mapLimit(rest, opts.forks ?? scope.cluster.forks, async (node) => {
+        const read = reads.get(node.name)!;
+        facts.set(node.name, read.parse((await c.conns.get(node.name)!.exec(read.command, { check: false })).stdout));
+      }));
+    }
+    return { c, facts };
+  } catch (e) {
+    await c.close();
+    throw e;
+  }
+}
+
+/** Nodes whose systemd is not up yet (booting), going down (stopping) or in rescue mode, with that state. */
+const notUp = (facts: Map<string, HostFacts>) => [...facts].filter(([, f]) => readinessOf(f.system) !== 'up').map(([node, f]) => ({ node, state: f.system! }));
+
+/** Wait for each of these nodes (in parallel, over connections of their own) until it is up; progress on stderr. */
+async function waitForNodes(waiting: Array<{ node: string; state: string }>, cluster: Cluster, opts: SessionOptions, startedMs: number): Promise<void> {
+  const pool = new SshPool({ forks: opts.forks ?? cluster.forks });
+  // A signal ends the wait at once (dropping the connections ends a wait on a node too).
+  const abort = new AbortController();
+  const stopListening = onSignals(() => {
+    abort.abort();
+    void pool.closeAll();
+  });
+  try {
+    await Promise.all(waiting.map(({ node, state }) => {
+      const spec = cluster.nodes.find((n) => n.name === node)!;
+      const ssh = opts.acceptNewHostKeys ? { ...spec.ssh, hostKeyPolicy: 'accept-new' as const } : spec.ssh;
+      const progress = (line: string) => process.stderr.write(`${line}\n`);
+      return waitUntilUp(node, state, sshProbe(pool, targetFromSettings(node, ssh)), { timeoutS: cluster.nodeWaitTimeoutS, startedMs, progress, signal: abort.signal });
+    }));
+  } finally {
+    stopListening();
+    await pool.closeAll();
   }
 }
 

@@ -6,6 +6,7 @@ import { osFact, type OsFact } from './os.js';
 import { drainedFact, type DrainMark } from '../plan/drain.js';
 import { packagesFact, type PackagesFact } from './packages.js';
 import { unitsFact, type UnitsFact } from './systemd.js';
+import { systemFact } from './system.js';
 import { upstreamVersion } from '../render/keepalived-versions.js';
 import { quote } from '../shell/quote.js';
 
@@ -27,6 +28,8 @@ export interface HostFacts {
   output?: Record<string, string>;
   /** The node's drain marker (kadeploy drain), when it is drained. */
   drained?: DrainMark;
+  /** `systemctl is-system-running`: running, degraded, starting, stopping… (./system.ts). */
+  system?: string;
 }
 
 /** What a task kind needs read from the node (src/tasks/<kind>.ts says, the registry sums it up). */
@@ -88,7 +91,7 @@ export const keepalivedVersionOf = (f: HostFacts): string | undefined => f.keepa
 
 export function factsFor(needs: FactNeeds[]): Array<Fact<unknown>> {
   const all = (key: keyof FactNeeds) => [...new Set(needs.flatMap((n) => n[key] ?? []))];
-  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output')), drainedFact, candidateFact] as Array<Fact<unknown>>;
+  return [osFact, packagesFact(all('packages')), unitsFact(all('units')), filesFact(all('files')), tempsFact(all('files')), addressesFact, unlessFact(all('unless')), outputFact(all('output')), drainedFact, candidateFact, systemFact] as Array<Fact<unknown>>;
 }
 
 /** The one command (one round trip) that reads these facts, and how to parse its output. */

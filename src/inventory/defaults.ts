@@ -11,6 +11,7 @@ export const DEFAULTS = {
     command_timeout: 300, // seconds; apt installs can be slow
   },
   forks: 10,
+  node_wait_timeout: 300, // seconds a run waits for a node that is booting or rebooting (src/apply/node-wait.ts)
   firewall: 'check' as const,
   global_defs: {
     // keepalived >= 2.0 refuses to run scripts as root without script security ("SECURITY VIOLATION").

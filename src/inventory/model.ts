@@ -188,6 +188,8 @@ export interface Cluster {
   aptProxy?: string;
   /** Seconds an install waits for a busy apt/dpkg lock (default APT_LOCK_TIMEOUT_S). */
   packageLockTimeoutS?: number;
+  /** Seconds a run waits (before any change) for a node that is booting or shutting down. */
+  nodeWaitTimeoutS: number;
   /** VRRP through a node's firewall: `check` (default) fails with the rule to add, `manage` adds it, `off` skips. */
   firewall: 'manage' | 'check' | 'off';
   templatesDir?: string;

@@ -53,6 +53,7 @@ export function resolveCluster(
     forks: inv.forks ?? DEFAULTS.forks,
     aptProxy: inv.apt_proxy,
     packageLockTimeoutS: inv.package_lock_timeout,
+    nodeWaitTimeoutS: inv.node_wait_timeout ?? DEFAULTS.node_wait_timeout,
     firewall: inv.firewall ?? DEFAULTS.firewall,
     templatesDir: inv.templates_dir ? expandPath(inv.templates_dir, baseDir) : undefined,
     vars: inv.vars ?? {},

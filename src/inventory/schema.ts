@@ -259,6 +259,8 @@ export const inventorySchema = z.strictObject({
   apt_proxy: z.url({ protocol: /^https?$/ }).optional(),
   /** Seconds an install waits for apt's and dpkg's locks held by another process (default 180; src/ops/package.ts). */
   package_lock_timeout: z.number().int().min(0).max(3600).optional(),
+  /** Seconds a run waits, before any change, for a node that is booting or shutting down/rebooting (default 300; src/apply/node-wait.ts). */
+  node_wait_timeout: z.number().int().min(0).max(3600).optional(),
   /** Whether kadeploy lets VRRP through an active firewall on the nodes (src/tasks/firewall.ts). */
   firewall: z.enum(['manage', 'check', 'off']).optional(),
   /** A named set of fields for failover speed (src/inventory/failover-profile.ts); fields set here win. */
