@@ -40,6 +40,8 @@ export interface SessionOptions {
   timings?: Timings;
   /** Plan this node as drained (true) or not (false), whatever its marker says: drain and undrain. */
   drain?: { node: string; drained: boolean };
+  /** Called once connected, before the facts (verify starts its advert window there, to overlap them). */
+  onConnected?: (c: Connected) => void;
 }
 
 /** Connected to the nodes (and locked when asked): what `status` needs, no templates, no facts. */
@@ -150,6 +152,7 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
 
   // The locks (apply, rollback) are taken in the facts' round trip: the facts are read under the lock.
   let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, loaded));
+  opts.onConnected?.(c);
   const facts = new Map<string, HostFacts>();
   const reachable = cluster.nodes.filter((n) => c.conns.has(n.name));
   const reads = new Map(reachable.map((n) => [n.name, factsCommand(needsOf(desired.get(n.name)!))]));

@@ -56,8 +56,9 @@ export function heardFrom(w: AdvertWindow | undefined, vrid: number, members: Ar
   return { heardFrom: Object.fromEntries(members.map((m) => [m.name, w.heard![`${m.ip} ${vrid}`] ?? 0])) };
 }
 
-/** One advert the window must hear before it may close early: `receiver`'s listener hears `key` (`SOURCE-IP VRID`). */
+/** One advert the window must hear before it may close early: `receiver`'s listener hears `sender`'s, as `key` (`SOURCE-IP VRID`). */
 export interface ExpectedAdvert {
+  sender: string;
   receiver: string;
   key: string;
 }
@@ -78,14 +79,10 @@ export function expectedAdverts(instances: InstanceSenders[]): ExpectedAdvert[] 
   for (const { vrid, members } of instances) {
     const senders = members.filter((m) => m.sending);
     if (senders.length === 0 || members.length < 2) return undefined;
-    for (const s of senders) for (const r of members) if (r !== s) expected.push({ receiver: r.name, key: `${s.ip} ${vrid}` });
+    for (const s of senders) for (const r of members) if (r !== s) expected.push({ sender: s.name, receiver: r.name, key: `${s.ip} ${vrid}` });
   }
   return expected.length ? expected : undefined;
 }
-
-/** Every expected advert heard: `heard` is what each receiver's listener heard (since every listener was ready). */
-export const heardAll = (expected: ExpectedAdvert[], heard: Map<string, Set<string>>): boolean =>
-  expected.every((e) => heard.get(e.receiver)?.has(e.key) === true);
 
 /**
  * What a node was seen sending: its own counter, or what another node's listener heard from it if more.

@@ -1,7 +1,6 @@
 // Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
 // per node and per VIP, each with a pass/fail and the reason.
-import { performance } from 'node:perf_hooks';
-import type { Session } from '../apply/session.js';
+import type { Connected, Session } from '../apply/session.js';
 import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
 import type { HostFacts } from '../facts/index.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
@@ -10,7 +9,7 @@ import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
 import { advertDelta, advertWindowSeconds, expectedAdverts, heardFrom, judgeAdverts } from './adverts.js';
 import { describeScriptExit, readVrrp, type VrrpReading } from './probe.js';
-import { openAdvertWindows } from './window.js';
+import { openAdvertWindows, type AdvertWindows } from './window.js';
 import { timed } from '../timings.js';
 
 export interface CheckResult {
@@ -22,19 +21,26 @@ export interface CheckResult {
   detail: string;
 }
 
-export async function runChecks(session: Session): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
+/**
+ * The advert windows of a cluster's nodes, every node's at once (their own channels): they run while
+ * the other readings are taken, from as early as the connections are open (see `runChecks`).
+ */
+export function startAdvertWindows(c: Pick<Connected, 'cluster' | 'conns'>): AdvertWindows {
+  const { cluster, conns } = c;
+  const seconds = advertWindowSeconds(cluster.nodes.flatMap((n) => n.instances.map((i) => i.advertInt)));
+  return openAdvertWindows(new Map(cluster.nodes.flatMap((n) => (conns.has(n.name) ? [[n.name, conns.get(n.name)!] as const] : []))), seconds);
+}
+
+/** `adverts`: the windows started when the session connected (verify), else started here. */
+export async function runChecks(session: Session, adverts: AdvertWindows = startAdvertWindows(session)): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
   const { cluster, conns, facts, plan } = session;
   const results: CheckResult[] = [];
   const add = (node: string, check: string, ok: boolean, detail: string) =>
     results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets) });
 
   const readings = new Map<string, VrrpReading>();
-  // Adverts over a short window, every node's at once (their own channels), while the other readings
-  // are taken; the window closes early once every node that should be sending has been heard by each
-  // other member of its instance (senders: VIP holders and nodes whose last transition was MASTER).
-  const seconds = advertWindowSeconds(cluster.nodes.flatMap((n) => n.instances.map((i) => i.advertInt)));
-  const windowStart = performance.now();
-  const adverts = openAdvertWindows(new Map(cluster.nodes.map((n) => [n.name, conns.get(n.name)!])), seconds);
+  // The window closes early once every node that should be sending has been heard by each other
+  // member of its instance (senders: VIP holders and nodes whose last transition was MASTER).
   const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
   const membersOf = (name: string) => cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
   const holdsVip = (placements: VipPlacement[], node: string, inst: { vips: Array<{ address: string }> }) =>
@@ -59,8 +65,8 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
       })),
     ),
   );
-  const { windows, early } = await adverts.done;
-  session.timings?.add(`adverts window (${early ? 'closed once every sender was heard' : `full ${seconds} s`})`, performance.now() - windowStart);
+  const { windows, early, seconds, ms } = await adverts.done;
+  session.timings?.add(`adverts window (${early ? 'closed once every sender was heard' : `full ${seconds} s`})`, ms);
 
   for (const node of cluster.nodes) {
     const f = facts.get(node.name)!;

@@ -65,11 +65,15 @@ const STATS_FILE = '/tmp/keepalived.stats';
  * lock in /run (root-only, unlike /run/lock), opened for append so it never truncates anything.
  */
 const STATS_LOCK = '/run/kadeploy-keepalived-stats.lock';
+// keepalived's main PID and its STATS signal, looked up once per window for both readings (each
+// lookup forks systemctl or keepalived: ~20 ms); a PID that is no longer keepalived's is looked up again.
+const STATS_PRELUDE = 'kpid=$(systemctl show -p MainPID --value keepalived 2>/dev/null); ksig=$(keepalived --signum=STATS 2>/dev/null)';
 // keepalived writes the dump within milliseconds of the signal: polled every 10 ms until it is there
 // and its size stops changing (was: 100 ms steps and a fixed 100 ms more, 0.2 s per reading).
 const readStats =
-  `exec 9>>${STATS_LOCK} && flock -w 15 9 || exit 1; pid=$(systemctl show -p MainPID --value keepalived); [ "\${pid:-0}" -gt 0 ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
-  `kill -s "$(keepalived --signum=STATS)" "$pid" || exit 1; i=0; while [ ! -s ${STATS_FILE} ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; ` +
+  `exec 9>>${STATS_LOCK} && flock -w 15 9 || exit 1; pid=$kpid; [ "$(cat /proc/"\${pid:-0}"/comm 2>/dev/null)" = keepalived ] || pid=$(systemctl show -p MainPID --value keepalived); ` +
+  `[ "\${pid:-0}" -gt 0 ] && [ -n "$ksig" ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
+  `kill -s "$ksig" "$pid" || exit 1; i=0; while [ ! -s ${STATS_FILE} ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; ` +
   `n=; while m=$(stat -c %s ${STATS_FILE}) && [ "$m" != "$n" ] && [ $i -lt 300 ]; do n=$m; sleep 0.01; i=$((i+1)); done; ` +
   readRootFile(STATS_FILE);
 
@@ -194,7 +198,7 @@ type Streaming = { exec(c: string, o?: { check?: boolean; onLine?: (line: string
 
 export async function readAdvertWindow(conn: Streaming, seconds: number, onLine?: (line: string) => void): Promise<AdvertWindow | undefined> {
   const facts = advertWindowFacts(seconds);
-  const r = await conn.exec(sh('sh', '-c', factScript(facts)), { check: false, ...(onLine ? { onLine } : {}) });
+  const r = await conn.exec(sh('sh', '-c', `${STATS_PRELUDE}\n${factScript(facts)}`), { check: false, ...(onLine ? { onLine } : {}) });
   const f = parseFacts(facts, r.stdout) as { before?: AdvertWindow['before']; after?: AdvertWindow['after']; t0?: number; t1?: number; heard?: Record<string, number> };
   if (!f.before || !f.after || !f.t0 || !f.t1 || !(f.t1 > f.t0)) return undefined;
   return { seconds: f.t1 - f.t0, before: f.before, after: f.after, ...(f.heard ? { heard: f.heard } : {}) };

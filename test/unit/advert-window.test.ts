@@ -60,7 +60,8 @@ function fakeNode(script: Script, fullMs: number) {
 }
 
 const HEARD_LB1 = '#kadeploy-window HEARD 10.0.0.11 51';
-const expectLb2HearsLb1 = [{ receiver: 'lb2', key: '10.0.0.11 51' }];
+const expectLb2HearsLb1 = [{ sender: 'lb1', receiver: 'lb2', key: '10.0.0.11 51' }];
+const HEARD_LB3 = '#kadeploy-window HEARD 10.0.0.13 51';
 
 describe('advert windows across nodes', () => {
   it('close as soon as every expected advert is heard, long before the full window', async () => {
@@ -79,7 +80,7 @@ describe('advert windows across nodes', () => {
     assert.deepEqual(windows.get('lb1')!.after, { VI_1: { received: 1, sent: 1 } });
   });
 
-  it('an advert heard before every listener was ready does not count (the sender\'s counters may not cover it)', async () => {
+  it("an advert heard before its sender's listener was ready does not count (the sender's counters may not cover it)", async () => {
     // lb2 hears lb1 at 20 ms, but lb1's listener is ready only at 100 ms: that advert may predate lb1's first reading.
     const lb1 = fakeNode({ pid: '101', readyMs: 100, lines: [] }, 400);
     const lb2 = fakeNode({ pid: '202', readyMs: 5, lines: [[20, HEARD_LB1]] }, 400);
@@ -88,6 +89,31 @@ describe('advert windows across nodes', () => {
     const { early } = await w.done;
     assert.equal(early, false);
     assert.equal(lb1.stops.length + lb2.stops.length, 0);
+    // The next advert, after lb1 is ready, counts.
+    const lb1b = fakeNode({ pid: '101', readyMs: 100, lines: [] }, 3000);
+    const lb2b = fakeNode({ pid: '202', readyMs: 5, lines: [[20, HEARD_LB1], [150, HEARD_LB1]] }, 3000);
+    const w2 = openAdvertWindows(new Map([['lb1', lb1b.conn], ['lb2', lb2b.conn]]), 3);
+    w2.closeWhenHeard(expectLb2HearsLb1);
+    assert.equal((await w2.done).early, true);
+  });
+
+  it('three nodes: each receiver must hear each sender; a one-way loss runs the full window', async () => {
+    const expected = [
+      { sender: 'lb1', receiver: 'lb2', key: '10.0.0.11 51' },
+      { sender: 'lb1', receiver: 'lb3', key: '10.0.0.11 51' },
+    ];
+    const run = async (lb3Lines: Array<[number, string]>) => {
+      const nodes = {
+        lb1: fakeNode({ pid: '101', readyMs: 5, lines: [] }, 300),
+        lb2: fakeNode({ pid: '202', readyMs: 5, lines: [[20, HEARD_LB1]] }, 300),
+        lb3: fakeNode({ pid: '303', readyMs: 5, lines: lb3Lines }, 300),
+      };
+      const w = openAdvertWindows(new Map(Object.entries(nodes).map(([k, v]) => [k, v.conn])), 0.3);
+      w.closeWhenHeard(expected);
+      return (await w.done).early;
+    };
+    assert.equal(await run([[30, HEARD_LB1]]), true);
+    assert.equal(await run([[30, HEARD_LB3]]), false, 'lb3 hears another sender, never lb1');
   });
 
   it('the expectation can arrive after the adverts (the readings take longer): it closes then', async () => {
@@ -112,7 +138,7 @@ describe('advert windows across nodes', () => {
       return { early, ms: Date.now() - t0, stops: lb1.stops.length + lb2.stops.length };
     };
     for (const r of [
-      await run([[20, '#kadeploy-window HEARD 10.0.0.13 51']], expectLb2HearsLb1), // heard someone else only
+      await run([[20, HEARD_LB3]], expectLb2HearsLb1), // heard someone else only
       await run([[20, HEARD_LB1]], undefined), // no expectation: nothing to confirm
       await run([[20, HEARD_LB1]], expectLb2HearsLb1, false), // lb1 without perl: no READY
     ]) {
