@@ -130,7 +130,8 @@ const CAUSE = (node: string) => `likely a firewall dropping IP protocol 112 on $
 export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertNode[]): AdvertVerdict[] {
   const expected = 1 / advertInt;
   const enough = (n: number, s: number) => n >= Math.max(1, (s * expected) / 2);
-  const want = `expected ${expected.toFixed(1)}/s`;
+  // A window shorter than two intervals (closed early) asks for one advert: its rate says little.
+  const want = (seconds: number) => `expected ${expected.toFixed(1)}/s${seconds < 2 * advertInt ? ', at least 1 advert in a window this short' : ''}`;
   // A sender: sends at about the expected rate, or holds the VIP and sends at all (a split brain
   // that began during the window).
   const seen = new Map(nodes.map((n) => [n, sentSeen(n, nodes)]));
@@ -154,10 +155,10 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
     if (isSender && others.length === 0) {
       // Its own counter may miss the one advert a short window's peers heard (see sentSeen).
       const peers = seen.get(n)! > sent ? `; its peers heard ${seen.get(n)}` : '';
-      return { node: n.node, ok: true, detail: `${role(n)}: ${counts}${peers} (${rate(Math.max(sent, seen.get(n)!), seconds)}, ${want})` };
+      return { node: n.node, ok: true, detail: `${role(n)}: ${counts}${peers} (${rate(Math.max(sent, seen.get(n)!), seconds)}, ${want(seconds)})` };
     }
     if (!isSender && others.length === 1 && heard(n)) {
-      return { node: n.node, ok: true, detail: `backup: ${counts} (${rate(received, seconds)} from ${others[0]!.node}, ${want})` };
+      return { node: n.node, ok: true, detail: `backup: ${counts} (${rate(received, seconds)} from ${others[0]!.node}, ${want(seconds)})` };
     }
     if (!isSender && others.length > 1 && heard(n)) {
       return fail(`split brain: ${names(others)} ${others.length > 2 ? 'all' : 'both'} send adverts for ${instance}; ${n.node} ${counts}`);
@@ -170,7 +171,7 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
     }
     if (!heard(n)) {
       const sent = othersSent(n);
-      return fail(`${n.node} receives ${received} of the ${sent} adverts ${names(others)} sent (${rate(received, seconds)}, ${want}) — adverts lost on the way to ${n.node}${split}`);
+      return fail(`${n.node} receives ${received} of the ${sent} adverts ${names(others)} sent (${rate(received, seconds)}, ${want(seconds)}) — adverts lost on the way to ${n.node}${split}`);
     }
     // A sender that does receive the other sender's adverts: this direction works.
     const works = others.map((s) => `${s.node} → ${n.node}`).join(', ');
