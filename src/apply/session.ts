@@ -42,6 +42,8 @@ export interface SessionOptions {
   timings?: Timings;
   /** Plan this node as drained (true) or not (false), whatever its marker says: drain and undrain. */
   drain?: { node: string; drained: boolean };
+  /** Called once connected, before the facts (verify starts its advert window there, to overlap them). */
+  onConnected?: (c: Connected) => void;
 }
 
 /** Connected to the nodes (and locked when asked): what `status` needs, no templates, no facts. */
@@ -187,6 +189,9 @@ export async function openSession(opts: SessionOptions, scope?: Scope): Promise<
 async function readNodes(opts: SessionOptions, scope: Scope, reads: Map<string, ReturnType<typeof factsCommand>>): Promise<{ c: Connected; facts: Map<string, HostFacts> }> {
   const t = opts.timings;
   let c = await timed(t, 'connect', () => connect({ ...opts, lock: false }, scope));
+  // verify starts its advert window here, to overlap the facts (after a wait for a rebooting node,
+  // again on the new connections: the first window's end is ignored).
+  opts.onConnected?.(c);
   const facts = new Map<string, HostFacts>();
   const reachable = scope.cluster.nodes.filter((n) => c.conns.has(n.name));
   try {

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { fleetForks, isFleet, openFleet } from '../apply/fleet.js';
-import { openSession, printWarnings, scopesOf, withSession } from '../apply/session.js';
+import { openSession, printWarnings, scopesOf, withSession, type Connected } from '../apply/session.js';
 import { parseLimit } from '../inventory/select.js';
 import { KadeployError } from '../errors.js';
 import { wholeNumber } from './numbers.js';
-import { formatChecks, runChecks } from '../verify/checks.js';
+import { formatChecks, runChecks, startAdvertWindows } from '../verify/checks.js';
+import type { AdvertWindows } from '../verify/window.js';
 import { DrillAborted } from '../errors.js';
 import { failoverDrill, formatDrill, type DrillReport, type DrillTarget } from '../verify/failover.js';
 import { formatDrillSummary, summariseDrills } from '../verify/drill-summary.js';
@@ -51,7 +52,10 @@ Examples:
       const timings = flags.timings ? new Timings() : undefined;
       // The drill stops services: it takes the lock, so it never interleaves with an apply or a rollback.
       const lock = { lock: stop !== undefined, command: `verify --failover ${file}` };
-      const opts = { inventory: file, timings, keepBlockers: true, limit: parseLimit(flags.limit), ...lock };
+      // Each cluster's advert window starts as soon as its nodes are connected: it overlaps the facts.
+      const windows = new Map<string, AdvertWindows>();
+      const onConnected = (c: Connected) => windows.set(c.cluster.name, startAdvertWindows(c));
+      const opts = { inventory: file, timings, keepBlockers: true, limit: parseLimit(flags.limit), onConnected, ...lock };
       const scopes = scopesOf(opts);
       if (stop && scopes.length > 1) throw new KadeployError(`--failover: the drill runs on one cluster; --limit one of ${scopes.map((s) => s.cluster.name).join(', ')}`);
       await withSession(() => openFleet(scopes, fleetForks(opts, scopes), (scope, forks) => openSession({ ...opts, forks }, scope)), async (fleet, signal) => {
@@ -59,7 +63,7 @@ Examples:
         try {
           for (const s of fleet.sessions) printWarnings(s.warnings);
           // A fleet: every cluster's checks in one table, each result naming its cluster.
-          const checked = await timed(timings, 'checks', () => Promise.all(fleet.sessions.map(async (s) => (await runChecks(s)).results.map((r) => (isFleet(scopes) ? { cluster: s.cluster.name, ...r } : r)))));
+          const checked = await timed(timings, 'checks', () => Promise.all(fleet.sessions.map(async (s) => (await runChecks(s, windows.get(s.cluster.name))).results.map((r) => (isFleet(scopes) ? { cluster: s.cluster.name, ...r } : r)))));
           const results = checked.flat();
           const drills: DrillReport[] = [];
           for (let k = 1; stop && k <= repeat; k++) {

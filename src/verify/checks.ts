@@ -1,14 +1,16 @@
 // Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
 // per node and per VIP, each with a pass/fail and the reason.
-import type { Session } from '../apply/session.js';
+import type { Connected, Session } from '../apply/session.js';
 import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
 import type { HostFacts } from '../facts/index.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
-import { advertDelta, advertWindowSeconds, heardFrom, judgeAdverts, type AdvertWindow } from './adverts.js';
-import { describeScriptExit, readAdvertWindow, readVrrp, type VrrpReading } from './probe.js';
+import { advertDelta, advertWindowSeconds, expectedAdverts, heardFrom, judgeAdverts } from './adverts.js';
+import { describeScriptExit, readVrrp, type VrrpReading } from './probe.js';
+import { openAdvertWindows, type AdvertWindows } from './window.js';
+import { timed } from '../timings.js';
 
 export interface CheckResult {
   /** In a fleet: the cluster of the node (or of the cluster-wide check). */
@@ -19,24 +21,52 @@ export interface CheckResult {
   detail: string;
 }
 
-export async function runChecks(session: Session): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
+/**
+ * The advert windows of a cluster's nodes, every node's at once (their own channels): they run while
+ * the other readings are taken, from as early as the connections are open (see `runChecks`).
+ */
+export function startAdvertWindows(c: Pick<Connected, 'cluster' | 'conns'>): AdvertWindows {
+  const { cluster, conns } = c;
+  const seconds = advertWindowSeconds(cluster.nodes.flatMap((n) => n.instances.map((i) => i.advertInt)));
+  return openAdvertWindows(new Map(cluster.nodes.flatMap((n) => (conns.has(n.name) ? [[n.name, conns.get(n.name)!] as const] : []))), seconds);
+}
+
+/** `adverts`: the windows started when the session connected (verify), else started here. */
+export async function runChecks(session: Session, adverts: AdvertWindows = startAdvertWindows(session)): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
   const { cluster, conns, facts, plan } = session;
   const results: CheckResult[] = [];
   const add = (node: string, check: string, ok: boolean, detail: string) =>
     results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets) });
 
   const readings = new Map<string, VrrpReading>();
-  // Adverts over a short window (its own channel, in parallel with the other readings).
-  const windows = new Map<string, AdvertWindow | undefined>();
-  const seconds = advertWindowSeconds(cluster.nodes.flatMap((n) => n.instances.map((i) => i.advertInt)));
-  await Promise.all([
-    mapLimit(cluster.nodes, cluster.forks, async (n) => {
-      readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
-    }),
-    mapLimit(cluster.nodes, cluster.forks, async (n) => {
-      windows.set(n.name, await readAdvertWindow(conns.get(n.name)!, seconds));
-    }),
-  ]);
+  // The window closes early once every node that should be sending has been heard by each other
+  // member of its instance (senders: VIP holders and nodes whose last transition was MASTER).
+  const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
+  const membersOf = (name: string) => cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+  const holdsVip = (placements: VipPlacement[], node: string, inst: { vips: Array<{ address: string }> }) =>
+    placements.some((p) => p.vip === inst.vips[0]?.address.split('/')[0] && p.holders.includes(node));
+  const [, placements] = await timed(session.timings, 'node readings, VIP placement', () =>
+    Promise.all([
+      mapLimit(cluster.nodes, cluster.forks, async (n) => {
+        readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
+      }),
+      readPlacement(cluster.nodes, cluster.vrrpScripts, conns),
+    ]),
+  );
+  adverts.closeWhenHeard(
+    expectedAdverts(
+      [...instances].map(([name, inst]) => ({
+        vrid: inst.virtualRouterId,
+        members: membersOf(name).map((n) => ({
+          name: n.name,
+          ip: n.ip,
+          sending: holdsVip(placements, n.name, inst) || readings.get(n.name)!.transitions[name]?.state === 'MASTER',
+        })),
+      })),
+    ),
+  );
+  const { windows, early, seconds, ms } = await adverts.done;
+  session.timings?.add(`adverts window (${early ? 'closed once every sender was heard' : `full ${seconds} s`})`, ms);
 
   for (const node of cluster.nodes) {
     const f = facts.get(node.name)!;
@@ -63,18 +93,15 @@ export async function runChecks(session: Session): Promise<{ results: CheckResul
     add(node.name, 'keepalived journal', journal?.length === 0, !journal ? "could not read keepalived's journal" : journal.length ? journal.join(' | ') : 'no errors in the last 10 min');
   }
 
-  const placements = await readPlacement(cluster.nodes, cluster.vrrpScripts, conns);
   // VRRP traffic really crosses now: the holder sends, every other node of the instance receives.
-  const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
   for (const [name, inst] of instances) {
-    const vip = inst.vips[0]?.address.split('/')[0];
-    const members = cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+    const members = membersOf(name);
     const verdicts = judgeAdverts(
       name,
       inst.advertInt,
       members.map((n) => ({
         node: n.name,
-        holds: placements.some((p) => p.vip === vip && p.holders.includes(n.name)),
+        holds: holdsVip(placements, n.name, inst),
         state: readings.get(n.name)!.transitions[name]?.state,
         ...advertDelta(windows.get(n.name), name),
         ...heardFrom(windows.get(n.name), inst.virtualRouterId, members.filter((m) => m !== n).map((m) => ({ name: m.name, ip: m.ip }))),

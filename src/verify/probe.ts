@@ -65,9 +65,16 @@ const STATS_FILE = '/tmp/keepalived.stats';
  * lock in /run (root-only, unlike /run/lock), opened for append so it never truncates anything.
  */
 const STATS_LOCK = '/run/kadeploy-keepalived-stats.lock';
+// keepalived's main PID and its STATS signal, looked up once per window for both readings (each
+// lookup forks systemctl or keepalived: ~20 ms); a PID that is no longer keepalived's is looked up again.
+const STATS_PRELUDE = 'kpid=$(systemctl show -p MainPID --value keepalived 2>/dev/null); ksig=$(keepalived --signum=STATS 2>/dev/null)';
+// keepalived writes the dump within milliseconds of the signal: polled every 10 ms until it is there
+// and its size stops changing (was: 100 ms steps and a fixed 100 ms more, 0.2 s per reading).
 const readStats =
-  `exec 9>>${STATS_LOCK} && flock -w 15 9 || exit 1; pid=$(systemctl show -p MainPID --value keepalived); [ "\${pid:-0}" -gt 0 ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
-  `kill -s "$(keepalived --signum=STATS)" "$pid" || exit 1; i=0; while [ ! -s ${STATS_FILE} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.1; ` +
+  `exec 9>>${STATS_LOCK} && flock -w 15 9 || exit 1; pid=$kpid; [ "$(cat /proc/"\${pid:-0}"/comm 2>/dev/null)" = keepalived ] || pid=$(systemctl show -p MainPID --value keepalived); ` +
+  `[ "\${pid:-0}" -gt 0 ] && [ -n "$ksig" ] || exit 1; rm -f -- ${STATS_FILE} || exit 1; ` +
+  `kill -s "$ksig" "$pid" || exit 1; i=0; while [ ! -s ${STATS_FILE} ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i+1)); done; ` +
+  `n=; while m=$(stat -c %s ${STATS_FILE}) && [ "$m" != "$n" ] && [ $i -lt 300 ]; do n=$m; sleep 0.01; i=$((i+1)); done; ` +
   readRootFile(STATS_FILE);
 
 export function vrrpFacts(cluster: Cluster): Array<Fact<unknown>> {
@@ -137,8 +144,9 @@ export async function readVrrp(
 }
 
 /**
- * keepalived's advert counters read twice, `seconds` apart, in one command on the node (the node's
- * clock times the window). Undefined when either reading could not be taken.
+ * keepalived's advert counters read twice, at most `seconds` apart, in one command on the node (the
+ * node's clock times the window), the listener in between (it can be told to stop early, see
+ * window.ts). Undefined when either reading could not be taken.
  */
 export function advertWindowFacts(seconds: number): Array<Fact<unknown>> {
   const stats = (name: string): Fact<unknown> => ({ name, command: readStats, parse: (out, rc) => (rc === 0 ? parseStats(out) : undefined) });
@@ -147,17 +155,34 @@ export function advertWindowFacts(seconds: number): Array<Fact<unknown>> {
   return [stats('before'), clock('t0'), heard, stats('after'), clock('t1')];
 }
 
+/** The listener's progress lines (told apart from its final counts). */
+const WINDOW_MARK = '#kadeploy-window';
+
 // Who this node hears, per sender: a raw IP socket for protocol 112 sees the adverts the node's
-// firewall lets in (raw sockets are served after the input hook), as keepalived does; it prints
-// "SOURCE VRID COUNT" per sender and router id. perl-base is Essential on Debian; without perl (or
+// firewall lets in (raw sockets are served after the input hook), as keepalived does. It prints
+// READY with its PID once listening (SIGUSR1 ends it early), HEARD for each advert as it arrives, and
+// at the end "SOURCE VRID COUNT" per sender and router id. select() wakes at least every 50 ms, so a
+// signal landing just before it cannot be missed. perl-base is Essential on Debian; without perl (or
 // without the right to open a raw socket) the window is a plain wait and the verdicts use counters only.
 const LISTEN =
-  'use Socket; use Time::HiRes qw(time); my $end = time + $ARGV[0]; ' +
-  'socket(my $s, PF_INET, SOCK_RAW, 112) or do { select(undef, undef, undef, $ARGV[0]); exit 3 }; my %n; ' +
-  'while ((my $left = $end - time) > 0) { my $r = ""; vec($r, fileno($s), 1) = 1; last unless select($r, undef, undef, $left) > 0; ' +
+  'use Socket; use Time::HiRes qw(time); $| = 1; my $end = time + $ARGV[0]; $SIG{USR1} = sub { $end = 0 }; ' +
+  'socket(my $s, PF_INET, SOCK_RAW, 112) or do { select(undef, undef, undef, $ARGV[0]); exit 3 }; ' +
+  `print "${WINDOW_MARK} READY $$\\n"; my %n; ` +
+  'while ((my $left = $end - time) > 0) { my $r = ""; vec($r, fileno($s), 1) = 1; next unless select($r, undef, undef, $left < 0.05 ? $left : 0.05) > 0; ' +
   'defined recv($s, my $buf, 4096, 0) or next; my $ihl = (ord($buf) & 15) * 4; next if length($buf) < $ihl + 2; ' +
-  '$n{join(".", unpack("C4", substr($buf, 12, 4))) . " " . ord(substr($buf, $ihl + 1, 1))}++ } print "$_ $n{$_}\\n" for sort keys %n';
+  'my $k = join(".", unpack("C4", substr($buf, 12, 4))) . " " . ord(substr($buf, $ihl + 1, 1)); $n{$k}++; ' +
+  `print "${WINDOW_MARK} HEARD $k\\n" } print "$_ $n{$_}\\n" for sort keys %n`;
 const listenCommand = (seconds: number) => `if command -v perl >/dev/null; then perl -e ${quote(LISTEN)} ${seconds}; else sleep ${seconds}; exit 3; fi`;
+
+/** A listener's progress line: READY (its PID) or HEARD (`SOURCE VRID`); undefined for any other line. */
+export function parseWindowLine(line: string): { ready: string } | { heard: string } | undefined {
+  const m = line.trim().match(/^#kadeploy-window (READY (\d+)|HEARD (\S+ \d+))$/);
+  if (!m) return undefined;
+  return m[2] ? { ready: m[2] } : { heard: m[3]! };
+}
+
+/** Ends a listener early (only if that PID is still a perl: never another process that reused it). */
+export const stopListenerCommand = (pid: string): string => `p=${quote(pid)}; [ "$(cat /proc/$p/comm 2>/dev/null)" = perl ] && kill -USR1 "$p"; true`;
 
 /** "SOURCE VRID COUNT" lines → `SOURCE VRID` → count. */
 export function parseHeard(out: string): Record<string, number> {
@@ -169,12 +194,11 @@ export function parseHeard(out: string): Record<string, number> {
   return result;
 }
 
-export async function readAdvertWindow(
-  conn: { exec(c: string, o?: { check?: boolean }): Promise<{ stdout: string; code: number }> },
-  seconds: number,
-): Promise<AdvertWindow | undefined> {
+type Streaming = { exec(c: string, o?: { check?: boolean; onLine?: (line: string) => void }): Promise<{ stdout: string; code: number }> };
+
+export async function readAdvertWindow(conn: Streaming, seconds: number, onLine?: (line: string) => void): Promise<AdvertWindow | undefined> {
   const facts = advertWindowFacts(seconds);
-  const r = await conn.exec(sh('sh', '-c', factScript(facts)), { check: false });
+  const r = await conn.exec(sh('sh', '-c', `${STATS_PRELUDE}\n${factScript(facts)}`), { check: false, ...(onLine ? { onLine } : {}) });
   const f = parseFacts(facts, r.stdout) as { before?: AdvertWindow['before']; after?: AdvertWindow['after']; t0?: number; t1?: number; heard?: Record<string, number> };
   if (!f.before || !f.after || !f.t0 || !f.t1 || !(f.t1 > f.t0)) return undefined;
   return { seconds: f.t1 - f.t0, before: f.before, after: f.after, ...(f.heard ? { heard: f.heard } : {}) };

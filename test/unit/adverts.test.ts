@@ -1,8 +1,8 @@
 // VRRP adverts judged on rates over a short window: readings in, verdicts out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { advertDelta, advertWindowSeconds, heardFrom, judgeAdverts, type AdvertNode } from '../../src/verify/adverts.js';
-import { parseHeard, parseStats } from '../../src/verify/probe.js';
+import { advertDelta, advertWindowSeconds, expectedAdverts, heardFrom, judgeAdverts, type AdvertNode } from '../../src/verify/adverts.js';
+import { parseHeard, parseStats, parseWindowLine, stopListenerCommand } from '../../src/verify/probe.js';
 
 const node = (name: string, holds: boolean, received: number, sent: number, extra: Partial<AdvertNode> = {}): AdvertNode => ({
   node: name,
@@ -131,6 +131,76 @@ describe('judging adverts over a window', () => {
       assert.deepEqual(heardFrom(w, 51, members), { heardFrom: { lb1: 3, lb2: 0 } });
       assert.deepEqual(heardFrom({ ...w, heard: undefined }, 51, members), {});
       assert.deepEqual(parseHeard('10.0.0.11 51 3\n10.0.0.12 51 12\n'), { '10.0.0.11 51': 3, '10.0.0.12 51': 12 });
+    });
+  });
+
+  describe('a window closed early, once every sender was heard (shorter than advert_int)', () => {
+    // 0.4 s windows at advert_int 1: each node's own window, its counters and what its listener heard.
+    const short = (name: string, holds: boolean, received: number, sent: number, heard: Record<string, number>, extra: Partial<AdvertNode> = {}): AdvertNode => ({
+      node: name,
+      holds,
+      delta: { received, sent, seconds: 0.4 },
+      heardFrom: heard,
+      ...extra,
+    });
+    it('one advert heard in a window shorter than one interval passes', () => {
+      const v = byNode(judgeAdverts('VI_1', 1, [short('lb1', true, 0, 1, { lb2: 0 }), short('lb2', false, 1, 0, { lb1: 1 })]));
+      assert.equal(v.lb1!.ok, true, v.lb1!.detail);
+      assert.match(v.lb1!.detail, /^holder: received 0, sent 1 in 0\.4 s \(2\.5\/s, expected 1\.0\/s, at least 1 advert in a window this short\)$/);
+      assert.equal(v.lb2!.ok, true, v.lb2!.detail);
+      assert.match(v.lb2!.detail, /^backup: received 1, sent 0 in 0\.4 s .*per peer: lb1 → lb2 works \(1 of 1\)$/);
+    });
+    it("the advert a peer heard counts when the sender's own counter window missed it", () => {
+      // lb1's counters were read a few ms after it sent: its own delta is 0, lb2 heard and counted it.
+      const v = byNode(judgeAdverts('VI_1', 1, [short('lb1', true, 0, 0, { lb2: 0 }), short('lb2', false, 1, 0, { lb1: 1 })]));
+      assert.deepEqual([v.lb1!.ok, v.lb2!.ok], [true, true], `${v.lb1!.detail}\n${v.lb2!.detail}`);
+      assert.match(v.lb1!.detail, /sent 0 in 0\.4 s; its peers heard 1/);
+      // Nobody heard anything and nothing was sent: no sender, however short the window.
+      const none = judgeAdverts('VI_1', 1, [short('lb1', true, 0, 0, { lb2: 0 }), short('lb2', false, 0, 0, { lb1: 0 })]);
+      assert.deepEqual(none.map((x) => x.ok), [false, false]);
+    });
+    it('at advert_int 0.1 a short window still needs about half the rate', () => {
+      const fast = (sent: number) => judgeAdverts('VI_1', 0.1, [{ node: 'lb1', holds: false, delta: { received: 0, sent, seconds: 0.4 } }, { node: 'lb2', holds: false, delta: { received: sent, sent: 0, seconds: 0.4 } }]);
+      assert.deepEqual(fast(2).map((x) => x.ok), [true, true]); // 2 in 0.4 s >= half of 4
+      assert.match(fast(1)[0]!.detail, /no node sends adverts/); // not holding, 1 of 4: not a sender
+    });
+    it('a split brain where both hear each other is one, however short the window', () => {
+      const v = judgeAdverts('VI_1', 1, [short('lb1', true, 1, 1, { lb2: 1 }), short('lb2', true, 1, 1, { lb1: 1 })]);
+      assert.deepEqual(v.map((x) => x.ok), [false, false]);
+      assert.match(v[0]!.detail, /split brain: lb1 \(holder\) and lb2 \(holder\) both send adverts for VI_1 and receive each other's/);
+    });
+    it('a FAULT node whose listener heard the holder is named as in FAULT, not as a firewall loss', () => {
+      const v = byNode(judgeAdverts('VI_1', 1, [short('lb1', true, 0, 1, { lb2: 0 }), short('lb2', false, 0, 0, { lb1: 1 }, { state: 'FAULT' })]));
+      assert.equal(v.lb1!.ok, true);
+      assert.match(v.lb2!.detail, /^in FAULT state: lb2 ignores adverts/);
+    });
+  });
+
+  describe('when the window may close early', () => {
+    const inst = (vrid: number, members: Array<[string, string, boolean]>) => ({ vrid, members: members.map(([name, ip, sending]) => ({ name, ip, sending })) });
+    it('each sender heard by every other member of its instance; a split brain expects both directions', () => {
+      assert.deepEqual(expectedAdverts([inst(51, [['lb1', '10.0.0.11', true], ['lb2', '10.0.0.12', false], ['lb3', '10.0.0.13', false]])]), [
+        { sender: 'lb1', receiver: 'lb2', key: '10.0.0.11 51' },
+        { sender: 'lb1', receiver: 'lb3', key: '10.0.0.11 51' },
+      ]);
+      assert.deepEqual(expectedAdverts([inst(51, [['lb1', '10.0.0.11', true], ['lb2', '10.0.0.12', true]])]), [
+        { sender: 'lb1', receiver: 'lb2', key: '10.0.0.11 51' },
+        { sender: 'lb2', receiver: 'lb1', key: '10.0.0.12 51' },
+      ]);
+    });
+    it('never early when there is nothing a listener could confirm', () => {
+      assert.equal(expectedAdverts([inst(51, [['lb1', '10.0.0.11', false], ['lb2', '10.0.0.12', false]])]), undefined, 'no sender');
+      assert.equal(expectedAdverts([inst(51, [['lb1', '10.0.0.11', true]])]), undefined, 'a sender alone in its instance');
+      assert.equal(expectedAdverts([inst(51, [['lb1', '10.0.0.11', true], ['lb2', '10.0.0.12', false]]), inst(52, [['lb1', '10.0.0.11', false], ['lb2', '10.0.0.12', false]])]), undefined, 'one instance of two without a sender');
+      assert.equal(expectedAdverts([]), undefined);
+    });
+    it("parses the listener's progress lines and stops only a perl by its PID", () => {
+      assert.deepEqual(parseWindowLine('#kadeploy-window READY 4242'), { ready: '4242' });
+      assert.deepEqual(parseWindowLine('#kadeploy-window HEARD 10.0.0.11 51'), { heard: '10.0.0.11 51' });
+      assert.equal(parseWindowLine('10.0.0.11 51 3'), undefined);
+      assert.equal(parseWindowLine('#kadeploy-window READY 42; rm -rf /'), undefined);
+      assert.deepEqual(parseHeard('#kadeploy-window READY 4242\n#kadeploy-window HEARD 10.0.0.11 51\n10.0.0.11 51 1\n'), { '10.0.0.11 51': 1 });
+      assert.match(stopListenerCommand('4242'), /comm.*= perl \] && kill -USR1/);
     });
   });
 });
