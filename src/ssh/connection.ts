@@ -101,8 +101,11 @@ export class SshConnection {
       client.once('close', () => {
         this.isClosed = true;
         if (proxy && proxy.exitCode === null) proxy.kill();
-        const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
-        for (const fail of this.inFlight) fail(lost);
+        if (this.inFlight.size > 0) {
+          // Built only when a command is waiting: an error's stack trace costs CPU on every close.
+          const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
+          for (const fail of this.inFlight) fail(lost);
+        }
         if (this.jump) void this.jump.close().then(resolve);
         else resolve();
       });

@@ -1,0 +1,58 @@
+// Three CPU savings per SSH connection in ssh2 1.17.0 (run by `npm install`/`npm ci` as postinstall,
+// after the certificate patch). None changes what is sent, checked or trusted; measured in bench/README.md
+// ("Issue 15: kadeploy's CPU per host"). An ssh2 of another version is left as it is (only slower).
+import { applyEdits } from './apply-edits.mjs';
+
+const MARK = '/* kadeploy: speed */';
+
+const edits = [
+  {
+    // OpenSSH announces its host keys after authentication (hostkeys-00@openssh.com, for UpdateHostKeys);
+    // ssh2 then asks the server to sign every one of them and verifies each signature, only to emit a
+    // 'hostkeys' event. kadeploy never listens to it (the host was authenticated by the key exchange,
+    // against known_hosts): skip the proof when nobody listens. The request is still answered.
+    file: 'lib/client.js',
+    find: `            case 'hostkeys-00@openssh.com':
+              // Automatically verify keys before passing to end user
+              hostKeysProve(this, data, (err, keys) => {`,
+    replace: `            case 'hostkeys-00@openssh.com':
+              // Automatically verify keys before passing to end user
+              if (this.listenerCount('hostkeys') > 0) ${MARK} hostKeysProve(this, data, (err, keys) => {`,
+  },
+  {
+    // Importing a private key from its PEM costs about ten times the Ed25519 signature itself:
+    // import it once per parsed key, then sign with the KeyObject.
+    file: 'lib/protocol/keyParser.js',
+    find: `        try {
+          return sign_(algo, data, pem);
+        } catch (ex) {`,
+    replace: `        try {
+          ${MARK}
+          if (this._kadeployKeyObject === undefined) this._kadeployKeyObject = createPrivateKey(pem);
+          return sign_(algo, data, this._kadeployKeyObject);
+        } catch (ex) {`,
+  },
+  {
+    file: 'lib/protocol/keyParser.js',
+    find: `const {
+  createDecipheriv,
+  createECDH,`,
+    replace: `const {
+  createPrivateKey, ${MARK}
+  createDecipheriv,
+  createECDH,`,
+  },
+  {
+    // Closing a channel whose writable side has ended: end() again only builds (and formats) an
+    // ERR_STREAM_ALREADY_FINISHED error that nobody receives, once per command.
+    file: 'lib/Channel.js',
+    find: `  destroy() {
+    this.end();
+    this.close();`,
+    replace: `  destroy() {
+    if (!this.writableEnded) ${MARK} this.end();
+    this.close();`,
+  },
+];
+
+applyEdits(edits, { expectedVersion: '1.17.0', what: 'apply the CPU savings' });
