@@ -78,10 +78,16 @@ function sshString(b: Buffer | string): Buffer {
   return Buffer.concat([len, data]);
 }
 
+let hasCertificates: boolean | undefined;
+
 /** Whether the installed ssh2 carries kadeploy's certificate patch (applied by `npm install`). */
 export function ssh2HasCertificates(): boolean {
-  const constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { SUPPORTED_SERVER_HOST_KEY: string[] };
-  return constants.SUPPORTED_SERVER_HOST_KEY.includes(`ssh-ed25519${CERT_SUFFIX}`);
+  // Asked for every connection; the installed ssh2 does not change while kadeploy runs.
+  if (hasCertificates === undefined) {
+    const constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as { SUPPORTED_SERVER_HOST_KEY: string[] };
+    hasCertificates = constants.SUPPORTED_SERVER_HOST_KEY.includes(`ssh-ed25519${CERT_SUFFIX}`);
+  }
+  return hasCertificates;
 }
 
 export const SSH2_UNPATCHED = 'the installed ssh2 lacks kadeploy\'s OpenSSH certificate patch: run `npm install` (or `node patches/ssh2-openssh-certificates.mjs`) in kadeploy\'s directory';

@@ -9,6 +9,7 @@ import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { authMethods } from '../../src/ssh/auth.js';
 import { SshConnection } from '../../src/ssh/connection.js';
+import { matchPattern, matchPatternList } from '../../src/ssh/pattern.js';
 import { keygen, pubBlob, sshdSkipReason, startSshd, type Sshd } from '../support/sshd.js';
 
 const skip = sshdSkipReason();
@@ -118,5 +119,28 @@ describe('identity files parsed once per process', { skip }, () => {
         await conn.close();
       }
     }
+  });
+});
+
+describe('host patterns without a RegExp for plain names', () => {
+  it('matches plain names exactly, case-insensitively unless asked otherwise, like the RegExp did', () => {
+    assert.equal(matchPattern('LB1.example.com', 'lb1.EXAMPLE.com'), true);
+    assert.equal(matchPattern('lb1.example.com', 'lb1.example.co'), false);
+    assert.equal(matchPattern('lb1xexample.com', 'lb1.example.com'), false, 'a dot is no wildcard');
+    assert.equal(matchPattern('[10.0.0.1]:2222', '[10.0.0.1]:2222'), true);
+    assert.equal(matchPattern('Web1', 'web1', false), false);
+    assert.equal(matchPattern('web1', 'web1', false), true);
+    // Non-ASCII names keep the RegExp's case folding.
+    assert.equal(matchPattern('ÄRGER', 'ärger'), true);
+  });
+
+  it('still treats * and ? as wildcards, each time (compiled once)', () => {
+    for (let i = 0; i < 2; i++) {
+      assert.equal(matchPattern('lb12.example.com', 'lb?2.*.com'), true);
+      assert.equal(matchPattern('lb12.example.org', 'lb?2.*.com'), false);
+      assert.equal(matchPattern('LB12', 'lb*', false), false);
+    }
+    assert.equal(matchPatternList('lb1', ['lb*', '!lb1']), false);
+    assert.equal(matchPatternList('lb2', ['lb*', '!lb1']), true);
   });
 });
