@@ -75,6 +75,24 @@ describe('ssh2 speed patch', { skip }, () => {
     }
   });
 
+  it('signs the publickey request at once, without asking first whether the key would do', async () => {
+    const { client, debug } = await rawClient();
+    client.end();
+    assert.ok(debug.some((l) => /USERAUTH_SUCCESS/.test(l)), debug.join('\n'));
+    assert.ok(!debug.some((l) => /publickey -- check|USERAUTH_PK_OK/.test(l)), 'no query round trip');
+  });
+
+  it('a refused key file is followed by the next one, and refusal alone is reported as before', async () => {
+    const stranger = keygen(dir, 'stranger', 'ed25519');
+    const conn = await SshConnection.connect(server!.target({ identityFiles: [stranger, server!.clientKey] }));
+    try {
+      assert.equal((await conn.exec('echo in')).stdout, 'in\n');
+    } finally {
+      await conn.close();
+    }
+    await assert.rejects(SshConnection.connect(server!.target({ identityFiles: [stranger] })), /authentication failed for root@127\.0\.0\.1 \(tried: key file .*stranger\)/);
+  });
+
   for (const [type, algos] of [['ed25519', [undefined]], ['ecdsa', [undefined]], ['rsa', ['sha256', 'sha512']]] as const) {
     it(`a parsed ${type} key signs again and again with signatures that verify`, () => {
       const file = keygen(dir, `sign_${type}`, type);
