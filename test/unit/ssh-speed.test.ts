@@ -75,6 +75,13 @@ describe('ssh2 speed patch', { skip }, () => {
     }
   });
 
+  it('agrees on a curve25519 secret with OpenSSH, the public keys passed raw (JWK) instead of DER', async () => {
+    // A wrong public key or secret fails the exchange hash check, so a login proves both sides agree.
+    const { client, debug } = await rawClient();
+    client.end();
+    assert.ok(debug.some((l) => /KEX algorithm: curve25519-sha256/.test(l)), debug.filter((l) => /KEX/.test(l)).join('\n'));
+  });
+
   it('signs the publickey request at once, without asking first whether the key would do', async () => {
     const { client, debug } = await rawClient();
     client.end();
