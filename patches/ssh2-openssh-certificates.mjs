@@ -5,9 +5,7 @@
 // only that; trust decisions (CA, validity, principals, @revoked) stay in kadeploy (src/ssh/certificate.ts,
 // src/ssh/known-hosts.ts). Each edit is found by exact text; a different ssh2 version fails loudly, and
 // running twice changes nothing.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { applyEdits } from './apply-edits.mjs';
 
 const MARK = '/* kadeploy: OpenSSH certificates */';
 const EXPECTED_VERSION = '1.17.0';
@@ -140,23 +138,4 @@ const edits = [
   },
 ];
 
-const root = dirname(createRequire(import.meta.url).resolve('ssh2/package.json'));
-const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
-const byFile = new Map();
-for (const e of edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
-let changed = 0;
-for (const [file, list] of byFile) {
-  const path = join(root, file);
-  let text = readFileSync(path, 'utf8');
-  for (const e of list) {
-    if (text.includes(e.replace)) continue;
-    if (version !== EXPECTED_VERSION || !text.includes(e.find)) {
-      console.error(`kadeploy: cannot add OpenSSH certificate support to ssh2 ${version} (${file}): expected ssh2 ${EXPECTED_VERSION}`);
-      process.exit(1);
-    }
-    text = text.replace(e.find, e.replace);
-    changed++;
-  }
-  writeFileSync(path, text);
-}
-if (changed > 0) console.log(`kadeploy: ssh2 ${version} patched for OpenSSH certificates (${changed} edits)`);
+if (!applyEdits(edits, { expectedVersion: EXPECTED_VERSION, what: 'add OpenSSH certificate support' })) process.exit(1);

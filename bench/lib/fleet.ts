@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from './measure.js';
 
-export const FLEET_DIR = '/tmp/kadeploy-bench';
+// Overridable so a second scale rig (another worktree's A/B runs) can live beside the bench's own.
+export const FLEET_DIR = process.env.BENCH_SCALE_DIR ?? '/tmp/kadeploy-bench';
+/** First three octets of the hosts' loopback addresses (127.0.1.N by default). */
+const NET = process.env.BENCH_SCALE_NET ?? '127.0.1';
 /** Where the scale playbook's template writes (see bench/scale-playbook.yaml): inside each host's private /run. */
 export const SCALE_DEST_DIR = '/run/kadeploy-bench/scale';
 const SSHD = '/usr/sbin/sshd';
@@ -33,7 +36,7 @@ export interface Fleet {
   cpuSeconds(): Promise<number>;
 }
 
-export const fleetHost = (i: number): FleetHost => ({ name: `h${String(i + 1).padStart(3, '0')}`, ip: `127.0.1.${i + 1}` });
+export const fleetHost = (i: number): FleetHost => ({ name: `h${String(i + 1).padStart(3, '0')}`, ip: `${NET}.${i + 1}` });
 
 /** How the scale hosts are grouped: a fleet of 2-node clusters (issue 13), or one cluster of all (before). */
 export type ScaleLayout = 'fleet' | 'cluster';
@@ -226,7 +229,7 @@ export async function startFleet(n: number, renderedDir: (h: FleetHost) => strin
       if (Date.now() > deadline) throw new Error(`${missing.length} sshd not listening after 30 s (first: ${missing[0]!.ip})`);
       await sleep(100);
     }
-    log(`${n} sshd listening on 127.0.1.1-${n}:22`);
+    log(`${n} sshd listening on ${NET}.1-${n}:22`);
   } catch (err) {
     await stop();
     throw err;

@@ -1,7 +1,7 @@
 // What kadeploy offers to log in: identity files, their OpenSSH certificates (IdentityFile-cert.pub,
 // CertificateFile) and ssh-agent's keys and certificates, limited by IdentitiesOnly; checked before connecting.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, IdentityCallback, ParsedKey, SignCallback, SigningRequestOptions } from 'ssh2';
@@ -49,6 +49,25 @@ async function certificates(target: SshTarget): Promise<Array<{ file: string; ce
   return found;
 }
 
+const identities = new Map<string, Promise<ParsedKey | Error>>();
+
+/**
+ * An identity file read and parsed once per process while it is unchanged (same inode, size and
+ * mtime): a fleet connects to every node with the same key, and ssh2 then also imports the key for
+ * signing only once (patches/ssh2-speed.mjs).
+ */
+async function parsedIdentity(file: string): Promise<ParsedKey | Error> {
+  const st = await stat(file);
+  const id = `${file}\0${st.ino}:${st.size}:${st.mtimeMs}`;
+  let parsed = identities.get(id);
+  if (!parsed) {
+    parsed = readFile(file).then((data) => ssh2.utils.parseKey(data));
+    identities.set(id, parsed);
+    parsed.catch(() => identities.delete(id));
+  }
+  return parsed;
+}
+
 /** Keys are read and checked up front so a bad key file is reported as such, not as a refused login. */
 export async function authMethods(target: SshTarget): Promise<AuthPlan> {
   const agent = target.useAgent ? process.env.SSH_AUTH_SOCK : undefined;
@@ -58,13 +77,12 @@ export async function authMethods(target: SshTarget): Promise<AuthPlan> {
   // Public key blobs of the identity files: with IdentitiesOnly, the only agent keys offered.
   const own: Buffer[] = [];
   for (const file of target.identityFiles) {
-    let data: Buffer;
+    let key: ParsedKey | Error;
     try {
-      data = await readFile(file);
+      key = await parsedIdentity(file);
     } catch (err) {
       throw new ConnectError(target.name, `cannot read identity file ${file}: ${(err as Error).message}`);
     }
-    const key = ssh2.utils.parseKey(data);
     if (key instanceof Error) {
       if (!/passphrase/i.test(key.message)) {
         throw new ConnectError(target.name, `identity file ${file} is not a usable private key: ${key.message}`);

@@ -103,8 +103,11 @@ export class SshConnection {
       client.once('close', () => {
         this.isClosed = true;
         if (proxy && proxy.exitCode === null) proxy.kill();
-        const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
-        for (const fail of this.inFlight) fail(lost);
+        if (this.inFlight.size > 0) {
+          // Built only when a command is waiting: an error's stack trace costs CPU on every close.
+          const lost = new ConnectError(target.name, `connection closed${this.lostReason ? `: ${this.lostReason}` : ''}`);
+          for (const fail of this.inFlight) fail(lost);
+        }
         if (this.jump) void this.jump.close().then(resolve);
         else resolve();
       });
@@ -335,7 +338,8 @@ function proxyCommand(command: string): { child: ChildProcess; sock: Duplex; sta
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const exited = new Promise<string>((resolve) => {
     child.once('error', (err) => resolve(`could not start: ${err.message}`));
-    child.once('exit', (code, signal) => resolve(`exited ${code ?? signal}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`));
+    // 'close', not 'exit': the proxy's last stderr lines may still be in the pipe when it exits.
+    child.once('close', (code, signal) => resolve(`exited ${code ?? signal}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-2).join(' | ')}` : ''}`));
   });
   const sock = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
   // Wait briefly for the exit, so the message can say why it ended.

@@ -174,8 +174,9 @@ export async function verifyHostKey(target: VerifyTarget, entries: readonly Know
     if (problem !== 'plain') throw new ConnectError(target.name, `${problem}; refusing to connect`);
     key = cert.publicKey;
   }
-  const presented = `${keyBlobType(key)} ${fingerprint(key)}`;
   const result = checkHostKey(entries, name, key);
+  // For the messages only: a fingerprint costs a SHA-256 per connection.
+  const presented = result.status === 'known' ? '' : `${keyBlobType(key)} ${fingerprint(key)}`;
   switch (result.status) {
     case 'known':
       return;

@@ -77,8 +77,19 @@ export function parseSshConfig(text: string, file = 'ssh_config', includeDir = '
 }
 
 /** Read an ssh_config file; a missing file is an empty config. */
+const parsedFiles = new Map<string, SshConfig>();
+
+/** Read and parsed once per process while the file is unchanged: every node's target is resolved with it. */
 export function loadSshConfig(file: string, includeDir: string): SshConfig {
-  return existsSync(file) ? parseSshConfig(readFileSync(file, 'utf8'), file, includeDir) : [];
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st?.isFile()) return existsSync(file) ? parseSshConfig(readFileSync(file, 'utf8'), file, includeDir) : [];
+  const id = `${file}\0${includeDir}\0${st.ino}:${st.size}:${st.mtimeMs}`;
+  let config = parsedFiles.get(id);
+  if (!config) {
+    config = parseSshConfig(readFileSync(file, 'utf8'), file, includeDir);
+    parsedFiles.set(id, config);
+  }
+  return config;
 }
 
 interface State {
