@@ -4,7 +4,8 @@
 import { labDown, labUp, nodeExec } from '../../src/lab/index.js';
 import { sh } from '../../src/shell/quote.js';
 
-export const BENCH_LAB = { name: 'bench', subnet: '10.79.0.0/24' } as const;
+// BENCH_LAB_NAME / BENCH_LAB_SUBNET (as for bench/failover.ts): another lab, for a bench beside other labs.
+export const BENCH_LAB = { name: process.env.BENCH_LAB_NAME ?? 'bench', subnet: process.env.BENCH_LAB_SUBNET ?? '10.79.0.0/24' } as const;
 
 export interface BenchNode {
   name: string;
