@@ -54,7 +54,8 @@ const CFG = {
   profile: env.BENCH_PROFILE !== '0',
   startupRuns: int(env.BENCH_STARTUP_RUNS, QUICK ? 5 : 10),
   skipStartup: env.BENCH_SKIP_STARTUP === '1',
-  drills: int(env.BENCH_DRILLS, QUICK ? 3 : 10),
+  // 0 is a valid count here (skip the drills): int() would take it for unset.
+  drills: env.BENCH_DRILLS === '0' ? 0 : int(env.BENCH_DRILLS, QUICK ? 3 : 10),
 };
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);

@@ -1,5 +1,6 @@
 // `kadeploy preflight`: live checks on the nodes before a first deploy (foreign VRRP routers on our
-// vrids, VIPs already in use, VRRP crossing between the nodes). Changes nothing but the tools it needs.
+// vrids, VIPs already in use, VRRP crossing between the nodes). Changes nothing on Debian (perl-base
+// does the probing); installs perl where a node lacks it (RHEL family).
 import type { Command } from 'commander';
 import { connect, printWarnings, scopesOf, withSession } from '../apply/session.js';
 import { parseLimit } from '../inventory/select.js';
@@ -24,7 +25,7 @@ export function registerPreflight(program: Command): void {
     .option('-l, --limit <nodes>', 'check only these clusters, or the clusters of these nodes (comma-separated names or globs, e.g. \'edge-*,lb3\')')
     .option('--json', 'machine-readable output')
     .option('--listen <seconds>', 'how long each node listens for VRRP adverts', seconds(300), DEFAULT_LISTEN_S)
-    .option('--no-install', 'do not install socat and arping where missing (the checks needing them are skipped)')
+    .option('--no-install', 'do not install perl where a node lacks it (never needed on Debian: perl-base is Essential); the checks are skipped there')
     .option('-f, --forks <n>', 'parallel SSH connections, 1-500 (default: inventory forks, or 10)', wholeNumber(1, 500))
     .option('--accept-new-host-keys', 'trust and record unknown host keys (a changed key is always refused)')
     .addHelpText('after', '\nExit codes: 0 every check passed or was skipped, 1 a check failed or a node could not be reached, 3 invalid inventory.\n\nExamples:\n  $ kadeploy preflight inventories/lab.yaml\n  $ kadeploy preflight inventories/lab.yaml --listen 5 --json')

@@ -37,8 +37,13 @@ export function lockWaitFunctions(timeoutS: number): string {
 /** How old apt's package lists may be before an install refreshes them first (seconds; the default of `package: {cache_valid_time}`). */
 export const APT_CACHE_VALID_S = 3600;
 
-/** apt's update-success stamp (written after every successful `apt-get update`), else the lists' directory. */
-const APT_STAMPS = ['/var/lib/apt/periodic/update-success-stamp', '/var/lib/apt/lists'];
+/**
+ * apt's update-success stamp, else the lists' directory. apt's periodic job (and Ubuntu's hook) write the
+ * stamp after a successful `apt-get update`, and so does kadeploy's update: the directory alone is not
+ * touched by an update that finds nothing new, which would make every later install refresh again.
+ */
+const UPDATE_STAMP = '/var/lib/apt/periodic/update-success-stamp';
+const APT_STAMPS = [UPDATE_STAMP, '/var/lib/apt/lists'];
 
 export interface InstallOptions {
   aptProxy?: string;
@@ -46,6 +51,11 @@ export interface InstallOptions {
   cacheValidS?: number;
   /** How long to wait for apt's and dpkg's locks (seconds; default APT_LOCK_TIMEOUT_S). */
   lockTimeoutS?: number;
+  /**
+   * Only fetch the packages into apt's cache (/var/cache/apt/archives), install nothing (Debian family):
+   * what a first deploy does while preflight listens, so that the install finds them there.
+   */
+  downloadOnly?: boolean;
 }
 
 export function installCommand(os: OsFact, names: string[], opts: InstallOptions = {}): string {
@@ -54,14 +64,14 @@ export function installCommand(os: OsFact, names: string[], opts: InstallOptions
     const lockS = opts.lockTimeoutS ?? APT_LOCK_TIMEOUT_S;
     // apt-get update does not wait for its lists lock (apt 2.2 to 3.0): kd_wait does, saying who holds it.
     const lists = sh(APT_LISTS_LOCK);
-    const aptUpdate = sh('apt-get', ...proxy, '-q', 'update');
+    const aptUpdate = `${sh('apt-get', ...proxy, '-q', 'update')} && { touch ${sh(UPDATE_STAMP)} 2>/dev/null || true; }`;
     // Taken between kd_wait and apt-get (apt-get then fails at once): wait again, once.
     const update = `kd_wait ${lists} && { ${aptUpdate} || { [ -n "$(kd_holder ${lists})" ] && kd_wait ${lists} && ${aptUpdate}; }; }`;
     // --force-confold: never let a package prompt about, or replace, a config file we manage.
     // DPkg::Lock::Timeout: a lock taken between kd_wait and apt-get is waited for too (apt 2.2+, Debian 11+).
     const install =
       `kd_wait ${DPKG_LOCKS.map((l) => sh(l)).join(' ')} && ` +
-      sh('apt-get', ...proxy, '-y', '-q', '-o', `DPkg::Lock::Timeout=${lockS}`, '-o', 'Dpkg::Options::=--force-confold', 'install', '--no-install-recommends', ...names);
+      sh('apt-get', ...proxy, '-y', '-q', '-o', `DPkg::Lock::Timeout=${lockS}`, '-o', 'Dpkg::Options::=--force-confold', 'install', ...(opts.downloadOnly ? ['--download-only'] : []), '--no-install-recommends', ...names);
     const env = `export DEBIAN_FRONTEND=noninteractive; ${lockWaitFunctions(lockS)}`;
     const validS = opts.cacheValidS ?? APT_CACHE_VALID_S;
     if (validS <= 0) return [env, update, install].join(' && ');
@@ -73,7 +83,8 @@ export function installCommand(os: OsFact, names: string[], opts: InstallOptions
     return `${env} && ${age}; if ${fresh} && ${candidates}; then ${install} || { ${update} && ${install}; }; else ${update} && ${install}; fi`;
   }
   if (os.family === 'redhat') {
-    return `if command -v dnf >/dev/null; then ${sh('dnf', '-y', 'install', ...names)}; else ${sh('yum', '-y', 'install', ...names)}; fi`;
+    const only = opts.downloadOnly ? ['--downloadonly'] : [];
+    return `if command -v dnf >/dev/null; then ${sh('dnf', '-y', 'install', ...only, ...names)}; else ${sh('yum', '-y', 'install', ...only, ...names)}; fi`;
   }
   throw new KadeployError(`unsupported OS "${os.id}": kadeploy installs packages on Debian/Ubuntu (apt) and the RHEL family (dnf/yum)`);
 }

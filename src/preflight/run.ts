@@ -1,6 +1,6 @@
 // `kadeploy preflight`: the live checks before a first deploy, over connections already open (the
-// session's pool): read each node (one facts round trip), install the tools it lacks, then per
-// cluster listen and probe for a few seconds on every node at once, and judge.
+// session's pool): read each node (one facts round trip; perl is installed only where it lacks, never
+// on Debian), then per cluster listen and probe for a few seconds on every node at once, and judge.
 import { factsCommand, type HostFacts } from '../facts/index.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
 import { installCommand } from '../ops/package.js';
@@ -17,7 +17,7 @@ export const DEFAULT_LISTEN_S = 3;
 export interface PreflightOptions {
   /** Seconds each node listens (and probes go out). */
   listenSeconds: number;
-  /** Install missing tools (default); false: skip the checks that need them. */
+  /** Install perl where it lacks (default; never needed on Debian); false: skip the checks there. */
   install: boolean;
   forks: number;
   /** Progress lines for long steps. */
@@ -41,7 +41,7 @@ async function prepare(node: NodeSpec, conn: SshConnection | undefined, cluster:
   const facts: HostFacts = read.parse((await conn.exec(read.command, { check: false })).stdout);
   const reading: NodeReading = { addresses: Object.values(facts.addresses).flat(), macs: parseMacs(facts.output?.[MACS_COMMAND] ?? '') };
   const missing = missingTools(facts.os, facts.packages);
-  if (!missing) return { ...reading, skipped: `${node.name}: cannot install socat and arping on OS "${facts.os.id}"` };
+  if (!missing) return { ...reading, skipped: `${node.name}: cannot install perl on OS "${facts.os.id}"` };
   if (!missing.length) return reading;
   if (!opts.install) return { ...reading, skipped: `${node.name} lacks ${missing.join(', ')} (--no-install)` };
   opts.progress(`${node.name}: installing ${missing.join(', ')}`);
@@ -67,9 +67,9 @@ async function probeVips(cluster: Cluster, readings: Map<string, NodeReading>, c
     const prober = able.find((c) => !readings.get(c.node.name)!.addresses.includes(vip)) ?? able[0];
     if (!prober) return { vip, skipped: readings.get(carriers[0]!.node.name)?.skipped ?? 'no node can probe' };
     const r = await conns.get(prober.node.name)!.exec(arpProbeCommand(prober.iface, vip), { check: false });
-    // arping -D: 0 no answer, 1 answered; anything else is arping failing.
-    if (r.code > 1) return { vip, skipped: `arping on ${prober.node.name} failed: ${lastLine(r.stderr || r.stdout)}` };
-    return { vip, node: prober.node.name, iface: prober.iface, replies: arpReplies(r.stdout) };
+    const replies = r.code === 0 ? arpReplies(r.stdout) : undefined;
+    if (!replies) return { vip, skipped: `the ARP probe on ${prober.node.name} failed: ${lastLine(r.stderr || r.stdout) || `exit ${r.code}`}` };
+    return { vip, node: prober.node.name, iface: prober.iface, replies };
   }));
 }
 
@@ -81,7 +81,7 @@ async function checkCluster(cluster: Cluster, conns: Map<string, SshConnection>,
   const [, vipProbes] = await Promise.all([
     Promise.all(able.map(async (n) => {
       const r = await conns.get(n.name)!.exec(probeScript(scripts.get(n.name)!), { check: false, timeoutMs: (opts.listenSeconds + 30) * 1000 });
-      readings.get(n.name)!.listened = parseProbeOutput(r.stdout, r.stderr);
+      readings.get(n.name)!.listened = parseProbeOutput(r.stdout, r.stderr, r.code);
     })),
     probeVips(cluster, readings, conns),
   ]);

@@ -1,12 +1,13 @@
-// The tools preflight runs on a node, installed like keepalived (the same install command, apt proxy
-// included) when missing. A node without them is skipped by the checks that need them, with the reason.
+// What preflight runs on a node: perl with its Socket module (raw sockets for VRRP, a packet socket
+// for the ARP probe). Essential on Debian (perl-base), so never installed there; on the RHEL family,
+// where a minimal install may lack it, installed like keepalived (the same install command, apt
+// proxy and lock wait included). A node without it is skipped by the checks, with the reason.
 import type { OsFact } from '../facts/os.js';
 import type { PackagesFact } from '../facts/packages.js';
 
-/** socat: a raw IP socket for protocol 112 (listen and send); arping: the ARP duplicate-address probe. */
 const PACKAGES: Partial<Record<OsFact['family'], string[]>> = {
-  debian: ['socat', 'iputils-arping'],
-  redhat: ['socat', 'iputils'],
+  debian: ['perl-base'],
+  redhat: ['perl-interpreter', 'perl-Socket'],
 };
 
 /** Every name any family uses: what the packages fact asks about before the OS is known. */

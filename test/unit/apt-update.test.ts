@@ -24,7 +24,8 @@ interface Node {
   installFailures?: number;
 }
 
-function run(command: string, node: Node): string[] {
+/** The apt-get calls as 'update' / 'install'; with `calls`, the raw log lines it keeps. */
+function run(command: string, node: Node, calls?: (line: string) => boolean): string[] {
   const log = join(dir, 'log');
   writeFileSync(log, '');
   const stub = (name: string, body: string) => {
@@ -32,13 +33,17 @@ function run(command: string, node: Node): string[] {
     chmodSync(join(dir, name), 0o755);
   };
   stub('date', `echo ${NOW}`);
+  // The update writes apt's success stamp: logged here, never the real one of this machine.
+  stub('touch', '');
   stub('stat', node.ageS === undefined ? 'exit 1' : `echo ${NOW - node.ageS}; echo ${NOW - node.ageS - 50}`);
   stub('apt-cache', `for p in "$@"; do case " ${node.candidates.join(' ')} " in *" $p "*) printf '%s:\\n  Installed: (none)\\n  Candidate: 1:2.2.7-1\\n' "$p";; esac; done`);
   writeFileSync(join(dir, 'fails'), String(node.installFailures ?? 0));
   stub('apt-get', `case "$*" in *install*) n=$(cat ${dir}/fails); if [ "$n" -gt 0 ]; then echo $((n - 1)) > ${dir}/fails; exit 100; fi;; esac`);
   const r = spawnSync('sh', ['-c', command], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('apt-get')).map((l) => (l.includes(' update') ? 'update' : 'install'));
+  const lines = readFileSync(log, 'utf8').split('\n');
+  if (calls) return lines.filter(calls);
+  return lines.filter((l) => l.startsWith('apt-get')).map((l) => (l.includes(' update') ? 'update' : 'install'));
 }
 
 describe('apt-get update skipping', () => {
@@ -70,8 +75,21 @@ describe('apt-get update skipping', () => {
     };
     const [want] = kind.want(kind.args.parse({ cache_valid_time: 0 }), 't', {});
     const step = kind.plan(want, { os: debian, packages: {} }, {});
-    assert.match(JSON.stringify(step), /apt-get -q update; }; } && kd_wait [^&]+&& apt-get -y/);
+    assert.match(JSON.stringify(step), /apt-get -q update && \{ touch [^}]+; }; }; } && kd_wait [^&]+&& apt-get -y/);
     assert.doesNotMatch(JSON.stringify(step), /Candidate/);
     assert.equal(kind.args.safeParse({ cache_valid_time: -1 }).success, false);
+  });
+  it('a successful update writes apt\'s update-success stamp (the lists directory alone does not show an update that found nothing new)', () => {
+    const all = (l: string) => l.startsWith('apt-get') || l.startsWith('touch');
+    const seen = run(cmd, { ageS: APT_CACHE_VALID_S + 1, candidates: ['keepalived', 'psmisc'] }, all).map((l) => l.split(' ').slice(0, 2).join(' ').replace(/^apt-get.*/, 'apt-get'));
+    assert.deepEqual(seen, ['apt-get', 'touch /var/lib/apt/periodic/update-success-stamp', 'apt-get']);
+  });
+  it('download only: the same freshness rule, apt-get install --download-only, never an install (dnf/yum: --downloadonly)', () => {
+    const only = installCommand(debian, ['keepalived'], { downloadOnly: true });
+    const calls = run(only, { candidates: [] }, (l) => l.startsWith('apt-get'));
+    assert.equal(calls.length, 2);
+    assert.match(calls[0]!, / update$/);
+    assert.match(calls[1]!, / install --download-only --no-install-recommends keepalived$/);
+    assert.match(installCommand({ family: 'redhat', id: 'rocky' } as typeof debian, ['keepalived'], { downloadOnly: true }), /dnf -y install --downloadonly keepalived.*yum -y install --downloadonly keepalived/);
   });
 });
