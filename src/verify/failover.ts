@@ -72,6 +72,12 @@ export function overlapWatch(): { see(holders: number, at: number): void; readon
 /** Allowance for the first track-script run after a state change, and for a loaded machine. */
 const SLACK_MS = 1500;
 
+/**
+ * Start the unit the drill stopped. Its start-rate counter is reset first: `--repeat` stops and starts
+ * it more often than systemd's default limit (5 starts in 10 s) allows, and these starts are ours.
+ */
+const startAgain = (unit: string) => `${sh('systemctl', 'reset-failed', unit)} 2>/dev/null; ${sh('systemctl', 'start', unit)}`;
+
 export async function failoverDrill(session: Session, opts: DrillOptions): Promise<DrillReport> {
   const { cluster, conns } = session;
   const log = opts.log ?? (() => {});
@@ -148,7 +154,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
 
     checkAbort();
     log(`starting ${unit} on ${from} again`);
-    await fromConn.exec(sh('systemctl', 'start', unit));
+    await fromConn.exec(startAgain(unit));
     stopped = false;
     const t1 = performance.now();
     const since = watch.events.length;
@@ -179,7 +185,7 @@ export async function failoverDrill(session: Session, opts: DrillOptions): Promi
     report.maxHolders = Math.max(report.maxHolders, after.length);
     report.overlapMs = ms(overlap.longestMs);
   } finally {
-    if (stopped) await fromConn.exec(sh('systemctl', 'start', unit), { check: false });
+    if (stopped) await fromConn.exec(startAgain(unit), { check: false });
     await watch.stop();
   }
 
