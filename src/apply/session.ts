@@ -22,7 +22,6 @@ import { mapLimit, SshPool } from '../ssh/pool.js';
 import { targetFromSettings } from '../ssh/target.js';
 import { needsOf } from '../tasks/registry.js';
 import { timed, type Timings } from '../timings.js';
-import { optimiseOnlyHotCode } from './tiering.js';
 
 export interface SessionOptions {
   inventory: string;
@@ -76,7 +75,6 @@ export interface Scope extends Selected {
 
 /** The clusters a command works on, after --limit (the inventory's warnings go with the first). */
 export function scopesOf(opts: SessionOptions): Scope[] {
-  optimiseOnlyHotCode();
   const { fleet, warnings } = loadFleet(opts.inventory);
   return selectFleet(fleet, opts.limit).map((s, k) => ({ ...s, warnings: k === 0 ? warnings : [] }));
 }

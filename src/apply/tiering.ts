@@ -5,6 +5,8 @@
 // host went to TurboFan. A 16x larger budget still optimises what is really hot (long runs, big
 // inventories) and took kadeploy's CPU for a 100-host no-op from ~1.0 s to ~0.87 s (bench/README.md,
 // "Issue 15: kadeploy's CPU per host"). It changes when code is optimised, never what it does.
+// Set once at start-up by src/cli/start.ts, before the code cache is read (V8 checks a cache against
+// the flags it was made with).
 import v8 from 'node:v8';
 
 const BUDGET = 16 * 67_584; // V8 11's default budget, times 16

@@ -4,7 +4,12 @@
 // a V8 code cache kept per command (src/cli/compile-cache.ts). Only Node's built-ins are loaded here.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { optimiseOnlyHotCode } from '../apply/tiering.js';
 import { cacheFileFor, compileCacheDir, requireCached } from './compile-cache.js';
+
+// Before any compiling: V8 checks a code cache against its flags, so a flag set later in the run
+// would make every cache written at exit unusable by the next run (rejected, recompiled, rewritten).
+optimiseOnlyHotCode();
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'kadeploy.cjs');
 // The command picks the cache (as main.ts picks the modules to load); `--help` or none: all of them.

@@ -65,6 +65,20 @@ describe('compile cache', () => {
     assert.deepEqual(files().map((f) => f.split('-')[1]).sort(), ['all', 'render', 'schema', 'validate']);
   });
 
+  it('a command that connects keeps its cache too (V8 flags are set before the cache is read, not mid-run)', () => {
+    // diff loads the inventory, then fails before connecting (no such key file): after the code that
+    // used to change a V8 flag mid-run and so made every cache it wrote unusable.
+    const inv = join(dir, 'nokey.yaml');
+    writeFileSync(inv, readFileSync(join(dir, VALIDATE[1]!), 'utf8').replace('identity_file: ~/.ssh/id_ed25519', 'identity_file: /nonexistent/kadeploy-test-key'));
+    const args = ['diff', inv];
+    const first = run(args);
+    assert.notEqual(first.status, 0, 'nothing to connect to');
+    const file = only('diff');
+    const mtime = statSync(file).mtimeMs;
+    assert.deepEqual(run(args), first);
+    assert.equal(statSync(file).mtimeMs, mtime, 'the cache written by the first run is accepted by the second, not rewritten');
+  });
+
   it('a corrupt, truncated or foreign cache is ignored and rewritten', () => {
     const plain = run(VALIDATE, { KADEPLOY_NO_COMPILE_CACHE: '1' });
     run(VALIDATE);
