@@ -82,7 +82,14 @@ export async function waitNodeReady(node: NodeState): Promise<string> {
   );
   if (system === 'degraded') {
     const failed = (await execInNode(init, 'systemctl --failed --no-legend --plain')).stdout.trim();
-    return `degraded (failed units: ${failed.split('\n').map((l) => l.split(/\s+/)[0]).join(', ')})`;
+    const units = failed.split('\n').map((l) => l.split(/\s+/)[0]);
+    // The lab promises HAProxy on every node: one that failed to start at boot (seen under load) gets
+    // one more start, and the state says so.
+    if (units.includes('haproxy.service') && (await execInNode(init, 'systemctl reset-failed haproxy; systemctl start haproxy')).code === 0) {
+      const rest = units.filter((u) => u !== 'haproxy.service');
+      return rest.length ? `degraded (failed units: ${rest.join(', ')}; haproxy.service started again)` : 'running (haproxy.service failed at boot, started again)';
+    }
+    return `degraded (failed units: ${units.join(', ')})`;
   }
   return system;
 }

@@ -139,7 +139,13 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
   // Heard: received about what the other senders sent in the same window (±1 for the windows'
   // small offset between nodes).
   const othersSent = (n: AdvertNode) => senders.filter((s) => s !== n).reduce((sum, s) => sum + seen.get(s)!, 0);
-  const heard = (n: AdvertNode) => n.delta!.received >= Math.max(1, othersSent(n) / 2);
+  // What a node was seen receiving: its counter, or what its own listener heard from the senders if
+  // more (the listener is after netfilter, like keepalived, and starts a few ms from the counter
+  // window: in a window closed early, one advert can be heard but not yet counted). Not in FAULT,
+  // where keepalived ignores what arrives.
+  const receivedSeen = (n: AdvertNode) =>
+    n.state === 'FAULT' ? n.delta!.received : Math.max(n.delta!.received, senders.filter((s) => s !== n).reduce((sum, s) => sum + (n.heardFrom?.[s.node] ?? 0), 0));
+  const heard = (n: AdvertNode) => receivedSeen(n) >= Math.max(1, othersSent(n) / 2);
   const role = (n: AdvertNode) => (n.holds ? 'holder' : 'sender');
   const names = (ns: AdvertNode[]) => ns.map((s) => `${s.node} (${role(s)})`).join(' and ');
   const links = peerLinks(nodes, senders);
@@ -158,20 +164,21 @@ export function judgeAdverts(instance: string, advertInt: number, nodes: AdvertN
       return { node: n.node, ok: true, detail: `${role(n)}: ${counts}${peers} (${rate(Math.max(sent, seen.get(n)!), seconds)}, ${want(seconds)})` };
     }
     if (!isSender && others.length === 1 && heard(n)) {
-      return { node: n.node, ok: true, detail: `backup: ${counts} (${rate(received, seconds)} from ${others[0]!.node}, ${want(seconds)})` };
+      const listener = receivedSeen(n) > received ? `; its listener heard ${receivedSeen(n)}` : '';
+      return { node: n.node, ok: true, detail: `backup: ${counts}${listener} (${rate(receivedSeen(n), seconds)} from ${others[0]!.node}, ${want(seconds)})` };
     }
     if (!isSender && others.length > 1 && heard(n)) {
       return fail(`split brain: ${names(others)} ${others.length > 2 ? 'all' : 'both'} send adverts for ${instance}; ${n.node} ${counts}`);
     }
     if (n.state === 'FAULT' && received === 0) return fail(`in FAULT state: ${n.node} ignores adverts (see its track scripts; ${counts})`);
     const split = isSender ? `; split brain: ${names([n, ...others])} ${others.length > 1 ? 'all' : 'both'} send adverts for ${instance}` : '';
-    if (received === 0) {
+    if (receivedSeen(n) === 0) {
       const lost = others.map((s) => `${s.node} → ${n.node}`).join(', ');
       return fail(`${n.node} receives no adverts from ${names(others)} — ${CAUSE(n.node)}${split} (${lost} lost; ${counts})`);
     }
     if (!heard(n)) {
       const sent = othersSent(n);
-      return fail(`${n.node} receives ${received} of the ${sent} adverts ${names(others)} sent (${rate(received, seconds)}, ${want(seconds)}) — adverts lost on the way to ${n.node}${split}`);
+      return fail(`${n.node} receives ${receivedSeen(n)} of the ${sent} adverts ${names(others)} sent (${rate(received, seconds)}, ${want(seconds)}) — adverts lost on the way to ${n.node}${split}`);
     }
     // A sender that does receive the other sender's adverts: this direction works.
     const works = others.map((s) => `${s.node} → ${n.node}`).join(', ');

@@ -159,6 +159,15 @@ describe('judging adverts over a window', () => {
       const none = judgeAdverts('VI_1', 1, [short('lb1', true, 0, 0, { lb2: 0 }), short('lb2', false, 0, 0, { lb1: 0 })]);
       assert.deepEqual(none.map((x) => x.ok), [false, false]);
     });
+    it("the advert a receiver's listener heard counts when its own counter window missed it", () => {
+      // lb2's first counter reading came just after lb1's advert, which its listener (up earlier) heard.
+      const v = byNode(judgeAdverts('VI_1', 1, [short('lb1', true, 0, 1, { lb2: 0 }), short('lb2', false, 0, 0, { lb1: 1 })]));
+      assert.deepEqual([v.lb1!.ok, v.lb2!.ok], [true, true], `${v.lb1!.detail}\n${v.lb2!.detail}`);
+      assert.match(v.lb2!.detail, /^backup: received 0, sent 0 in 0\.4 s; its listener heard 1 .*per peer: lb1 → lb2 works \(1 of 1\)$/);
+      // Neither the counter nor the listener: lost, as before.
+      const lost = byNode(judgeAdverts('VI_1', 1, [short('lb1', true, 0, 1, { lb2: 0 }), short('lb2', false, 0, 0, { lb1: 0 })]));
+      assert.match(lost.lb2!.detail, /^lb2 receives no adverts from lb1 \(holder\)/);
+    });
     it('at advert_int 0.1 a short window still needs about half the rate', () => {
       const fast = (sent: number) => judgeAdverts('VI_1', 0.1, [{ node: 'lb1', holds: false, delta: { received: 0, sent, seconds: 0.4 } }, { node: 'lb2', holds: false, delta: { received: sent, sent: 0, seconds: 0.4 } }]);
       assert.deepEqual(fast(2).map((x) => x.ok), [true, true]); // 2 in 0.4 s >= half of 4
