@@ -6,6 +6,12 @@ import { sh } from '../shell/quote.js';
 /** How long an install waits for a busy package manager (default of the inventory's `package_lock_timeout`); the install's time limit is command_timeout plus this. */
 export const APT_LOCK_TIMEOUT_S = 180;
 
+/**
+ * How long an install may wait for those locks (the inventory's `package_lock_timeout`, else the
+ * default): every caller of installCommand runs it with this much added to its command_timeout.
+ */
+export const lockWaitS = (setting: number | undefined): number => setting ?? APT_LOCK_TIMEOUT_S;
+
 /** apt's lists lock (`apt-get update`) and dpkg's locks (`apt-get install`): all taken with fcntl(2). */
 export const APT_LISTS_LOCK = '/var/lib/apt/lists/lock';
 export const DPKG_LOCKS = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock', '/var/cache/apt/archives/lock'];
@@ -61,7 +67,7 @@ export interface InstallOptions {
 export function installCommand(os: OsFact, names: string[], opts: InstallOptions = {}): string {
   if (os.family === 'debian') {
     const proxy = opts.aptProxy ? ['-o', `Acquire::http::Proxy=${opts.aptProxy}`] : [];
-    const lockS = opts.lockTimeoutS ?? APT_LOCK_TIMEOUT_S;
+    const lockS = lockWaitS(opts.lockTimeoutS);
     // apt-get update does not wait for its lists lock (apt 2.2 to 3.0): kd_wait does, saying who holds it.
     const lists = sh(APT_LISTS_LOCK);
     const aptUpdate = `${sh('apt-get', ...proxy, '-q', 'update')} && { touch ${sh(UPDATE_STAMP)} 2>/dev/null || true; }`;

@@ -5,7 +5,7 @@
 // its download cache, as `apt-get update` and `apt-get install --download-only` leave them.
 import type { HostFacts } from '../facts/index.js';
 import type { Cluster } from '../inventory/model.js';
-import { installCommand } from '../ops/package.js';
+import { installCommand, lockWaitS } from '../ops/package.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit } from '../ssh/pool.js';
 import { isChange, type Plan } from '../types.js';
@@ -14,6 +14,8 @@ export interface Prefetch {
   node: string;
   names: string[];
   command: string;
+  /** Its wait for apt's locks (seconds): added to command_timeout, as for the install step. */
+  lockWaitS: number;
 }
 
 /** Per node of these clusters, the packages the plan installs and the download-only command for them. */
@@ -32,7 +34,7 @@ export function prefetchPlan(clusters: Cluster[], plan: Plan, facts: Map<string,
       aptProxy: cluster.aptProxy, lockTimeoutS: cluster.packageLockTimeoutS, downloadOnly: true,
       ...(valid.length ? { cacheValidS: Math.min(...valid) } : {}),
     });
-    return [{ node: p.node, names, command }];
+    return [{ node: p.node, names, command, lockWaitS: lockWaitS(cluster.packageLockTimeoutS) }];
   });
 }
 
@@ -49,7 +51,7 @@ export async function prefetch(
     const conn = conns.get(it.node);
     if (!conn) return;
     await time(`${it.node}: download ${it.names.join(', ')} (during preflight)`, async () => {
-      const r = await conn.exec(it.command, { check: false });
+      const r = await conn.exec(it.command, { check: false, extraTimeoutMs: it.lockWaitS * 1000 });
       if (r.code !== 0) progress(`${it.node}: downloading ${it.names.join(', ')} failed (the install will try again): ${(r.stderr || r.stdout).trim().split('\n').pop() ?? ''}`);
     });
   });

@@ -3,7 +3,7 @@
 // on Debian), then per cluster listen and probe for a few seconds on every node at once, and judge.
 import { factsCommand, type HostFacts } from '../facts/index.js';
 import type { Cluster, NodeSpec } from '../inventory/model.js';
-import { installCommand } from '../ops/package.js';
+import { installCommand, lockWaitS } from '../ops/package.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { mapLimit } from '../ssh/pool.js';
 import { arpProbeCommand, arpReplies, MACS_COMMAND, parseMacs } from './arp.js';
@@ -49,6 +49,7 @@ async function prepare(node: NodeSpec, conn: SshConnection | undefined, cluster:
   const r = await conn.exec(installCommand(facts.os, missing, { aptProxy: cluster.aptProxy, lockTimeoutS: cluster.packageLockTimeoutS }), {
     check: false,
     onLine: (line) => opts.progress(`${node.name}: ${line}`),
+    extraTimeoutMs: lockWaitS(cluster.packageLockTimeoutS) * 1000,
   });
   return r.code === 0 ? reading : { ...reading, skipped: `${node.name}: could not install ${missing.join(', ')}: ${lastLine(r.stderr || r.stdout)}` };
 }

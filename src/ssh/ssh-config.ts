@@ -76,10 +76,12 @@ export function parseSshConfig(text: string, file = 'ssh_config', includeDir = '
   return lines;
 }
 
-/** Read an ssh_config file; a missing file is an empty config. */
 const parsedFiles = new Map<string, SshConfig>();
 
-/** Read and parsed once per process while the file is unchanged: every node's target is resolved with it. */
+/**
+ * Read an ssh_config file; a missing file is an empty config. Read and parsed once per process while
+ * the file is unchanged: every node's target is resolved with it.
+ */
 export function loadSshConfig(file: string, includeDir: string): SshConfig {
   const st = statSync(file, { throwIfNoEntry: false });
   if (!st?.isFile()) return existsSync(file) ? parseSshConfig(readFileSync(file, 'utf8'), file, includeDir) : [];

@@ -2,7 +2,7 @@
 // Without `names`, the packages keepalived needs (src/inventory/defaults.ts: the one list).
 import { z } from 'zod';
 import { DEFAULTS } from '../inventory/defaults.js';
-import { APT_LOCK_TIMEOUT_S, installCommand } from '../ops/package.js';
+import { installCommand, lockWaitS } from '../ops/package.js';
 import type { Desired } from '../types.js';
 import { noop, type TaskKind } from './kind.js';
 
@@ -22,6 +22,7 @@ export const packageKind: TaskKind<z.infer<typeof args>, Want> = {
   plan(w, facts, ctx) {
     const missing = w.names.filter((n) => facts.packages[n] === undefined);
     if (!missing.length) return noop(w, `${w.names.join(', ')} installed`);
+    const lockS = lockWaitS(ctx.packageLockTimeoutS);
     return {
       task: w.task,
       kind: 'package',
@@ -31,8 +32,8 @@ export const packageKind: TaskKind<z.infer<typeof args>, Want> = {
       // Installs run before any config change: a failed install has nothing to undo.
       steps: [{
         title: `install ${missing.join(', ')}`,
-        command: installCommand(facts.os, missing, { aptProxy: ctx.aptProxy, cacheValidS: w.cacheValidS, lockTimeoutS: ctx.packageLockTimeoutS }),
-        lockWaitS: ctx.packageLockTimeoutS ?? APT_LOCK_TIMEOUT_S,
+        command: installCommand(facts.os, missing, { aptProxy: ctx.aptProxy, cacheValidS: w.cacheValidS, lockTimeoutS: lockS }),
+        lockWaitS: lockS,
       }],
     };
   },

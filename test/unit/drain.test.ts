@@ -8,7 +8,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import type { Cluster } from '../../src/inventory/model.js';
 import { buildPlan } from '../../src/plan/build.js';
 import { desiredFor } from '../../src/plan/desired.js';
-import { DRAIN_MARKER, drainMarkerText, drainRefusal, drainedFact, drainedNode, withDrained } from '../../src/plan/drain.js';
+import { DRAIN_MARKER, DRAINED_CONFIG_LINE, drainMarkerText, drainRefusal, drainedFact, drainedNode, withDrained } from '../../src/plan/drain.js';
 import { expectedHolder } from '../../src/plan/expected.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { fingerprint } from '../../src/plan/saved.js';
@@ -37,6 +37,7 @@ describe('drained node: render', () => {
     const drained = withDrained(doc, new Set([master]));
     const conf = confOf(drained, master);
     assert.match(conf, /# drained by kadeploy \(undrain restores state MASTER, priority 100\)\n\s+state BACKUP\n\s+priority 1\n/);
+    assert.ok(conf.includes(DRAINED_CONFIG_LINE), 'the line rollback looks for in a backup is the one rendered');
     assert.doesNotMatch(confOf(doc, master), /drained/, 'not drained: no comment, configured priority');
     assert.equal(confOf(drained, backup), confOf(doc, backup));
   });

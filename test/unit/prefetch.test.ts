@@ -26,6 +26,7 @@ describe('prefetch plan', () => {
     const plan: Plan = { nodes: [node('edge-a1', [install(['keepalived', 'psmisc'])]), node('edge-a2', [installed])], phases: [] };
     const items = prefetchPlan([edgeA], plan, new Map([['edge-a1', facts('debian')], ['edge-a2', facts('debian')]]));
     assert.deepEqual(items.map((i) => [i.node, i.names]), [['edge-a1', ['keepalived', 'psmisc']]]);
+    assert.equal(items[0]!.lockWaitS, 180, 'its time limit is command_timeout plus the lock wait, as for the install step');
     assert.match(items[0]!.command, /apt-get [^;]*install --download-only --no-install-recommends keepalived psmisc/);
     assert.doesNotMatch(items[0]!.command.replace(/install --download-only/g, ''), /apt-get [^;|&]* install /, 'no apt-get install without --download-only');
   });
