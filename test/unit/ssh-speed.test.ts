@@ -60,6 +60,21 @@ describe('ssh2 speed patch', { skip }, () => {
     }
   });
 
+  it('acknowledges the hostkeys-00 announcement at once with an IGNORE (no 40 ms delayed-ACK stall), and the session goes on', async () => {
+    const { client, debug } = await rawClient();
+    try {
+      await execTrue(client);
+      const announced = debug.findIndex((l) => /GLOBAL_REQUEST \(hostkeys-00@openssh\.com\)/.test(l));
+      const ignored = debug.findIndex((l) => /Outbound: Sending IGNORE/.test(l));
+      assert.ok(announced >= 0, `OpenSSH announced its host keys:\n${debug.join('\n')}`);
+      assert.ok(ignored > announced, `an IGNORE followed the announcement:\n${debug.join('\n')}`);
+      assert.equal(debug.filter((l) => /Outbound: Sending IGNORE/.test(l)).length, 1, 'one IGNORE per connection');
+      await execTrue(client); // OpenSSH discarded it: the connection still serves commands
+    } finally {
+      client.end();
+    }
+  });
+
   it("still proves and reports the announced keys to a 'hostkeys' listener", async () => {
     let reported: ParsedKey[] | undefined;
     const { client, debug } = await rawClient((c) => c.on('hostkeys', (keys: ParsedKey[]) => (reported = keys)));
