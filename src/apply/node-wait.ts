@@ -61,7 +61,11 @@ export async function waitUntilUp(node: string, first: string, probe: NodeProbe,
   let backoff = 1000;
   let booting = false;
   for (;;) {
-    if (opts.signal?.aborted) throw new ApplyInterrupted(`interrupted while waiting for ${node}; nothing was changed on any node`);
+    if (opts.signal?.aborted) {
+      // A wait on the node ended by the signal leaves it unreachable: `booting` says what was awaited.
+      const awaited = booting || readinessOf(state) === 'booting' ? 'to boot' : 'to come back (it was shutting down)';
+      throw new ApplyInterrupted(`interrupted while waiting for ${node} ${awaited}: nothing was changed on any node`);
+    }
     see(state === UNREACHABLE ? `unreachable (${lastError})` : `systemd: ${state}`);
     const readiness = state === UNREACHABLE ? 'stopping' : readinessOf(state);
     if (readiness === 'up') return;

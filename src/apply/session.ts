@@ -268,7 +268,8 @@ function onSignals(handler: (name: NodeJS.Signals) => void): () => void {
 /**
  * Open a session (or a bare connection), run `fn`, always close. SIGINT, SIGTERM and SIGHUP abort
  * `signal` (and are kept from killing the process): `fn` finishes its current step and undoes it.
- * A signal before `fn` starts (while connecting) ends the run before any change.
+ * A signal before `fn` starts (while connecting, reading facts or waiting for a booting node) ends the
+ * run before any change: `onSignal` (which announces a rollback) is then not called, the error says so.
  */
 export async function withSession<S extends { close(): Promise<void> }, T>(
   open: () => Promise<S>,
@@ -276,8 +277,9 @@ export async function withSession<S extends { close(): Promise<void> }, T>(
   onSignal?: (name: string) => void,
 ): Promise<T> {
   const abort = new AbortController();
+  let running = false;
   const handler = (name: NodeJS.Signals) => {
-    if (!abort.signal.aborted) onSignal?.(name);
+    if (!abort.signal.aborted && running) onSignal?.(name);
     abort.abort();
   };
   const stopListening = onSignals(handler);
@@ -285,6 +287,7 @@ export async function withSession<S extends { close(): Promise<void> }, T>(
     const session = await open();
     try {
       if (abort.signal.aborted) throw new ApplyInterrupted('interrupted before any change');
+      running = true;
       return await fn(session, abort.signal);
     } finally {
       await session.close();

@@ -4,6 +4,7 @@ import {
   cutLink, DEFAULT_LAB, DEFAULT_RELEASE, labDown, labStatus, labUp, MAX_NODES, nodeExec, restoreLink, startNode,
   RELEASES, startService, stopNode, stopService, type LabStatus,
 } from '../lab/index.js';
+import { nodeCommandLine } from '../lab/exec.js';
 
 const log = (msg: string): void => void process.stderr.write(`lab: ${msg}\n`);
 
@@ -128,12 +129,12 @@ export function registerLab(program: Command): void {
 
   lab
     .command('exec <node> <command...>')
-    .description('run a shell command line inside a node (through nsenter, not SSH)')
+    .description('run a command inside a node (through nsenter, not SSH): one word is a shell command line (\'a; b\'), several are one program and its arguments, passed as they are (sh -c "a; b")')
     // The command's own options (journalctl -u …) are its words, not lab exec's.
     .allowUnknownOption()
     .addOption(nameOption())
     .action(async (node: string, words: string[], o: { name: string }) => {
-      const r = await nodeExec(node, words.join(' '), o);
+      const r = await nodeExec(node, nodeCommandLine(words), o);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       process.exitCode = r.code;

@@ -28,3 +28,11 @@ export function readinessOf(state: string | undefined): Readiness {
       return 'up';
   }
 }
+
+/** The node's failed units (`systemctl --failed`): what makes systemd say `degraded`. */
+export const failedUnitsFact: Fact<string[]> = {
+  name: 'failed',
+  command: 'systemctl --failed --no-legend --plain',
+  // "NAME LOAD ACTIVE SUB DESCRIPTION…": the first word of each line.
+  parse: (out) => out.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean),
+};

@@ -5,15 +5,31 @@
 // VRRP passes when that zone's target is ACCEPT, it allows protocol vrrp, or a rich rule accepts
 // protocol vrrp from the peer (or from anywhere). `manage` adds a rich rule per peer to that zone,
 // permanent (kept across reloads and reboots) and runtime (now) — through firewall-cmd only: a raw nft
-// rule would be lost on firewalld's next reload.
+// rule would be lost on firewalld's next reload. Rich rules have no comment to mark them as kadeploy's,
+// so each rule kadeploy adds is recorded, with its zone and layer, in FIREWALLD_RECORD on the node:
+// only recorded rules are ever removed (a former peer's, one in a zone no longer used, all of them
+// with `firewall: off`); an identical rule the user added stays, since kadeploy then added none.
 import { contains, parseCidr } from '../inventory/ip.js';
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
 import { sameAddress, type ManagerPlan } from './manager.js';
 
+/** The rich rules kadeploy added: `LAYER<TAB>ZONE<TAB>RULE` lines, LAYER `permanent` or `runtime`. */
+export const FIREWALLD_RECORD = '/var/lib/kadeploy/firewalld-rules';
+
 export const FIREWALLD_ZONES =
   'command -v firewall-cmd >/dev/null && d=$(firewall-cmd --get-default-zone) && echo "default zone: $d" && ' +
-  'firewall-cmd --list-all-zones && echo "@@permanent" && firewall-cmd --permanent --list-all-zones';
+  'firewall-cmd --list-all-zones && echo "@@permanent" && firewall-cmd --permanent --list-all-zones && ' +
+  `echo "@@recorded" && { cat ${FIREWALLD_RECORD} 2>/dev/null; true; }`;
+
+export type Layer = 'permanent' | 'runtime';
+
+/** A rich rule kadeploy added to one layer of a zone. */
+export interface RecordedRule {
+  layer: Layer;
+  zone: string;
+  rule: string;
+}
 
 export interface ZoneView {
   target: string;
@@ -28,6 +44,8 @@ export interface FirewalldState {
   runtime: Map<string, ZoneView>;
   permanent: Map<string, ZoneView>;
   defaultZone: string;
+  /** The rules kadeploy added (FIREWALLD_RECORD). */
+  recorded: RecordedRule[];
 }
 
 function parseZone(text: string): ZoneView {
@@ -56,8 +74,18 @@ function parseZones(text: string): Map<string, ZoneView> {
 export function parseFirewalld(text: string): FirewalldState | undefined {
   const defaultZone = /^default zone: (\S+)$/m.exec(text)?.[1];
   if (!defaultZone) return undefined;
-  const [runtimeText = '', permanentText = ''] = text.split(/^@@permanent$/m);
-  return { runtime: parseZones(runtimeText), permanent: parseZones(permanentText), defaultZone };
+  const [zonesText = '', recordText = ''] = text.split(/^@@recorded$/m);
+  const [runtimeText = '', permanentText = ''] = zonesText.split(/^@@permanent$/m);
+  return { runtime: parseZones(runtimeText), permanent: parseZones(permanentText), defaultZone, recorded: parseRecord(recordText) };
+}
+
+const recordLine = (r: RecordedRule) => `${r.layer}\t${r.zone}\t${r.rule}`;
+
+function parseRecord(text: string): RecordedRule[] {
+  return text.split('\n').flatMap((line) => {
+    const [layer, zone, rule] = line.split('\t');
+    return (layer === 'permanent' || layer === 'runtime') && zone && rule ? [{ layer, zone, rule }] : [];
+  });
 }
 
 /** The zone firewalld judges a packet from `peer` arriving on `iface` in (source, then interface, then default). */
@@ -86,17 +114,58 @@ function accepts(z: ZoneView, peer: string): boolean {
   });
 }
 
-const addCommand = (zone: string, peer: string, permanent: boolean) =>
-  sh('firewall-cmd', ...(permanent ? ['--permanent'] : []), `--zone=${zone}`, `--add-rich-rule=${richRule(peer)}`);
+const ruleCommand = (verb: 'add' | 'remove', zone: string, rule: string, permanent: boolean) =>
+  sh('firewall-cmd', ...(permanent ? ['--permanent'] : []), `--zone=${zone}`, `--${verb}-rich-rule=${rule}`);
+/** The fix a user runs by hand (theirs, not recorded). */
+const addCommand = (zone: string, peer: string, permanent: boolean) => ruleCommand('add', zone, richRule(peer), permanent);
+
+const RECORD_DIR = FIREWALLD_RECORD.slice(0, FIREWALLD_RECORD.lastIndexOf('/'));
+/** Add the rule, then record it (once): a rule is recorded only when this command added it. */
+function addStep(title: string, r: RecordedRule): Step {
+  const line = sh(recordLine(r));
+  const record = `mkdir -p ${RECORD_DIR} && { grep -qxF -e ${line} ${FIREWALLD_RECORD} 2>/dev/null || printf '%s\\n' ${line} >> ${FIREWALLD_RECORD}; }`;
+  return { title, command: `${ruleCommand('add', r.zone, r.rule, r.layer === 'permanent')} && ${record}` };
+}
+/** Remove a recorded rule from its layer (when `inFirewall`), then forget it. */
+function removeStep(title: string, r: RecordedRule, inFirewall: boolean): Step {
+  const tmp = `${FIREWALLD_RECORD}.tmp`;
+  const forget = `{ grep -vxF -e ${sh(recordLine(r))} ${FIREWALLD_RECORD} || true; } > ${tmp} && mv -f ${tmp} ${FIREWALLD_RECORD}`;
+  return { title, command: inFirewall ? `${ruleCommand('remove', r.zone, r.rule, r.layer === 'permanent')} && ${forget}` : forget };
+}
+
+const sameRule = (a: string, b: string) => a.replace(/\s+/g, ' ') === b.replace(/\s+/g, ' ');
+const zoneHolds = (zones: Map<string, ZoneView>, zone: string, rule: string) => (zones.get(zone)?.richRules ?? []).some((r) => sameRule(r, rule));
+
+/**
+ * Steps that take recorded rules out (all of them, or those `keep` does not want): each from the layer
+ * it was added to. A runtime rule also in the permanent configuration without kadeploy having added it
+ * there is the user's (firewalld loads it at each reload): it stays, only forgotten. Entries whose rule
+ * is gone already are only forgotten (so an identical rule added later by hand is never taken for ours).
+ */
+function removeRecorded(f: FirewalldState, keep: (r: RecordedRule) => boolean): Step[] {
+  const ours = (r: RecordedRule, layer: Layer) => f.recorded.some((x) => x.layer === layer && x.zone === r.zone && sameRule(x.rule, r.rule));
+  return f.recorded.filter((r) => !keep(r)).map((r) => {
+    const zones = r.layer === 'permanent' ? f.permanent : f.runtime;
+    const usersToo = r.layer === 'runtime' && zoneHolds(f.permanent, r.zone, r.rule) && !ours(r, 'permanent');
+    const present = zoneHolds(zones, r.zone, r.rule) && !usersToo;
+    const what = `${r.rule.match(/source address="([^"]+)"/)?.[1] ?? 'a peer'} in firewalld zone ${r.zone} (${r.layer === 'permanent' ? 'permanent' : 'now'})`;
+    return removeStep(present ? `remove kadeploy's VRRP rule for ${what}` : `forget kadeploy's VRRP rule for ${what}: no longer in firewalld`, r, present);
+  });
+}
+
+/** `firewall: off`: every rule kadeploy added, out again (only those). */
+export const removeFirewalld = (f: FirewalldState): Step[] => removeRecorded(f, () => false);
 
 /** VRRP from `peers` arriving on `interfaces` (the node's VRRP interfaces), judged zone by zone. */
 export function planFirewalld(peers: string[], interfaces: string[], f: FirewalldState): ManagerPlan {
   const blocked: string[] = [];
   const steps: Step[] = [];
   const used = new Set<string>();
+  const wanted: Array<{ zone: string; rule: string }> = [];
   for (const peer of peers) {
     for (const zone of new Set((interfaces.length ? interfaces : ['']).map((i) => zoneFor(f, peer, i)))) {
       used.add(zone);
+      wanted.push({ zone, rule: richRule(peer) });
       const runtime = f.runtime.get(zone) ?? EMPTY;
       const now = accepts(runtime, peer);
       const kept = accepts(f.permanent.get(zone) ?? EMPTY, peer);
@@ -107,10 +176,12 @@ export function planFirewalld(peers: string[], interfaces: string[], f: Firewall
           ? `firewalld zone ${zone} lets VRRP from ${peer} through until its next reload only (not in the permanent configuration): run\n    ${addCommand(zone, peer, true)}`
           : `firewalld zone ${zone} drops VRRP from ${peer} (zone target ${runtime.target || 'default'}, no rule accepts VRRP): run\n    ${fix}`,
       );
-      if (!kept) steps.push({ title: `let VRRP from ${peer} through firewalld zone ${zone} (permanent)`, command: addCommand(zone, peer, true) });
-      if (!now) steps.push({ title: `let VRRP from ${peer} through firewalld zone ${zone} (now)`, command: addCommand(zone, peer, false) });
+      if (!kept) steps.push(addStep(`let VRRP from ${peer} through firewalld zone ${zone} (permanent)`, { layer: 'permanent', zone, rule: richRule(peer) }));
+      if (!now) steps.push(addStep(`let VRRP from ${peer} through firewalld zone ${zone} (now)`, { layer: 'runtime', zone, rule: richRule(peer) }));
     }
   }
+  // kadeploy's rules for a former peer, or in a zone that no longer sees a peer's VRRP: out.
+  const former = removeRecorded(f, (r) => wanted.some((w) => w.zone === r.zone && sameRule(w.rule, r.rule)));
   const manager = `firewalld zone ${[...used].join(', ') || f.defaultZone}`;
-  return { manager, blocked, steps, notes: [], fine: `${manager} lets VRRP through` };
+  return { manager, blocked, steps: [...former, ...steps], notes: [], fine: `${manager} lets VRRP through` };
 }

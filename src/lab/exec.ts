@@ -36,6 +36,13 @@ export function runResult(cmd: string, args: string[], opts: RunOptions = {}): P
   });
 }
 
+/**
+ * `lab exec NODE WORD…` as the node's shell gets it: one word is a command line for the shell
+ * (`'a; b'`); several are one program's arguments, each quoted, so `sh -c "a; b"` reaches sh as
+ * its two words (ssh would join them, and `sh -c` would get only `a;`).
+ */
+export const nodeCommandLine = (words: string[]): string => (words.length === 1 ? words[0]! : sh(...words));
+
 /** Run a program; a non-zero exit becomes a LabError showing the command and its last output lines. */
 export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await runResult(cmd, args, opts);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, IdentityCallback, ParsedKey, SignCallback, SigningRequestOptions } from 'ssh2';
 import { ConnectError } from '../errors.js';
+import { FileCache } from './file-cache.js';
 import { parseCertificate, readCertificateFile, SSH2_UNPATCHED, ssh2HasCertificates, validityProblem, type Certificate } from './certificate.js';
 import type { SshTarget } from './target.js';
 
@@ -49,7 +50,7 @@ async function certificates(target: SshTarget): Promise<Array<{ file: string; ce
   return found;
 }
 
-const identities = new Map<string, Promise<ParsedKey | Error>>();
+const identities = new FileCache<Promise<ParsedKey | Error>>();
 
 /**
  * An identity file read and parsed once per process while it is unchanged (same inode, size and
@@ -57,15 +58,11 @@ const identities = new Map<string, Promise<ParsedKey | Error>>();
  * signing only once (patches/ssh2-speed.mjs).
  */
 async function parsedIdentity(file: string): Promise<ParsedKey | Error> {
-  const st = await stat(file);
-  const id = `${file}\0${st.ino}:${st.size}:${st.mtimeMs}`;
-  let parsed = identities.get(id);
-  if (!parsed) {
-    parsed = readFile(file).then((data) => ssh2.utils.parseKey(data));
-    identities.set(id, parsed);
-    parsed.catch(() => identities.delete(id));
-  }
-  return parsed;
+  return identities.get(file, await stat(file), () => {
+    const parsed = readFile(file).then((data) => ssh2.utils.parseKey(data));
+    parsed.catch(() => identities.forget(file, parsed));
+    return parsed;
+  });
 }
 
 /** Keys are read and checked up front so a bad key file is reported as such, not as a refused login. */

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname as localHostName } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { SshConfigError } from '../errors.js';
+import { FileCache } from './file-cache.js';
 import { matchPattern, matchPatternList } from './pattern.js';
 
 /** One keyword line of an ssh_config file; `keyword` lower-cased. */
@@ -76,7 +77,7 @@ export function parseSshConfig(text: string, file = 'ssh_config', includeDir = '
   return lines;
 }
 
-const parsedFiles = new Map<string, SshConfig>();
+const parsedFiles = new FileCache<SshConfig>();
 
 /**
  * Read an ssh_config file; a missing file is an empty config. Read and parsed once per process while
@@ -85,13 +86,7 @@ const parsedFiles = new Map<string, SshConfig>();
 export function loadSshConfig(file: string, includeDir: string): SshConfig {
   const st = statSync(file, { throwIfNoEntry: false });
   if (!st?.isFile()) return existsSync(file) ? parseSshConfig(readFileSync(file, 'utf8'), file, includeDir) : [];
-  const id = `${file}\0${includeDir}\0${st.ino}:${st.size}:${st.mtimeMs}`;
-  let config = parsedFiles.get(id);
-  if (!config) {
-    config = parseSshConfig(readFileSync(file, 'utf8'), file, includeDir);
-    parsedFiles.set(id, config);
-  }
-  return config;
+  return parsedFiles.get(`${file}\0${includeDir}`, st, () => parseSshConfig(readFileSync(file, 'utf8'), file, includeDir));
 }
 
 interface State {

@@ -4,11 +4,11 @@
 // asks it (src/firewall/). Inventory `firewall:` says what then: `check` (default) fails before any
 // change, naming what drops VRRP and the exact fix; `manage` applies that fix with the manager's own
 // persistent mechanism (never a raw nft rule under firewalld or ufw, which would be overwritten);
-// `off` removes what kadeploy added (its rules are found by their comment "kadeploy-vrrp") and leaves
-// the rest alone.
+// `off` removes what kadeploy added (its rules are found by their comment "kadeploy-vrrp", firewalld's
+// in the record kadeploy keeps on the node) and leaves the rest alone.
 import { z } from 'zod';
 import type { HostFacts } from '../facts/index.js';
-import { FIREWALLD_ZONES, parseFirewalld, planFirewalld } from '../firewall/firewalld.js';
+import { FIREWALLD_ZONES, parseFirewalld, planFirewalld, removeFirewalld } from '../firewall/firewalld.js';
 import { IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables } from '../firewall/iptables.js';
 import type { ManagerPlan } from '../firewall/manager.js';
 import { NFT_CONF, NFT_KADEPLOY_CONF, NFT_RULESET, planNftables, removeNftables } from '../firewall/nftables.js';
@@ -54,7 +54,8 @@ function removals(facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'run
   const out = (command: string) => facts.output?.[command] ?? '';
   const ufw = parseUfw(out(UFW_STATUS));
   const ipt = parseIptables(out(IPTABLES_RULES));
-  return [...removeNftables(facts, ctx), ...(ufw ? removeUfw(ufw) : []), ...(ipt ? removeIptables(ipt) : [])];
+  const fwd = parseFirewalld(out(FIREWALLD_ZONES));
+  return [...removeNftables(facts, ctx), ...(ufw ? removeUfw(ufw) : []), ...(ipt ? removeIptables(ipt) : []), ...(fwd ? removeFirewalld(fwd) : [])];
 }
 
 export const firewallKind: TaskKind<Record<string, never>, Want> = {
@@ -92,6 +93,9 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
       return { task: w.task, kind: 'firewall', actions: ['check'], summary: `${names} drops VRRP from the other nodes`, desired: w as never, steps: [], blocker };
     }
     if (w.mode === 'check' || !steps.length) return noop(w, `${plans.map((p) => p.fine).join(', ') || 'no firewall'}${notes}`);
-    return { task: w.task, kind: 'firewall', actions: ['update'], summary: `${names}: let VRRP from ${w.peers.join(', ')} through${notes}`, desired: w as never, steps };
+    // Rules of kadeploy no longer needed (a former peer's) go too: the summary says which of the two it does.
+    const removing = steps.filter((s) => /^(remove|forget) /.test(s.title)).length;
+    const doing = [...(removing < steps.length ? [`let VRRP from ${w.peers.join(', ')} through`] : []), ...(removing ? ["remove kadeploy's VRRP rules no longer needed"] : [])];
+    return { task: w.task, kind: 'firewall', actions: ['update'], summary: `${names}: ${doing.join('; ')}${notes}`, desired: w as never, steps };
   },
 };

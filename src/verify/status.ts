@@ -1,6 +1,9 @@
 // Who holds each VIP now, and each node's VRRP state with its last transition (ip a + journal).
 import type { Connected } from '../apply/session.js';
 import { readPlacement, type VipPlacement } from '../apply/vip.js';
+import { factScript, parseFacts, type Fact } from '../facts/fact.js';
+import { failedUnitsFact, systemFact } from '../facts/system.js';
+import { sh } from '../shell/quote.js';
 import { mapLimit } from '../ssh/pool.js';
 import { readVrrp } from './probe.js';
 import { drainedFact, withDrained, type DrainMark } from '../plan/drain.js';
@@ -13,7 +16,15 @@ export interface NodeStatus {
   instances: Array<{ name: string; state: string; since?: string }>;
   /** Drained by `kadeploy drain` (its marker), when it is. */
   drained?: DrainMark;
+  /** systemd's state of the node (`systemctl is-system-running`): running, degraded, starting, stopping, maintenance… */
+  system: string;
+  /** The failed units, when systemd says degraded. */
+  failed?: string[];
 }
+
+const keepalivedActive: Fact<boolean> = { name: 'keepalived', command: 'systemctl is-active keepalived', parse: (out) => out.trim() === 'active' };
+/** What status reads on a node besides VRRP, in one round trip. */
+const nodeFacts = [keepalivedActive, drainedFact, systemFact, failedUnitsFact] as Array<Fact<unknown>>;
 
 export interface ClusterStatus {
   at: string;
@@ -37,13 +48,11 @@ export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>):
   const nodes: NodeStatus[] = [];
   await mapLimit(cluster.nodes, cluster.forks, async (n) => {
     const conn = conns.get(n.name)!;
-    const [reading, active, mark] = await Promise.all([
-      readVrrp(conn, cluster),
-      conn.exec('systemctl is-active keepalived', { check: false }),
-      conn.exec(drainedFact.command, { check: false }),
-    ]);
-    const drained = drainedFact.parse(mark.stdout, mark.code);
-    const running = active.stdout.trim() === 'active';
+    const [reading, read] = await Promise.all([readVrrp(conn, cluster), conn.exec(sh('sh', '-c', factScript(nodeFacts)), { check: false })]);
+    const f = parseFacts(nodeFacts, read.stdout) as { keepalived?: boolean; drained?: DrainMark; system?: string; failed?: string[] };
+    const { drained, failed } = f;
+    const running = f.keepalived === true;
+    const system = f.system ?? 'unknown';
     nodes.push({
       node: n.name,
       keepalived: running,
@@ -52,6 +61,8 @@ export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>):
         return { name: i.name, state: running ? (t?.state ?? 'UNKNOWN') : 'STOPPED', since: running ? t?.at : undefined };
       }),
       ...(drained ? { drained } : {}),
+      system,
+      ...(system === 'degraded' && failed?.length ? { failed } : {}),
     });
   });
   nodes.sort((a, b) => cluster.nodes.findIndex((n) => n.name === a.node) - cluster.nodes.findIndex((n) => n.name === b.node));
@@ -75,10 +86,12 @@ export function formatStatus(s: ClusterStatus): string {
     for (const v of s.vips) out.push(`  VIP ${v.vip}: ${held(v)}`);
   }
   const w = Math.max(4, ...s.nodes.map((n) => n.node.length));
-  out.push(`  ${col('CLUSTER')}${'NODE'.padEnd(w)}  INSTANCE  STATE    SINCE`);
+  const ws = Math.max(6, ...s.nodes.map((n) => n.system.length));
+  out.push(`  ${col('CLUSTER')}${'NODE'.padEnd(w)}  ${'SYSTEM'.padEnd(ws)}  INSTANCE  STATE    SINCE`);
   for (const n of s.nodes) {
-    for (const i of n.instances) out.push(`  ${col(n.cluster)}${n.node.padEnd(w)}  ${i.name.padEnd(8)}  ${i.state.padEnd(7)}  ${i.since ?? ''}`);
+    for (const i of n.instances) out.push(`  ${col(n.cluster)}${n.node.padEnd(w)}  ${n.system.padEnd(ws)}  ${i.name.padEnd(8)}  ${i.state.padEnd(7)}  ${i.since ?? ''}`);
   }
+  for (const n of s.nodes.filter((m) => m.failed)) out.push(`  ${n.node} is degraded: failed units: ${n.failed!.join(', ')} (systemctl --failed)`);
   for (const n of s.nodes.filter((m) => m.drained)) out.push(`  ${n.node} is DRAINED since ${n.drained!.since}: it takes no VIP while another node can (kadeploy undrain restores it)`);
   return `${out.join('\n')}\n`;
 }

@@ -2,7 +2,11 @@
 // (default deny incoming); both drop VRRP. `check` fails naming what drops it on each node with the
 // manager's own command; `manage` adds the rules through firewall-cmd (permanent + runtime) and ufw,
 // one node holds the VIP, a second apply changes nothing, and the rules survive the managers' reload.
-// Then eth0 moves to zone internal on lb1: VRRP is judged in that zone, and the rule goes there.
+// Then eth0 moves to zone internal on lb1: VRRP is judged in that zone, the rule goes there, and
+// kadeploy's own rule leaves zone public. A third peer (lb3, not running: --skip-unreachable) gets its
+// rule, which goes again once lb3 leaves the inventory. Rules the user adds by hand, identical in form
+// (one exactly the rule kadeploy had in zone public), stay through manage and `off`; `off` removes
+// only kadeploy's (recorded in /var/lib/kadeploy/firewalld-rules).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +19,11 @@ import { waitHolders, withLab, type Lab } from './lab-helper.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewall-managers-'));
 
-function inventory(lab: Lab, mode: string): string {
+function inventory(lab: Lab, mode: string, extraNode?: { name: string; address: string }): string {
   const doc = parseDocument(readFileSync(lab.inventoryPath, 'utf8'));
   doc.set('firewall', mode);
-  const file = join(dir, `${mode}.yaml`);
+  if (extraNode) doc.addIn(['nodes'], { ...extraNode, state: 'BACKUP', priority: 130 });
+  const file = join(dir, `${mode}${extraNode ? `-${extraNode.name}` : ''}.yaml`);
   writeFileSync(file, doc.toString());
   return file;
 }
@@ -89,6 +94,42 @@ describe('firewall: VRRP through firewalld and ufw', { timeout: 900_000 }, () =>
       const settled = await kadeploy(['apply', inventory(lab, 'manage')]);
       assert.equal(settled.code, 0, text(settled));
       assert.doesNotMatch(settled.stdout, /let VRRP/);
+      // kadeploy's rule in zone public (which no longer sees VRRP from lb2) went in the same apply.
+      const ip2 = lb2.ip.replace(/\./g, '\\.');
+      assert.match(manageInternal.stdout, new RegExp(`remove kadeploy's VRRP rule for ${ip2} in firewalld zone public \\(permanent\\)`));
+      const rulesIn = async (zone: string) => {
+        const r = await lab.exec('lb1', `firewall-cmd --permanent --zone=${zone} --list-rich-rules; echo @@; firewall-cmd --zone=${zone} --list-rich-rules`);
+        return r.stdout.split('@@').map((x) => x.trim().split('\n').filter(Boolean).sort());
+      };
+      assert.deepEqual(await rulesIn('public'), [[], []], 'public: nothing left of kadeploy');
+
+      // Peers change: lb3 joins (not running, skipped), its rule is added; lb3 leaves, its rule goes.
+      const lb3 = { name: 'lb3', address: `${lb2.ip.replace(/\.\d+$/, '.13')}/24` };
+      const lb3Rule = `rule family="ipv4" source address="${lb3.address.split('/')[0]}" protocol value="vrrp" accept`;
+      const three = await kadeploy(['apply', inventory(lab, 'manage', lb3), '--skip-unreachable']);
+      assert.equal(three.code, 0, text(three));
+      assert.deepEqual(await rulesIn('internal'), [[rich, lb3Rule].sort(), [rich, lb3Rule].sort()], 'lb3 is a peer');
+      const two = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(two.code, 0, text(two));
+      assert.match(two.stdout, /remove kadeploy's VRRP rule for [\d.]+\.13 in firewalld zone internal \(permanent\)/);
+      assert.deepEqual(await rulesIn('internal'), [[rich], [rich]], "the former peer's rule is gone, lb2's stays");
+
+      // The user's own rules, identical in form: lb2's in zone public (exactly the rule kadeploy had
+      // there), a made-up peer's in zone internal. kadeploy leaves them alone, also with `off`.
+      const own = `rule family="ipv4" source address="${lb2.ip.replace(/\.\d+$/, '.99')}" protocol value="vrrp" accept`;
+      const byHand = await lab.exec('lb1', [['public', rich], ['internal', own]].map(([zone, rule]) => `firewall-cmd -q --permanent --zone=${zone} '--add-rich-rule=${rule}' && firewall-cmd -q --zone=${zone} '--add-rich-rule=${rule}'`).join(' && '));
+      assert.equal(byHand.code, 0, byHand.stdout + byHand.stderr);
+      const untouched = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(untouched.code, 0, text(untouched));
+      assert.doesNotMatch(untouched.stdout, /let VRRP|remove kadeploy/, 'the user\'s rules are not kadeploy\'s');
+      const off = await kadeploy(['apply', inventory(lab, 'off')]);
+      t.diagnostic(`firewall: off -> exit ${off.code}`);
+      assert.match(off.stdout, new RegExp(`remove kadeploy's VRRP rule for ${ip2} in firewalld zone internal \\(permanent\\)`), text(off));
+      assert.deepEqual(await rulesIn('internal'), [[own], [own]], "off: kadeploy's rule gone, the user's stays");
+      assert.deepEqual(await rulesIn('public'), [[rich], [rich]], "off: the user's rule identical to kadeploy's former one stays");
+      assert.equal((await lab.exec('lb1', 'cat /var/lib/kadeploy/firewalld-rules')).stdout, '', 'nothing of kadeploy recorded');
+      const offAgain = await kadeploy(['apply', inventory(lab, 'off')]);
+      assert.doesNotMatch(offAgain.stdout, /remove kadeploy's VRRP rule/, text(offAgain));
     });
   });
 });

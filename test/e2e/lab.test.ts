@@ -64,6 +64,12 @@ test('2-node lab: systemd, HAProxy and apt through the proxy over strict SSH; fa
       const exec = await kadeploy(['lab', 'exec', '--name', lab.name, 'lb2', 'systemctl', 'show', '-p', 'Id', '--value', 'haproxy']);
       assert.equal(exec.code, 0, exec.stderr);
       assert.equal(exec.stdout.trim(), 'haproxy.service');
+      // Several words are one program's arguments (sh -c gets its script whole); one word is a shell command line.
+      for (const words of [['sh', '-c', 'echo a; echo b'], ['echo a; echo b']]) {
+        const r = await kadeploy(['lab', 'exec', '--name', lab.name, 'lb2', '--', ...words]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, 'a\nb\n', `lab exec lb2 -- ${words.join(' ')}`);
+      }
 
       for (const hard of [false, true]) {
         await stopNode('lb2', { ...ref, hard });

@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostFacts } from '../../src/facts/index.js';
-import { FIREWALLD_ZONES } from '../../src/firewall/firewalld.js';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIREWALLD_RECORD, FIREWALLD_ZONES } from '../../src/firewall/firewalld.js';
 import { IPTABLES_RULES } from '../../src/firewall/iptables.js';
 import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
 import { UFW_STATUS } from '../../src/firewall/ufw.js';
@@ -199,7 +203,7 @@ describe('firewall: firewalld', () => {
   it("VRRP is judged in the zone that sees it: the peer's source zone, else the interface's zone, else the default", () => {
     const internal = (rich = '', more = 'interfaces: eth0') => zone('', '', 'public') + zone(rich, '', 'internal', more);
     // eth0 in zone internal: the rule goes there, not into the default zone.
-    assert.deepEqual(fwd(internal(), internal()).steps.map((s) => s.command), [
+    assert.deepEqual(fwd(internal(), internal()).steps.map((s) => s.command.split(' && ')[0]), [
       `firewall-cmd --permanent --zone=internal '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`,
       `firewall-cmd --zone=internal '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`,
     ]);
@@ -213,6 +217,96 @@ describe('firewall: firewalld', () => {
     // Another interface's zone does not count.
     const other = internal('', 'interfaces: eth1');
     assert.match(fwd(other, other, 'check').blocker!, /firewalld zone public drops VRRP/);
+  });
+});
+
+describe('firewall: firewalld, the rules kadeploy added (recorded on the node)', () => {
+  const rule = (peer: string) => `rule family="ipv4" source address="${peer}" protocol value="vrrp" accept`;
+  const rich = (...peers: string[]) => peers.map((p) => `\t${rule(p)}`).join('\n');
+  const record = (...entries: Array<[string, string, string]>) => entries.map(([layer, zone, peer]) => `${layer}\t${zone}\t${rule(peer)}\n`).join('');
+  const state = (runtime: string, permanent: string, recorded = '') => `default zone: public\n${runtime}\n@@permanent\n${permanent}\n@@recorded\n${recorded}`;
+  const fwd = (mode: 'manage' | 'off', out: string, peers = ['10.0.0.12']) =>
+    firewallKind.plan!(want(mode, peers), withOutput({ [FIREWALL_MANAGER]: 'firewalld\n', [FIREWALLD_ZONES]: out, [NFT_RULESET]: ruleset('') }), ctx);
+
+  /** Run steps in a local sh: firewall-cmd a stub logging its arguments, the record a temp file. Returns the log and the record. */
+  function runSteps(steps: Array<{ command: string }>, recorded = ''): { calls: string[]; record: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'kadeploy-firewalld-'));
+    const file = join(dir, 'firewalld-rules');
+    if (recorded) writeFileSync(file, recorded);
+    writeFileSync(join(dir, 'firewall-cmd'), `#!/bin/sh\nfor a in "$@"; do printf '%s|' "$a"; done >> ${dir}/calls; echo >> ${dir}/calls\n`);
+    chmodSync(join(dir, 'firewall-cmd'), 0o755);
+    for (const st of steps) {
+      const command = st.command.replaceAll(FIREWALLD_RECORD, file).replaceAll('mkdir -p /var/lib/kadeploy', `mkdir -p ${dir}`);
+      execFileSync('/bin/sh', ['-c', command], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+    }
+    const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+    return { calls: read(join(dir, 'calls')).split('\n').filter(Boolean), record: read(file) };
+  }
+
+  it('manage records each rule it adds (permanent and now), once, and a re-run with them in place does nothing', () => {
+    const add = fwd('manage', state(zone(''), zone('')));
+    const ran = runSteps([...add.steps, ...add.steps]);
+    assert.deepEqual(ran.calls, [
+      `--permanent|--zone=public|--add-rich-rule=${rule('10.0.0.12')}|`,
+      `--zone=public|--add-rich-rule=${rule('10.0.0.12')}|`,
+      `--permanent|--zone=public|--add-rich-rule=${rule('10.0.0.12')}|`,
+      `--zone=public|--add-rich-rule=${rule('10.0.0.12')}|`,
+    ]);
+    assert.equal(ran.record, record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12']), 'recorded once each');
+    const done = state(zone(rich('10.0.0.12')), zone(rich('10.0.0.12')), ran.record);
+    assert.deepEqual(fwd('manage', done).actions, ['none']);
+  });
+
+  it("peers changed: the former peer's recorded rule goes from both layers; the user's identical-looking rule stays", () => {
+    // 10.0.0.9 was a peer (kadeploy's rules, recorded); 10.0.0.7's rule the user added by hand.
+    const recorded = record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12'], ['permanent', 'public', '10.0.0.9'], ['runtime', 'public', '10.0.0.9']);
+    const zones = zone(rich('10.0.0.12', '10.0.0.9', '10.0.0.7'));
+    const c = fwd('manage', state(zones, zones, recorded));
+    assert.deepEqual(c.actions, ['update']);
+    assert.match(c.summary, /remove kadeploy's VRRP rules no longer needed/);
+    assert.doesNotMatch(c.summary, /let VRRP/, 'nothing to add');
+    const ran = runSteps(c.steps, recorded);
+    assert.deepEqual(ran.calls, [`--permanent|--zone=public|--remove-rich-rule=${rule('10.0.0.9')}|`, `--zone=public|--remove-rich-rule=${rule('10.0.0.9')}|`]);
+    assert.equal(ran.record, record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12']));
+    assert.ok(!c.steps.some((s) => s.command.includes('10.0.0.7')), "the user's rule is not touched");
+  });
+
+  it("off: every recorded rule goes, only those: an identical rule the user added (kadeploy then added none) stays", () => {
+    // 10.0.0.12's rule in zone internal is the user's (not recorded); kadeploy's is in zone public.
+    const zones = zone(rich('10.0.0.12')) + zone(rich('10.0.0.12'), '', 'internal');
+    const recorded = record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12']);
+    const off = fwd('off', state(zones, zones, recorded));
+    const ran = runSteps(off.steps, recorded);
+    assert.deepEqual(ran.calls, [`--permanent|--zone=public|--remove-rich-rule=${rule('10.0.0.12')}|`, `--zone=public|--remove-rich-rule=${rule('10.0.0.12')}|`]);
+    assert.equal(ran.record, '');
+    assert.deepEqual(fwd('off', state(zones, zones)).actions, ['none'], 'nothing recorded: nothing removed');
+  });
+
+  it('a recorded rule gone already is only forgotten; a runtime one the user also keeps permanent stays', () => {
+    // Recorded runtime-only (added while the user's permanent rule was not loaded yet): after a reload the
+    // runtime rule comes from the user's permanent one: forgotten, not removed. 10.0.0.9's is gone by hand.
+    const recorded = record(['runtime', 'public', '10.0.0.12'], ['permanent', 'public', '10.0.0.9']);
+    const zones = zone(rich('10.0.0.12'));
+    const off = fwd('off', state(zones, zones, recorded));
+    assert.deepEqual(off.steps.map((s) => s.title), [
+      "forget kadeploy's VRRP rule for 10.0.0.12 in firewalld zone public (now): no longer in firewalld",
+      "forget kadeploy's VRRP rule for 10.0.0.9 in firewalld zone public (permanent): no longer in firewalld",
+    ]);
+    const ran = runSteps(off.steps, recorded);
+    assert.deepEqual(ran.calls, []);
+    assert.equal(ran.record, '');
+  });
+
+  it('eth0 moved to another zone: kadeploy\'s rule in the old zone goes, the new zone gets one', () => {
+    const zones = zone(rich('10.0.0.12')) + zone('', '', 'internal', 'interfaces: eth0');
+    const c = fwd('manage', state(zones, zones, record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12'])));
+    assert.deepEqual(c.steps.map((s) => s.title), [
+      "remove kadeploy's VRRP rule for 10.0.0.12 in firewalld zone public (permanent)",
+      "remove kadeploy's VRRP rule for 10.0.0.12 in firewalld zone public (now)",
+      'let VRRP from 10.0.0.12 through firewalld zone internal (permanent)',
+      'let VRRP from 10.0.0.12 through firewalld zone internal (now)',
+    ]);
+    assert.match(c.summary, /let VRRP from 10\.0\.0\.12 through; remove kadeploy's VRRP rules no longer needed/);
   });
 });
 

@@ -127,7 +127,34 @@ describe('waitUntilUp', () => {
     const probe: NodeProbe = { state: async () => (clock > 3000 && abort.abort(), 'stopping'), waitBooted: async () => 'starting', drop: async () => {} };
     await assert.rejects(
       waitUntilUp('lb1', 'stopping', probe, { timeoutS: 300, progress: () => {}, signal: abort.signal, now: () => clock, sleep: async (ms) => void (clock += ms) }),
-      (e: Error) => e instanceof ApplyInterrupted && /interrupted while waiting for lb1; nothing was changed/.test(e.message),
+      (e: Error) => e instanceof ApplyInterrupted && e.message === 'interrupted while waiting for lb1 to come back (it was shutting down): nothing was changed on any node',
+    );
+  });
+
+  it('a signal during a boot wait (the wait on the node ends unreachable): says it waited for the boot', async () => {
+    const abort = new AbortController();
+    const probe: NodeProbe = {
+      state: async () => 'starting',
+      // The caller drops the connections on a signal: the wait on the node fails.
+      waitBooted: async () => {
+        abort.abort();
+        throw new Error('lb1: connection closed');
+      },
+      drop: async () => {},
+    };
+    await assert.rejects(
+      waitUntilUp('lb1', 'starting', probe, { timeoutS: 300, progress: () => {}, signal: abort.signal, now: () => 0, sleep: async () => {} }),
+      (e: Error) => e instanceof ApplyInterrupted && e.message === 'interrupted while waiting for lb1 to boot: nothing was changed on any node',
+    );
+  });
+
+  it('a signal after the shutdown, once the node boots again: says it waited for the boot', async () => {
+    const abort = new AbortController();
+    let clock = 0;
+    const probe: NodeProbe = { state: async () => (clock > 3000 ? (abort.abort(), 'starting') : 'stopping'), waitBooted: async () => 'starting', drop: async () => {} };
+    await assert.rejects(
+      waitUntilUp('lb1', 'stopping', probe, { timeoutS: 300, progress: () => {}, signal: abort.signal, now: () => clock, sleep: async (ms) => void (clock += ms) }),
+      /interrupted while waiting for lb1 to boot: nothing was changed/,
     );
   });
 });

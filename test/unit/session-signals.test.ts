@@ -33,6 +33,7 @@ describe('withSession', () => {
   it('a signal while connecting ends the run before any change, and still closes', async () => {
     const log: string[] = [];
     let ran = false;
+    const seen: string[] = [];
     await assert.rejects(
       withSession(
         async () => {
@@ -40,11 +41,29 @@ describe('withSession', () => {
           return fake(log);
         },
         async () => void (ran = true),
+        (name) => seen.push(name),
       ),
-      ApplyInterrupted,
+      (e: Error) => e instanceof ApplyInterrupted && e.message === 'interrupted before any change',
     );
     assert.equal(ran, false);
     assert.deepEqual(log, ['closed']);
+    assert.deepEqual(seen, [], 'no "rolling back" announcement: nothing is being changed');
+  });
+
+  it('a signal while opening fails (a node wait interrupted): its own error, no announcement', async () => {
+    const seen: string[] = [];
+    await assert.rejects(
+      withSession(
+        async () => {
+          process.emit('SIGINT', 'SIGINT');
+          throw new ApplyInterrupted('interrupted while waiting for lb1 to boot: nothing was changed on any node');
+        },
+        async () => {},
+        (name) => seen.push(name),
+      ),
+      /interrupted while waiting for lb1 to boot/,
+    );
+    assert.deepEqual(seen, []);
   });
 
   it('a fleet of 60 sessions at once: one listener per signal, and a signal aborts every one', async () => {

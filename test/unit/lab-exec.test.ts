@@ -1,0 +1,28 @@
+// `lab exec NODE WORD…`: the command line the node's /bin/sh -c gets. Several words are one program's
+// arguments, each quoted (so `sh -c "a; b"` gives sh its script whole); one word is a shell command
+// line. Each line is also run by a local sh, to show what the node would do with it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { nodeCommandLine } from '../../src/lab/exec.js';
+
+const runLocally = (line: string) => execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' });
+
+describe('lab exec: the command line built from its words', () => {
+  it('sh -c "a; b": both commands run (joined, sh -c would get only "echo")', () => {
+    const words = ['sh', '-c', 'echo a; echo b'];
+    assert.equal(nodeCommandLine(words), `sh -c 'echo a; echo b'`);
+    assert.equal(runLocally(nodeCommandLine(words)), 'a\nb\n');
+    assert.equal(runLocally(words.join(' ')), '\nb\n', 'joined: sh -c runs only echo, the shell then b');
+  });
+
+  it('one word is a command line for the shell, as it is', () => {
+    assert.equal(nodeCommandLine(['echo a; echo b']), 'echo a; echo b');
+    assert.equal(runLocally(nodeCommandLine(['echo a; echo b'])), 'a\nb\n');
+  });
+
+  it('plain words stay as they are; quotes, spaces and $ reach the program literally', () => {
+    assert.equal(nodeCommandLine(['systemctl', 'show', '-p', 'Id', '--value', 'haproxy']), 'systemctl show -p Id --value haproxy');
+    assert.equal(runLocally(nodeCommandLine(['printf', '%s|', "it's", 'two words', '$HOME'])), "it's|two words|$HOME|");
+  });
+});
