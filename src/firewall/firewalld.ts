@@ -120,11 +120,14 @@ const ruleCommand = (verb: 'add' | 'remove', zone: string, rule: string, permane
 const addCommand = (zone: string, peer: string, permanent: boolean) => ruleCommand('add', zone, richRule(peer), permanent);
 
 const RECORD_DIR = FIREWALLD_RECORD.slice(0, FIREWALLD_RECORD.lastIndexOf('/'));
-/** Add the rule, then record it (once): a rule is recorded only when this command added it. */
+/**
+ * Record the rule (once), then add it: a run killed in between leaves a record whose rule is absent,
+ * which the next run forgets or re-adds — never a rule of kadeploy's that nothing knows is kadeploy's.
+ */
 function addStep(title: string, r: RecordedRule): Step {
   const line = sh(recordLine(r));
   const record = `mkdir -p ${RECORD_DIR} && { grep -qxF -e ${line} ${FIREWALLD_RECORD} 2>/dev/null || printf '%s\\n' ${line} >> ${FIREWALLD_RECORD}; }`;
-  return { title, command: `${ruleCommand('add', r.zone, r.rule, r.layer === 'permanent')} && ${record}` };
+  return { title, command: `${record} && ${ruleCommand('add', r.zone, r.rule, r.layer === 'permanent')}` };
 }
 /** Remove a recorded rule from its layer (when `inFirewall`), then forget it. */
 function removeStep(title: string, r: RecordedRule, inFirewall: boolean): Step {

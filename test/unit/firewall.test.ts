@@ -203,7 +203,7 @@ describe('firewall: firewalld', () => {
   it("VRRP is judged in the zone that sees it: the peer's source zone, else the interface's zone, else the default", () => {
     const internal = (rich = '', more = 'interfaces: eth0') => zone('', '', 'public') + zone(rich, '', 'internal', more);
     // eth0 in zone internal: the rule goes there, not into the default zone.
-    assert.deepEqual(fwd(internal(), internal()).steps.map((s) => s.command.split(' && ')[0]), [
+    assert.deepEqual(fwd(internal(), internal()).steps.map((s) => s.command.split(' && ').pop()), [
       `firewall-cmd --permanent --zone=internal '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`,
       `firewall-cmd --zone=internal '--add-rich-rule=rule family="ipv4" source address="10.0.0.12" protocol value="vrrp" accept'`,
     ]);
@@ -255,6 +255,14 @@ describe('firewall: firewalld, the rules kadeploy added (recorded on the node)',
     assert.equal(ran.record, record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12']), 'recorded once each');
     const done = state(zone(rich('10.0.0.12')), zone(rich('10.0.0.12')), ran.record);
     assert.deepEqual(fwd('manage', done).actions, ['none']);
+  });
+
+  it('a run killed after recording a rule but before adding it: the next run adds it, recorded once', () => {
+    const recorded = record(['permanent', 'public', '10.0.0.12'], ['runtime', 'public', '10.0.0.12']);
+    const c = fwd('manage', state(zone(''), zone(''), recorded));
+    const ran = runSteps(c.steps, recorded);
+    assert.deepEqual(ran.calls, [`--permanent|--zone=public|--add-rich-rule=${rule('10.0.0.12')}|`, `--zone=public|--add-rich-rule=${rule('10.0.0.12')}|`]);
+    assert.equal(ran.record, recorded, 'no second record line');
   });
 
   it("peers changed: the former peer's recorded rule goes from both layers; the user's identical-looking rule stays", () => {
