@@ -14,6 +14,7 @@
 // levels up) are the same.
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import nunjucks from 'nunjucks';
 import { TEMPLATE_OPTIONS } from '../dist/render/render.js'; // tsc's output, built just before
@@ -35,6 +36,8 @@ await build({
       name: 'ssh2-native-binding',
       setup(b) {
         b.onResolve({ filter: /sshcrypto\.node$/ }, () => ({ path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }));
+        // `import ssh2 from 'ssh2'`: its index with each export evaluated on first use (the file says why).
+        b.onResolve({ filter: /^ssh2$/ }, () => ({ path: resolve('scripts/ssh2-index.cjs') }));
       },
     },
   ],
