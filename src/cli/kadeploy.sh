@@ -19,5 +19,7 @@ if [ "${NODE_EXTRA_CA_CERTS+set}" = set ]; then
   KADEPLOY_HIDDEN_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS
   export KADEPLOY_HIDDEN_NODE_EXTRA_CA_CERTS
   unset NODE_EXTRA_CA_CERTS
+else
+  unset KADEPLOY_HIDDEN_NODE_EXTRA_CA_CERTS
 fi
 exec node "$here/start.cjs" "$@"

@@ -92,6 +92,8 @@ describe('launcher (the package bin)', () => {
     assert.equal(child.stderr, `${missing}|unset`);
     const unset = viaBin(bin(), ['--version'], { NODE_OPTIONS: `--require ${hook}` });
     assert.equal(unset.stderr, 'unset|unset', 'not set by the user: not set for the children either');
+    const stray = viaBin(bin(), ['--version'], { [HIDDEN_CA_CERTS]: '/stray.pem', NODE_OPTIONS: `--require ${hook}` });
+    assert.equal(stray.stderr, 'unset|unset', "the launcher's own variable, inherited from elsewhere, is not taken for the user's");
     const empty = viaBin(bin(), ['--version'], { NODE_EXTRA_CA_CERTS: '', NODE_OPTIONS: `--require ${hook}` });
     assert.equal(empty.stderr, '|unset', 'set but empty stays set but empty');
   });
