@@ -19,7 +19,7 @@
 //   BENCH_QUICK=1         fewer runs (about half the time): 3 / 1 / 1 runs, scale runs 2, no forks sweep
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Ansible, ensureHostTools, parseRecap, writeAnsibleInventory } from './lib/ansible.js';
 import { cleanupLeftovers, FLEET_DIR, prepareFleetKeys, scaleInventory, startFleet, type Fleet, type ScaleLayout } from './lib/fleet.js';
 import { benchLabDown, freshLab, type BenchLab } from './lib/lab.js';
@@ -32,6 +32,10 @@ const env = process.env;
 const ROOT = join(import.meta.dirname, '..');
 // BENCH_CLI: another build of kadeploy to time (e.g. a patched copy), same commands.
 const CLI = env.BENCH_CLI ?? join(ROOT, 'dist', 'cli', 'main.js');
+// What a user runs: the package's bin (the launcher, src/cli/kadeploy.sh) on this Node; with
+// BENCH_CLI or a profile, node CLI as before (node flags need node on the command line).
+const BIN = env.BENCH_CLI ? undefined : join(ROOT, 'dist', 'cli', 'kadeploy');
+const BIN_PATH = `${dirname(process.execPath)}:${env.PATH ?? ''}`;
 const SCALE_PLAYBOOK = join(import.meta.dirname, 'scale-playbook.yaml');
 const PROFILE_DIR = '/tmp/kadeploy-bench-profiles';
 
@@ -90,6 +94,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 function kadeploy(args: string[], extra: { cpuProf?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
   const node = extra.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${extra.cpuProf}`] : [];
+  if (BIN && !extra.cpuProf) return measure(BIN, args, { env: { ...KADEPLOY_ENV, PATH: BIN_PATH, ...extra.env }, timeoutMs: 900_000 });
   return measure(process.execPath, [...node, CLI, ...args], { env: { ...KADEPLOY_ENV, ...extra.env }, timeoutMs: 900_000 });
 }
 
@@ -131,11 +136,13 @@ interface Startup {
   validate: Sample[];
   /** validate without the compile cache (KADEPLOY_NO_COMPILE_CACHE=1): what a command's very first run costs. */
   uncached: Sample[];
+  /** validate as `node dist/cli/main.js` (no launcher: NODE_EXTRA_CA_CERTS loaded, an ES module entry). */
+  direct: Sample[];
 }
 
 /** `kadeploy validate` against `node -e 0`, interleaved run by run (no lab, no SSH). */
 async function startupPart(): Promise<Startup> {
-  const r: Startup = { node: [], validate: [], uncached: [] };
+  const r: Startup = { node: [], validate: [], uncached: [], direct: [] };
   const inventory = join(ROOT, 'inventories', 'doc-two-nodes.yaml');
   log(`start-up: ${CFG.startupRuns} x node -e 0 and kadeploy validate with and without its compile cache (interleaved)`);
   // Untimed, like the lab part's warm-ups: writes the compile cache as a user's first run would.
@@ -144,6 +151,7 @@ async function startupPart(): Promise<Startup> {
     r.node.push(expect(await measure(process.execPath, ['-e', '0']), exit0, 'node -e 0'));
     r.validate.push(expect(await kadeploy(['validate', inventory]), exit0, 'kadeploy validate'));
     r.uncached.push(expect(await kadeploy(['validate', inventory], { env: { KADEPLOY_NO_COMPILE_CACHE: '1' } }), exit0, 'kadeploy validate, no compile cache'));
+    r.direct.push(expect(await measure(process.execPath, [CLI, 'validate', inventory], { env: KADEPLOY_ENV }), exit0, 'node dist/cli/main.js validate'));
   }
   return r;
 }
@@ -598,6 +606,7 @@ async function main(): Promise<void> {
         ['node -e 0', triple(wall(startup.node)), triple(cpu(startup.node)), mib(peakRssMiB(startup.node))],
         ['kadeploy validate inventories/doc-two-nodes.yaml', triple(wall(startup.validate)), triple(cpu(startup.validate)), mib(peakRssMiB(startup.validate))],
         ['the same, no compile cache (a first run)', triple(wall(startup.uncached)), triple(cpu(startup.uncached)), mib(peakRssMiB(startup.uncached))],
+        ['the same as node dist/cli/main.js (no launcher)', triple(wall(startup.direct)), triple(cpu(startup.direct)), mib(peakRssMiB(startup.direct))],
       ]),
       '',
     );

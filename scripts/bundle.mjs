@@ -13,7 +13,8 @@
 // tsc's main.js was, so the paths resolved from import.meta.url (templates/, playbooks/: two
 // levels up) are the same.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import nunjucks from 'nunjucks';
 import { TEMPLATE_OPTIONS } from '../dist/render/render.js'; // tsc's output, built just before
@@ -35,6 +36,8 @@ await build({
       name: 'ssh2-native-binding',
       setup(b) {
         b.onResolve({ filter: /sshcrypto\.node$/ }, () => ({ path: 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node', external: true }));
+        // `import ssh2 from 'ssh2'`: its index with each export evaluated on first use (the file says why).
+        b.onResolve({ filter: /^ssh2$/ }, () => ({ path: resolve('scripts/ssh2-index.cjs') }));
       },
     },
   ],
@@ -59,6 +62,18 @@ const bundled = readFileSync(`${OUT}/kadeploy.cjs`, 'utf8')
 writeFileSync(`${OUT}/kadeploy.cjs`, bundled);
 
 await build({ ...FOR_NODE, entryPoints: ['src/cli/start.ts'], outfile: `${OUT}/main.js`, format: 'esm' });
+// The same start as CommonJS for the launcher (Node starts a CommonJS entry ~6 ms faster than an ES
+// module one), and the launcher itself, the package's `bin` (src/cli/kadeploy.sh says why).
+await build({
+  ...FOR_NODE,
+  entryPoints: ['src/cli/start.ts'],
+  outfile: `${OUT}/start.cjs`,
+  format: 'cjs',
+  define: { 'import.meta.url': '__kadeployStartUrl' },
+  banner: { js: "'use strict'; var __kadeployStartUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+copyFileSync('src/cli/kadeploy.sh', `${OUT}/kadeploy`);
+chmodSync(`${OUT}/kadeploy`, 0o755);
 
 // The built-in templates, compiled now instead of at every run (compiling keepalived.conf.njk was
 // ~60 ms of each command). Each entry carries its source's sha256: src/render/render.ts uses an entry

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// kadeploy's executable (dist/cli/main.js, the package's `bin`): runs the CLI bundle
-// dist/cli/kadeploy.cjs (src/cli/main.ts and its dependencies, built by scripts/bundle.mjs) through
-// a V8 code cache kept per command (src/cli/compile-cache.ts). Only Node's built-ins are loaded here.
+// kadeploy's start: runs the CLI bundle dist/cli/kadeploy.cjs (src/cli/main.ts and its
+// dependencies, built by scripts/bundle.mjs) through a V8 code cache kept per command
+// (src/cli/compile-cache.ts). Built twice: dist/cli/start.cjs, which the package's `bin` (the
+// launcher dist/cli/kadeploy, src/cli/kadeploy.sh) runs, and dist/cli/main.js, the same as an ES
+// module for `node dist/cli/main.js` (tests, scripts). Only Node's built-ins are loaded here.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { optimiseOnlyHotCode } from '../apply/tiering.js';
 import { cacheFileFor, compileCacheDir, requireCached } from './compile-cache.js';
+import { restoreLauncherEnv } from './launcher-env.js';
+
+restoreLauncherEnv();
 
 // Before any compiling: V8 checks a code cache against its flags, so a flag set later in the run
 // would make every cache written at exit unusable by the next run (rejected, recompiled, rewritten).

@@ -51,7 +51,7 @@ describe('bundled CLI', () => {
     for (const c of ['validate', 'render', 'apply', 'diff', 'plan', 'show', 'verify', 'status', 'rollback', 'schema', 'lab']) assert.match(h.stdout, new RegExp(`\\n  ${c} `));
   });
 
-  it('is what the tests and the package bin run', () => {
+  it('is what the tests run (the package bin runs the same start as CommonJS: test/unit/launcher.test.ts)', () => {
     assert.equal(CLI, join(ROOT, 'dist', 'cli', 'main.js'));
   });
 });
