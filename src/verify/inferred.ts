@@ -88,29 +88,27 @@ export function inferAdverts(i: InstanceStates): AdvertInference {
   if (holder.state !== 'MASTER') return no(`${holder.node} holds the VIP but its ${instance} last entered ${holder.state}`);
   const masters = nodes.filter((n) => n.state === 'MASTER');
   if (masters.length > 1) return no(`${masters.map((n) => n.node).join(' and ')} are all in MASTER state for ${instance}`);
-  const ages = new Map<InstanceState, { age: number; bound: number }>();
   for (const n of nodes) {
-    const since = Math.max(n.stateAtS!, n.reloadedAtS ?? -Infinity);
-    const age = n.nowS! - since;
     const bound = masterDownBoundS(i.advertInt, i.version, n.downTimerAdverts!);
-    if (!(age > bound)) {
-      const what = since === n.stateAtS ? `entered ${n.state} for ${instance}` : 'reloaded keepalived';
-      return no(`${n.node} ${what} ${formatAge(Math.max(0, age))} ago, within the ${bound} s master-down bound`);
-    }
-    ages.set(n, { age, bound });
+    const recent = ([[n.stateAtS!, `entered ${n.state} for ${instance}`], [n.reloadedAtS, 'reloaded keepalived']] as const).find(([at]) => at !== undefined && !(n.nowS! - at > bound));
+    if (recent) return no(`${n.node} ${recent[1]} ${formatAge(Math.max(0, n.nowS! - recent[0]!))} ago, within the ${bound} s master-down bound`);
   }
+  // How long in this state, and since the last reload when there was one (a reload may restart the timer).
+  const held = (n: InstanceState) =>
+    `${n.state} ${n === holder ? '' : `behind ${holder.node} `}for ${formatAge(n.nowS! - n.stateAtS!)}` +
+    (n.reloadedAtS !== undefined && n.reloadedAtS > n.stateAtS! ? ` (keepalived reloaded ${formatAge(n.nowS! - n.reloadedAtS)} ago)` : '');
   const backups = nodes.filter((n) => n !== holder);
   const verdicts = nodes.map((n): AdvertVerdict => {
-    const { age, bound } = ages.get(n)!;
     if (n === holder) {
       const behind = backups.map((b) => b.node).join(' and ');
-      return { node: n.node, ok: true, detail: `holder: MASTER for ${formatAge(age)}, the only MASTER; ${behind} BACKUP behind it (see ${backups.length > 1 ? 'their lines' : 'its line'}) — ${NOT_MEASURED}` };
+      return { node: n.node, ok: true, detail: `holder: ${held(n)}, the only MASTER; ${behind} BACKUP behind it (see ${backups.length > 1 ? 'their lines' : 'its line'}) — ${NOT_MEASURED}` };
     }
+    const bound = masterDownBoundS(i.advertInt, i.version, n.downTimerAdverts!);
     const timer = `${n.downTimerAdverts} × advert_int ${i.advertInt} s + skew`;
     return {
       node: n.node,
       ok: true,
-      detail: `backup: BACKUP behind ${holder.node} for ${formatAge(age)}, so ${holder.node}'s adverts reached ${n.node} within the last ${bound} s (${timer} without one and it takes over) — ${NOT_MEASURED}`,
+      detail: `backup: ${held(n)}, so ${holder.node}'s adverts reached ${n.node} within the last ${bound} s (${timer} without one and it takes over) — ${NOT_MEASURED}`,
     };
   });
   return { conclusive: true, verdicts };
