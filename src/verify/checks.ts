@@ -1,7 +1,7 @@
 // Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
 // per node and per VIP, each with a pass/fail and the reason.
 import type { Connected, Session } from '../apply/session.js';
-import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
+import { describePlacement, expectedHolder, placementFrom, placementOk, type VipPlacement } from '../apply/vip.js';
 import type { HostFacts } from '../facts/index.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULTS } from '../inventory/defaults.js';
@@ -36,24 +36,18 @@ export function startAdvertWindows(c: Pick<Connected, 'cluster' | 'conns'>): Adv
   return openAdvertWindows(new Map(cluster.nodes.flatMap((n) => (conns.has(n.name) ? [[n.name, conns.get(n.name)!] as const] : []))), seconds);
 }
 
-/** What verify reads on the nodes besides the facts: one command per node (probe.ts) and the VIP placement. */
-export interface NodeReadings {
-  readings: Map<string, VrrpReading>;
-  placements: VipPlacement[];
-}
+/** What verify reads on each node besides the facts (one command per node, probe.ts), by node. */
+export type NodeReadings = Map<string, VrrpReading>;
 
 /** Started as soon as the nodes are connected (verify): it needs no facts, so it overlaps them. */
 export function startReadings(c: Pick<Connected, 'cluster' | 'conns'>, timings?: Timings): Promise<NodeReadings> {
   const { cluster, conns } = c;
-  const readings = new Map<string, VrrpReading>();
-  const read = timed(timings, 'node readings, VIP placement', () =>
-    Promise.all([
-      mapLimit(cluster.nodes, cluster.forks, async (n) => {
-        readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
-      }),
-      readPlacement(cluster.nodes, cluster.vrrpScripts, conns),
-    ]),
-  ).then(([, placements]) => ({ readings, placements }));
+  const readings: NodeReadings = new Map();
+  const read = timed(timings, 'node readings', () =>
+    mapLimit(cluster.nodes, cluster.forks, async (n) => {
+      readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
+    }),
+  ).then(() => readings);
   // Started before the session is complete: if the session fails first, nobody awaits this.
   read.catch(() => undefined);
   return read;
@@ -71,12 +65,14 @@ export interface CheckOptions {
 }
 
 export async function runChecks(session: Session, options: CheckOptions = {}): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
-  const { cluster, conns, facts, plan } = session;
+  const { cluster, facts, plan } = session;
   const results: CheckResult[] = [];
   const add = (node: string, check: string, ok: boolean, detail: string, extra: Pick<CheckResult, 'evidence' | 'window_reason'> = {}) =>
     results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets), ...extra });
 
-  const { readings, placements } = await (options.readings ?? startReadings(session, session.timings));
+  const readings = await (options.readings ?? startReadings(session, session.timings));
+  // Who holds each VIP: the addresses read with the facts, at the same moment as the readings.
+  const placements = placementFrom(cluster.nodes, cluster.vrrpScripts, cluster.nodes.map((n) => ({ node: n.name, addrs: facts.get(n.name)!.addresses })));
   const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
   const membersOf = (name: string) => cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
   const holdsVip = (node: string, inst: { vips: Array<{ address: string }> }) =>

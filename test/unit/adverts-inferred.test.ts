@@ -127,6 +127,8 @@ describe("the running keepalived's transitions and reloads, from its journal", (
     assert.equal(r.transitions.VI_2!.state, 'FAULT');
     assert.equal(r.reloadedAtS, Date.UTC(2026, 10, 22, 12, 29, 10) / 1000 + 0.864525);
     assert.equal(parseIsoPrecise('2026-11-22T13:29:01.326587+0100'), Date.UTC(2026, 10, 22, 12, 29, 1) / 1000 + 0.326587);
+    // systemd 257 (Debian 13) prints the offset with a colon.
+    assert.equal(parseIsoPrecise('2026-11-22T12:44:24.680772+00:00'), Date.UTC(2026, 10, 22, 12, 44, 24) / 1000 + 0.680772);
     assert.equal(parseIsoPrecise('Sun 2026-11-22 12:29:01'), undefined);
   });
 
