@@ -65,13 +65,14 @@ Examples:
       const timings = flags.timings ? new Timings() : undefined;
       // The drill stops services: it takes the lock, so it never interleaves with an apply or a rollback.
       const lock = { lock: stop !== undefined, command: `verify --failover ${file}` };
-      // Each cluster's readings (and with --adverts its advert windows) start as soon as its nodes are
-      // connected: they overlap the facts.
+      // Each cluster's readings start as soon as its nodes are connected: they overlap the facts. With
+      // --adverts its advert windows start there instead (the readings then run during the window, as
+      // before inference: the listeners start with nothing more competing on the nodes than the facts).
       const windows = new Map<string, AdvertWindows>();
       const readings = new Map<string, Promise<NodeReadings>>();
       const onConnected = (c: Connected) => {
-        readings.set(c.cluster.name, startReadings(c, timings));
         if (flags.adverts) windows.set(c.cluster.name, startAdvertWindows(c));
+        else readings.set(c.cluster.name, startReadings(c, timings));
       };
       const opts = { inventory: file, timings, keepBlockers: true, limit: parseLimit(flags.limit), onConnected, ...lock };
       const scopes = scopesOf(opts);
