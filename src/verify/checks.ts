@@ -139,7 +139,8 @@ export async function runChecks(session: Session, options: CheckOptions = {}): P
       continue;
     }
     // Measured: VRRP traffic really crosses now, the holder sends, every other node of the instance receives.
-    const reason = !inferred ? undefined : inference && !inference.conclusive ? inference.reason : `measured with ${inconclusive![0]}'s window: ${(inconclusive![1] as { reason: string }).reason}`;
+    // Why measured without --adverts: this instance's reason, else the one that opened the window.
+    const reason = [inference, inconclusive?.[1]].flatMap((v) => (v && !v.conclusive ? [v.reason] : []))[0];
     const members = membersOf(name);
     const verdicts = judgeAdverts(
       name,
