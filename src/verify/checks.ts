@@ -1,16 +1,17 @@
 // Post-deploy verification (document sections 5.2 and 7, checklist step 10): read-only checks
 // per node and per VIP, each with a pass/fail and the reason.
 import type { Connected, Session } from '../apply/session.js';
-import { describePlacement, expectedHolder, placementOk, readPlacement, type VipPlacement } from '../apply/vip.js';
+import { describePlacement, expectedHolder, placementFrom, placementOk, type VipPlacement } from '../apply/vip.js';
 import type { HostFacts } from '../facts/index.js';
 import { runsOlderFile, runsOlderMessage } from '../facts/loaded.js';
 import { DEFAULTS } from '../inventory/defaults.js';
 import { maskSecrets } from '../mask.js';
 import { mapLimit } from '../ssh/pool.js';
-import { advertDelta, advertWindowSeconds, expectedAdverts, heardFrom, judgeAdverts } from './adverts.js';
+import { advertDelta, advertWindowSeconds, expectedAdverts, heardFrom, judgeAdverts, type AdvertWindow } from './adverts.js';
+import { downTimerAdvertsOf, inferAdverts, type InstanceStates } from './inferred.js';
 import { describeScriptExit, readVrrp, type VrrpReading } from './probe.js';
 import { openAdvertWindows, type AdvertWindows } from './window.js';
-import { timed } from '../timings.js';
+import { timed, type Timings } from '../timings.js';
 
 export interface CheckResult {
   /** In a fleet: the cluster of the node (or of the cluster-wide check). */
@@ -19,6 +20,10 @@ export interface CheckResult {
   check: string;
   ok: boolean;
   detail: string;
+  /** VRRP advert checks: inferred from the nodes' states, or measured over a window. */
+  evidence?: 'states' | 'window';
+  /** Measured without --adverts: why the states could not show it. */
+  window_reason?: string;
 }
 
 /**
@@ -31,42 +36,76 @@ export function startAdvertWindows(c: Pick<Connected, 'cluster' | 'conns'>): Adv
   return openAdvertWindows(new Map(cluster.nodes.flatMap((n) => (conns.has(n.name) ? [[n.name, conns.get(n.name)!] as const] : []))), seconds);
 }
 
-/** `adverts`: the windows started when the session connected (verify), else started here. */
-export async function runChecks(session: Session, adverts: AdvertWindows = startAdvertWindows(session)): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
-  const { cluster, conns, facts, plan } = session;
-  const results: CheckResult[] = [];
-  const add = (node: string, check: string, ok: boolean, detail: string) =>
-    results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets) });
+/** What verify reads on each node besides the facts (one command per node, probe.ts), by node. */
+export type NodeReadings = Map<string, VrrpReading>;
 
-  const readings = new Map<string, VrrpReading>();
-  // The window closes early once every node that should be sending has been heard by each other
-  // member of its instance (senders: VIP holders and nodes whose last transition was MASTER).
+/** Started as soon as the nodes are connected (verify): it needs no facts, so it overlaps them. */
+export function startReadings(c: Pick<Connected, 'cluster' | 'conns'>, timings?: Timings): Promise<NodeReadings> {
+  const { cluster, conns } = c;
+  const readings: NodeReadings = new Map();
+  const read = timed(timings, 'node readings', () =>
+    mapLimit(cluster.nodes, cluster.forks, async (n) => {
+      readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
+    }),
+  ).then(() => readings);
+  // Started before the session is complete: if the session fails first, nobody awaits this.
+  read.catch(() => undefined);
+  return read;
+}
+
+export interface CheckOptions {
+  /** The readings, started when the session connected (else read here). */
+  readings?: Promise<NodeReadings>;
+  /**
+   * Always measure adverts over a window (verify --adverts): these windows, started when the session
+   * connected. Absent: adverts are inferred from the nodes' states, and measured only when that is
+   * not conclusive (inferred.ts).
+   */
+  windows?: AdvertWindows;
+}
+
+export async function runChecks(session: Session, options: CheckOptions = {}): Promise<{ results: CheckResult[]; placements: VipPlacement[] }> {
+  const { cluster, facts, plan } = session;
+  const results: CheckResult[] = [];
+  const add = (node: string, check: string, ok: boolean, detail: string, extra: Pick<CheckResult, 'evidence' | 'window_reason'> = {}) =>
+    results.push({ node, check, ok, detail: maskSecrets(detail, cluster.secrets), ...extra });
+
+  const readings = await (options.readings ?? startReadings(session, session.timings));
+  // Who holds each VIP: the addresses read with the facts, at the same moment as the readings.
+  const placements = placementFrom(cluster.nodes, cluster.vrrpScripts, cluster.nodes.map((n) => ({ node: n.name, addrs: facts.get(n.name)!.addresses })));
   const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
   const membersOf = (name: string) => cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
-  const holdsVip = (placements: VipPlacement[], node: string, inst: { vips: Array<{ address: string }> }) =>
+  const holdsVip = (node: string, inst: { vips: Array<{ address: string }> }) =>
     placements.some((p) => p.vip === inst.vips[0]?.address.split('/')[0] && p.holders.includes(node));
-  const [, placements] = await timed(session.timings, 'node readings, VIP placement', () =>
-    Promise.all([
-      mapLimit(cluster.nodes, cluster.forks, async (n) => {
-        readings.set(n.name, await readVrrp(conns.get(n.name)!, cluster));
-      }),
-      readPlacement(cluster.nodes, cluster.vrrpScripts, conns),
-    ]),
+  const health = new Map(
+    cluster.nodes.map((n) => [n.name, { active: facts.get(n.name)!.units.keepalived?.active === true, scripts: readings.get(n.name)!.scripts }]),
   );
-  adverts.closeWhenHeard(
-    expectedAdverts(
-      [...instances].map(([name, inst]) => ({
-        vrid: inst.virtualRouterId,
-        members: membersOf(name).map((n) => ({
-          name: n.name,
-          ip: n.ip,
-          sending: holdsVip(placements, n.name, inst) || readings.get(n.name)!.transitions[name]?.state === 'MASTER',
+  const judged = placements.map((p) => ({ ...p, expected: expectedHolder(cluster.nodes, cluster.vrrpScripts, p.vip, p.holders, health) }));
+
+  // Adverts: inferred from the nodes' states unless --adverts, measured when the states cannot show them.
+  const inferred = options.windows ? undefined : new Map([...instances.keys()].map((name) => [name, inferAdverts(instanceStates(session, name, readings, judged))]));
+  const inconclusive = inferred && [...inferred].find(([, v]) => !v.conclusive);
+  let windows: Map<string, AdvertWindow | undefined> | undefined;
+  if (!inferred || inconclusive) {
+    const adverts = options.windows ?? startAdvertWindows(session);
+    // The window closes early once every node that should be sending has been heard by each other
+    // member of its instance (senders: VIP holders and nodes whose last transition was MASTER).
+    adverts.closeWhenHeard(
+      expectedAdverts(
+        [...instances].map(([name, inst]) => ({
+          vrid: inst.virtualRouterId,
+          members: membersOf(name).map((n) => ({
+            name: n.name,
+            ip: n.ip,
+            sending: holdsVip(n.name, inst) || readings.get(n.name)!.transitions[name]?.state === 'MASTER',
+          })),
         })),
-      })),
-    ),
-  );
-  const { windows, early, seconds, ms } = await adverts.done;
-  session.timings?.add(`adverts window (${early ? 'closed once every sender was heard' : `full ${seconds} s`})`, ms);
+      ),
+    );
+    const done = await adverts.done;
+    windows = done.windows;
+    session.timings?.add(`adverts window (${done.early ? 'closed once every sender was heard' : `full ${done.seconds} s`})`, done.ms);
+  }
 
   for (const node of cluster.nodes) {
     const f = facts.get(node.name)!;
@@ -93,31 +132,69 @@ export async function runChecks(session: Session, adverts: AdvertWindows = start
     add(node.name, 'keepalived journal', journal?.length === 0, !journal ? "could not read keepalived's journal" : journal.length ? journal.join(' | ') : 'no errors in the last 10 min');
   }
 
-  // VRRP traffic really crosses now: the holder sends, every other node of the instance receives.
   for (const [name, inst] of instances) {
+    const inference = inferred?.get(name);
+    if (!windows && inference?.conclusive) {
+      for (const v of inference.verdicts) add(v.node, `VRRP adverts ${name}`, v.ok, v.detail, { evidence: 'states' });
+      continue;
+    }
+    // Measured: VRRP traffic really crosses now, the holder sends, every other node of the instance receives.
+    // Why measured without --adverts: this instance's reason, else the one that opened the window.
+    const reason = [inference, inconclusive?.[1]].flatMap((v) => (v && !v.conclusive ? [v.reason] : []))[0];
     const members = membersOf(name);
     const verdicts = judgeAdverts(
       name,
       inst.advertInt,
       members.map((n) => ({
         node: n.name,
-        holds: holdsVip(placements, n.name, inst),
+        holds: holdsVip(n.name, inst),
         state: readings.get(n.name)!.transitions[name]?.state,
-        ...advertDelta(windows.get(n.name), name),
-        ...heardFrom(windows.get(n.name), inst.virtualRouterId, members.filter((m) => m !== n).map((m) => ({ name: m.name, ip: m.ip }))),
+        ...advertDelta(windows!.get(n.name), name),
+        ...heardFrom(windows!.get(n.name), inst.virtualRouterId, members.filter((m) => m !== n).map((m) => ({ name: m.name, ip: m.ip }))),
       })),
     );
-    for (const v of verdicts) add(v.node, `VRRP adverts ${name}`, v.ok, v.detail);
+    for (const v of verdicts) {
+      add(v.node, `VRRP adverts ${name}`, v.ok, reason ? `${v.detail} [measured: ${reason}]` : v.detail, { evidence: 'window', ...(reason ? { window_reason: reason } : {}) });
+    }
   }
-  const health = new Map(
-    cluster.nodes.map((n) => [n.name, { active: facts.get(n.name)!.units.keepalived?.active === true, scripts: readings.get(n.name)!.scripts }]),
-  );
-  for (const p of placements) {
-    const expected = expectedHolder(cluster.nodes, cluster.vrrpScripts, p.vip, p.holders, health);
-    const judged = { ...p, expected };
-    add('cluster', `VIP ${p.vip}`, placementOk(judged), describePlacement(judged));
-  }
+  for (const p of judged) add('cluster', `VIP ${p.vip}`, placementOk(p), describePlacement(p));
   return { results, placements };
+}
+
+/** One instance as inferred.ts sees it: each member's state and its age, on the member's own clock. */
+function instanceStates(session: Session, name: string, readings: Map<string, VrrpReading>, placements: VipPlacement[]): InstanceStates {
+  const { cluster, facts, plan } = session;
+  const members = cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+  const own = members.map((n) => n.instances.find((i) => i.name === name)!);
+  const vip = own[0]!.vips[0]?.address.split('/')[0];
+  const placement = placements.find((p) => p.vip === vip);
+  const { config_path: path, service: unit } = DEFAULTS.keepalived;
+  return {
+    instance: name,
+    advertInt: Math.max(...own.map((i) => i.advertInt)),
+    version: own.some((i) => (i.version ?? cluster.globalDefs.vrrpVersion) === 3) ? 3 : 2,
+    placement: placement ? describePlacement(placement) : `${name} has no VIP`,
+    placementOk: placement !== undefined && placementOk(placement),
+    nodes: members.map((n) => {
+      const f = facts.get(n.name)!;
+      const r = readings.get(n.name)!;
+      const t = r.transitions[name];
+      // The master-down interval is known only for the configuration rendered here, loaded as it is.
+      const conf = plan.nodes.find((p) => p.node === n.name)?.changes.find((c) => c.kind === 'file' && (c.desired as { path: string }).path === path);
+      const runsRendered = conf?.actions[0] === 'none' && !runsOlderFile(f, unit, path);
+      const since = f.units[unit]?.since;
+      const reloads = [r.reloadedAtS, since === undefined ? undefined : since / 1e6].filter((s): s is number => s !== undefined);
+      return {
+        node: n.name,
+        active: f.units[unit]?.active === true,
+        holds: placement?.holders.includes(n.name) === true,
+        ...(t ? { state: t.state, stateAtS: t.atS } : {}),
+        ...(reloads.length ? { reloadedAtS: Math.max(...reloads) } : {}),
+        ...(r.nowS !== undefined ? { nowS: r.nowS } : {}),
+        ...(runsRendered ? { downTimerAdverts: downTimerAdvertsOf((conf!.desired as { content: string }).content) } : {}),
+      };
+    }),
+  };
 }
 
 /** keepalived runs the file on disk: not when the file changed after its last (re)load (facts/loaded.ts). */

@@ -10,8 +10,21 @@ export interface VrrpReading {
   scripts: Record<string, number>;
   /** Recent error lines of keepalived's journal; undefined when the journal could not be read. */
   journalErrors: string[] | undefined;
-  /** instance → last state transition seen in the journal. */
-  transitions: Record<string, { state: string; at: string }>;
+  /**
+   * instance → its last state transition logged by the running keepalived (this start of the unit):
+   * `at` as journalctl's short-iso prints it, `atS` in seconds since the epoch (µs precision).
+   */
+  transitions: Record<string, Transition>;
+  /** The node's clock (seconds since the epoch), read just before the journal; absent: not read. */
+  nowS?: number;
+  /** When the running keepalived last reloaded (its "Reloading" lines), seconds since the epoch; absent: not since it started. */
+  reloadedAtS?: number;
+}
+
+export interface Transition {
+  state: string;
+  at: string;
+  atS: number;
 }
 
 const lines = (out: string) => out.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -94,17 +107,42 @@ export function vrrpFacts(cluster: Cluster): Array<Fact<unknown>> {
     },
     {
       name: 'transitions',
-      command: "journalctl -u keepalived --no-pager -o short-iso | grep -E 'Entering (MASTER|BACKUP|FAULT) STATE' | tail -n 20",
-      parse: (out) => {
-        const result: Record<string, { state: string; at: string }> = {};
-        for (const l of lines(out)) {
-          const m = l.match(/^(\S+) .*\((\S+)\) Entering (MASTER|BACKUP|FAULT) STATE/);
-          if (m) result[m[2]!] = { state: m[3]!, at: m[1]! };
-        }
-        return result;
-      },
+      // Only this start of the unit (its invocation): a line from before a restart says nothing about
+      // now. The clock first, then the journal: a line logged in between is younger than `now`, never older.
+      command:
+        "now=$(date +%s.%N) && id=$(systemctl show -p InvocationID --value keepalived) && [ -n \"$id\" ] || exit 1; printf 'now %s\\n' \"$now\"; " +
+        "journalctl _SYSTEMD_INVOCATION_ID=\"$id\" --no-pager -o short-iso-precise | grep -E 'Entering (MASTER|BACKUP|FAULT) STATE|Keepalived(_vrrp)?\\[[0-9]+\\]: Reloading' | tail -n 500",
+      parse: (out, rc) => (rc === 0 ? parseTransitions(out) : { transitions: {} }),
     },
   ];
+}
+
+/** "2026-11-22T12:28:57.873346+0000" (journalctl's short-iso-precise) → seconds since the epoch; undefined when not in that form. */
+export function parseIsoPrecise(text: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?([+-]\d\d):?(\d\d)$/.exec(text);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3]}:${m[4]}`);
+  return Number.isNaN(ms) ? undefined : ms / 1000 + Number(`0.${m[2] ?? 0}`);
+}
+
+/** The transitions fact's output: "now SECONDS", then journal lines (state transitions and reloads). */
+export function parseTransitions(out: string): Pick<VrrpReading, 'transitions' | 'nowS' | 'reloadedAtS'> {
+  const result: Pick<VrrpReading, 'transitions' | 'nowS' | 'reloadedAtS'> = { transitions: {} };
+  for (const l of lines(out)) {
+    const now = l.match(/^now (\d+(?:\.\d+)?)$/);
+    if (now) {
+      result.nowS = Number(now[1]);
+      continue;
+    }
+    const stamp = l.split(' ', 1)[0]!;
+    const atS = parseIsoPrecise(stamp);
+    if (atS === undefined) continue;
+    const m = l.match(/\((\S+)\) Entering (MASTER|BACKUP|FAULT) STATE/);
+    // `at` as status has always shown it (short-iso: no fraction of a second).
+    if (m) result.transitions[m[1]!] = { state: m[2]!, at: stamp.replace(/\.\d+/, ''), atS };
+    else if (/: Reloading/.test(l)) result.reloadedAtS = atS;
+  }
+  return result;
 }
 
 /** "VRRP Instance: VI_1 … Advertisements: Received: 12 Sent: 0" blocks of keepalived.stats. */
@@ -139,7 +177,7 @@ export async function readVrrp(
     haproxyActive: f.haproxy === true,
     scripts: (f.scripts as Record<string, number>) ?? {},
     journalErrors: f.journal as string[] | undefined,
-    transitions: (f.transitions as VrrpReading['transitions']) ?? {},
+    ...((f.transitions as Pick<VrrpReading, 'transitions' | 'nowS' | 'reloadedAtS'>) ?? { transitions: {} }),
   };
 }
 

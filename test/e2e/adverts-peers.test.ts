@@ -9,11 +9,13 @@ import { withLab } from './lab-helper.js';
 
 type Run = { code: number; stdout: string; stderr: string };
 
+// --adverts throughout: this test is about the measured window's per-peer verdicts (what each node
+// hears from each sender), which the states alone never show (issue 15 infers adverts from them).
 async function verifyUntil(inv: string, done: (r: Run) => boolean, tries = 8): Promise<Run> {
-  let r = await kadeploy(['verify', inv]);
+  let r = await kadeploy(['verify', inv, '--adverts']);
   for (let i = 1; i < tries && !done(r); i++) {
     await new Promise((ok) => setTimeout(ok, 2000));
-    r = await kadeploy(['verify', inv]);
+    r = await kadeploy(['verify', inv, '--adverts']);
   }
   return r;
 }
