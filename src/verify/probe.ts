@@ -202,8 +202,12 @@ const WINDOW_MARK = '#kadeploy-window';
 // at the end "SOURCE VRID COUNT" per sender and router id. select() wakes at least every 50 ms, so a
 // signal landing just before it cannot be missed. perl-base is Essential on Debian; without perl (or
 // without the right to open a raw socket) the window is a plain wait and the verdicts use counters only.
+// Time::HiRes is not in perl-base (keepalived's dependencies bring it): without it, `time` counts whole
+// seconds and the window runs up to a second longer, never shorter (its length is timed by the node's
+// `date` around it).
 const LISTEN =
-  'use Socket; use Time::HiRes qw(time); $| = 1; my $end = time + $ARGV[0]; $SIG{USR1} = sub { $end = 0 }; ' +
+  'BEGIN { $main::hires = eval { require Time::HiRes; Time::HiRes->import("time"); 1 } } ' +
+  'use Socket; $| = 1; my $end = time + $ARGV[0] + ($main::hires ? 0 : 1); $SIG{USR1} = sub { $end = 0 }; ' +
   'socket(my $s, PF_INET, SOCK_RAW, 112) or do { select(undef, undef, undef, $ARGV[0]); exit 3 }; ' +
   `print "${WINDOW_MARK} READY $$\\n"; my %n; ` +
   'while ((my $left = $end - time) > 0) { my $r = ""; vec($r, fileno($s), 1) = 1; next unless select($r, undef, undef, $left < 0.05 ? $left : 0.05) > 0; ' +

@@ -3,12 +3,12 @@
 // and keepalived's stats are read only from a file root wrote.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Cluster, VrrpScript } from '../../src/inventory/model.js';
-import { describeScriptExit, readRootFile, readVrrp, vrrpFacts } from '../../src/verify/probe.js';
+import { advertWindowFacts, describeScriptExit, readRootFile, readVrrp, vrrpFacts } from '../../src/verify/probe.js';
 
 const root = process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), 'kadeploy-probe-'));
@@ -85,4 +85,29 @@ describe("keepalived's stats file: read only what root wrote", { skip: root ? fa
       assert.equal(r.stdout, '', f);
     }
   });
+});
+
+describe("the advert listener on perl-base alone (Time::HiRes comes with keepalived's dependencies, not with perl-base)", () => {
+  const listen = advertWindowFacts(0.3).find((f) => f.name === 'heard')!.command;
+  /** Runs the listener with Time::HiRes made unloadable (a module of that name that dies), or as installed. */
+  const run = (withoutHiRes: boolean) => {
+    const lib = join(dir, 'no-hires');
+    if (withoutHiRes) {
+      mkdirSync(join(lib, 'Time'), { recursive: true });
+      writeFileSync(join(lib, 'Time', 'HiRes.pm'), "die \"Can't locate Time/HiRes.pm in \\@INC\\n\";\n");
+    }
+    const started = Date.now();
+    const r = spawnSync('sh', ['-c', listen], { encoding: 'utf8', env: { ...process.env, ...(withoutHiRes ? { PERL5LIB: lib } : {}) } });
+    return { code: r.status, stderr: r.stderr, ms: Date.now() - started };
+  };
+  for (const withoutHiRes of [false, true]) {
+    it(withoutHiRes ? 'without Time::HiRes: runs (whole seconds), at least as long as asked, at most a second more' : 'with Time::HiRes: runs for the time asked', () => {
+      const r = run(withoutHiRes);
+      // 0: listened (root, a raw socket); 3: no raw socket, waited instead — never perl's compile error (2).
+      assert.ok(r.code === 0 || r.code === 3, `exit ${r.code}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /Can't locate/);
+      assert.ok(r.ms >= 290, `ran ${r.ms} ms`);
+      assert.ok(r.ms < (withoutHiRes ? 1900 : 1200), `ran ${r.ms} ms`);
+    });
+  }
 });
