@@ -82,7 +82,7 @@ function firstStart(all: PlanInput[]): boolean {
 
 const phaseOf = (c: Change) => taskKind(c.kind).phase ?? 'node';
 
-function schedule(nodes: NodePlan[], firstStart: boolean): Phase[] {
+function schedule(nodes: NodePlan[], first: boolean): Phase[] {
   const phases: Phase[] = [];
   const packages = nodes
     .map((n) => ({ n, changes: n.changes.filter((c) => phaseOf(c) === 'packages' && isChange(c)) }))
@@ -101,7 +101,7 @@ function schedule(nodes: NodePlan[], firstStart: boolean): Phase[] {
     // Post-change checks follow the changes, so a failing one can still roll the node back.
     const checks = changes.length ? n.changes.filter((c) => phaseOf(c) === 'check') : [];
     phases.push({
-      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : firstStart && nodes.length > 1 && n === nodes[0] ? ' (first start, highest priority: first)' : ''}`,
+      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : first && nodes.length > 1 && n === nodes[0] ? ' (first start, highest priority: first)' : ''}`,
       parallel: false,
       rollback: true,
       nodes: [{ node: n.node, steps: [...changes, ...checks].flatMap((c) => c.steps), changes: changes.length, ok: unchanged + checks.length }],
