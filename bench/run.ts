@@ -27,6 +27,7 @@ import { measure, removeTimeDir, run, stopRunning, type Sample } from './lib/mea
 import { formatProfile, summarizeProfile } from './lib/profile.js';
 import { cpu, peakPssMiB, peakRssMiB, summarize, table, triple, wall } from './lib/stats.js';
 import { failoverBench, failoverTable, failoverVerdict, type FailoverFigures } from './lib/failover.js';
+import { floorDeploy, type FloorSample } from './lib/floor.js';
 
 const env = process.env;
 const ROOT = join(import.meta.dirname, '..');
@@ -177,6 +178,8 @@ interface Found {
   dry2?: OpResult;
   /** verify --failover --repeat N on the 2-node lab, default profile and failover: fast. */
   drill?: FailoverFigures;
+  /** The first deploy's floor on the first lab size (bench/lib/floor.ts), interleaved with the tools' first deploys. */
+  floor?: FloorSample[];
 }
 
 async function labPart(work: string, results: OpResult[]): Promise<Found> {
@@ -210,9 +213,12 @@ async function labPart(work: string, results: OpResult[]): Promise<Found> {
     const kDeploy: Sample[] = [];
     const kBare: Sample[] = [];
     const aDeploy: Sample[] = [];
+    // The floor (update + install by hand, start, the holder's election: bench/lib/floor.ts), on the first size.
+    const floor: FloorSample[] = [];
     let lab: BenchLab | undefined;
     for (let i = 0; i < deployRuns; i++) {
-      const order = i % 2 === 0 ? (['kadeploy', 'kadeploy --skip-preflight', 'ansible'] as const) : (['ansible', 'kadeploy --skip-preflight', 'kadeploy'] as const);
+      const tools = ['kadeploy', 'kadeploy --skip-preflight', 'ansible', ...(first ? ['floor'] : [])] as const;
+      const order = i % 2 === 0 ? tools : [...tools].reverse();
       for (const tool of order) {
         lab = await freshLab(n);
         log(`${n} nodes, first deploy ${i + 1}/${deployRuns} with ${tool} (lab up ${lab.upSeconds.toFixed(1)} s, node prep ${lab.prepSeconds.toFixed(1)} s)`);
@@ -220,6 +226,11 @@ async function labPart(work: string, results: OpResult[]): Promise<Found> {
           kDeploy.push(expect(await kadeploy(['apply', lab.inventoryPath]), exit0, `kadeploy first deploy on ${n} nodes`));
         } else if (tool === 'kadeploy --skip-preflight') {
           kBare.push(expect(await kadeploy(['apply', lab.inventoryPath, '--skip-preflight']), exit0, `kadeploy first deploy --skip-preflight on ${n} nodes`));
+        } else if (tool === 'floor') {
+          const rendered = join(dir, 'render');
+          rmSync(rendered, { recursive: true, force: true });
+          await renderDir(lab.inventoryPath, rendered);
+          floor.push(await floorDeploy(lab, rendered));
         } else {
           const rendered = join(dir, 'render');
           rmSync(rendered, { recursive: true, force: true });
@@ -235,6 +246,7 @@ async function labPart(work: string, results: OpResult[]): Promise<Found> {
     }
     results.push({ op: `first deploy, ${n} nodes`, k: kDeploy, a: aDeploy, note: 'fresh lab each run; packages through the lab apt proxy (warm); kadeploy runs its preflight' });
     results.push({ op: `first deploy, ${n} nodes, --skip-preflight`, k: kBare, a: aDeploy, note: 'the same Ansible runs; kadeploy without its preflight, like the playbook' });
+    if (floor.length) found.floor = floor;
     if (!lab) continue;
 
     // Steady state, on the last lab (both tools deployed the same bytes, checked above and below).
@@ -486,6 +498,33 @@ function fit(xs: number[], ys: number[]): { a: number; b: number; r2: number } {
   return { a, b, r2: ssTot ? 1 - ssRes / ssTot : 1 };
 }
 
+/**
+ * The first deploy's floor next to both tools (medians, same run): how far above it each is, and
+ * whether the 2.5x target (Ansible's median / 2.5) lies below it — then no tool that installs
+ * keepalived's packages and waits for its election can meet it on this lab.
+ */
+function floorVerdict(floor: FloorSample[] | undefined, results: OpResult[]): string[] {
+  if (!floor?.length) return ['NOT MEASURED  first deploy floor (lab part not run)'];
+  const f = summarize(floor.map((x) => x.wallS));
+  const install = summarize(floor.map((x) => x.installS)).median;
+  const election = summarize(floor.map((x) => x.electionS)).median;
+  const median = (s?: Sample[]) => (s?.length ? wall(s).median : undefined);
+  const deploy = results.find((r) => r.op === 'first deploy, 2 nodes');
+  const bare = results.find((r) => r.op === 'first deploy, 2 nodes, --skip-preflight');
+  const above = (what: string, x: number | undefined) =>
+    x === undefined ? `${what} -` : `${what} ${x.toFixed(2)} s = floor + ${(x - f.median).toFixed(2)} s (${(x / f.median).toFixed(2)}x the floor)`;
+  const a = median(deploy?.a);
+  const target = a === undefined ? undefined : a / 2.5;
+  return [
+    `        first deploy floor, 2 nodes (update + install over one ssh per node, start, the holder's election; bench/lib/floor.ts): ` +
+      `${triple(f)} s (medians: update + install + start ${install.toFixed(2)} s, election ${election.toFixed(2)} s)`,
+    `        ${above('kadeploy', median(deploy?.k))}; ${above('--skip-preflight', median(bare?.k))}; ${above('Ansible', a)}`,
+    target === undefined
+      ? '        2.5x target: -'
+      : `        2.5x target = Ansible / 2.5 = ${target.toFixed(2)} s: ${target < f.median ? `${(f.median - target).toFixed(2)} s BELOW the floor (unreachable for any tool on this lab)` : `${(target - f.median).toFixed(2)} s above the floor`}`,
+  ];
+}
+
 function verdicts(found: Found, results: OpResult[], scale: ScaleRow[], startup?: Startup): string[] {
   const out: string[] = [];
   const mark = (ok: boolean | undefined) => (ok === undefined ? 'NOT MEASURED' : ok ? 'MET   ' : 'MISSED');
@@ -502,6 +541,7 @@ function verdicts(found: Found, results: OpResult[], scale: ScaleRow[], startup?
   ratio('verify, 2 nodes', 8);
   ratio('first deploy, 2 nodes', 2.5);
   ratio('first deploy, 2 nodes, --skip-preflight', 2.5);
+  out.push(...floorVerdict(found.floor, results));
   if (startup) {
     const n = wall(startup.node).median;
     const v = wall(startup.validate).median;

@@ -111,7 +111,7 @@ export interface VipCheck {
 export interface Plan {
   /** Nodes in the order apply will change them. */
   nodes: NodePlan[];
-  /** The schedule: packages on every node in parallel, then each node alone (VIP holders last). */
+  /** The schedule: packages on every node in parallel, then each node alone (VIP holders last; on a first start, highest priority first). */
   phases: Phase[];
   vipCheck?: VipCheck;
 }

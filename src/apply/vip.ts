@@ -50,9 +50,16 @@ export function judgeVipCheck(check: VipCheck, addresses: Array<{ node: string; 
   return { ok: placements.every(placementOk), placements };
 }
 
+/**
+ * Between two reads of the VIP check: short on a few nodes (a first deploy's check ends with an
+ * election; 500 ms cost 250 ms on average after it), longer on many (each read is a command per node).
+ */
+export const vipPollMs = (nodes: number): number => Math.min(500, Math.max(100, 5 * nodes));
+
 /** Poll `ip -o addr` on every node until the plan's VIP check passes, or its timeout passes. */
 export async function waitForVipCheck(check: VipCheck, conns: Map<string, Runner>): Promise<{ ok: boolean; placements: VipPlacement[] }> {
   const deadline = Date.now() + check.timeoutS * 1000;
+  const pause = vipPollMs(conns.size);
   for (;;) {
     const addresses = await Promise.all(
       [...conns].map(async ([node, conn]) => {
@@ -62,6 +69,6 @@ export async function waitForVipCheck(check: VipCheck, conns: Map<string, Runner
     );
     const result = judgeVipCheck(check, addresses);
     if (result.ok || Date.now() > deadline) return result;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, pause));
   }
 }

@@ -2,7 +2,8 @@
 // (test/fixtures/plan-cases). Each task kind plans its own change and commands (src/tasks/); this
 // module makes the schedule: packages on every node in parallel, then one node at a time with the
 // current VIP holders last (so the VIP moves at most once), each node's checks after its changes,
-// then the VIP check with the expected holders.
+// then the VIP check with the expected holders. On a first start (keepalived runs nowhere and no node
+// holds a VIP) the expected holders go first instead: see firstStart.
 import { randomBytes } from 'node:crypto';
 import { vipHolder } from '../facts/addresses.js';
 import type { HostFacts } from '../facts/index.js';
@@ -61,14 +62,27 @@ export function buildPlan(nodes: PlanInput[], options: PlanOptions & { all?: Pla
     },
     priority: Math.max(...spec.instances.map((i) => i.priority)),
   }));
-  planned.sort((a, b) => a.holds.length - b.holds.length || a.priority - b.priority);
+  const first = firstStart(options.all ?? nodes);
+  planned.sort(first ? (a, b) => b.priority - a.priority : (a, b) => a.holds.length - b.holds.length || a.priority - b.priority);
   const order = planned.map(({ priority: _, ...p }) => p);
-  return { nodes: order, phases: schedule(order), vipCheck: vipCheckOf(order, options.all ?? nodes, options.scripts ?? []) };
+  return { nodes: order, phases: schedule(order, first), vipCheck: vipCheckOf(order, options.all ?? nodes, options.scripts ?? []) };
+}
+
+/**
+ * keepalived runs on no node and no node holds a VIP: nothing can move. Its first start then goes
+ * highest priority first: that node's master-down wait (3 × advert_int + skew) runs while the others
+ * are configured, it is MASTER before their own timers end, and the VIP moves once, onto it. Backups
+ * first (the order for a running cluster) would make the first backup started MASTER for a moment,
+ * then preempted: the VIP would move twice and the VIP check wait for the second move.
+ */
+function firstStart(all: PlanInput[]): boolean {
+  const unit = DEFAULTS.keepalived.service;
+  return all.every(({ spec, facts }) => facts.units[unit]?.active !== true && vipsOf(spec).every((ip) => vipHolder(facts.addresses, ip) === undefined));
 }
 
 const phaseOf = (c: Change) => taskKind(c.kind).phase ?? 'node';
 
-function schedule(nodes: NodePlan[]): Phase[] {
+function schedule(nodes: NodePlan[], first: boolean): Phase[] {
   const phases: Phase[] = [];
   const packages = nodes
     .map((n) => ({ n, changes: n.changes.filter((c) => phaseOf(c) === 'packages' && isChange(c)) }))
@@ -87,7 +101,7 @@ function schedule(nodes: NodePlan[]): Phase[] {
     // Post-change checks follow the changes, so a failing one can still roll the node back.
     const checks = changes.length ? n.changes.filter((c) => phaseOf(c) === 'check') : [];
     phases.push({
-      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : ''}`,
+      title: `Configure ${n.node}${n.holds.length ? ` (holds ${n.holds.join(', ')}: last)` : first && nodes.length > 1 && n === nodes[0] ? ' (first start, highest priority: first)' : ''}`,
       parallel: false,
       rollback: true,
       nodes: [{ node: n.node, steps: [...changes, ...checks].flatMap((c) => c.steps), changes: changes.length, ok: unchanged + checks.length }],

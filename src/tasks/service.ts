@@ -1,4 +1,4 @@
-// Task kind `service`: enable and start a systemd unit, or reload it when a file it reads changed in
+// Task kind `service`: start and enable a systemd unit, or reload it when a file it reads changed in
 // this run (a reload keeps keepalived's VIP where it is; a restart would move it). Every start or
 // reload is followed by a health check: a unit not active afterwards fails the node (rolled back).
 import { z } from 'zod';
@@ -23,7 +23,12 @@ export const serviceKind: TaskKind<z.infer<typeof args>, Want> = {
     else if (w.started && ctx.notified.has(w.name)) actions.push('reload');
     if (!actions.length) return noop(w, `${w.name} enabled and running`);
     const why = actions.includes('reload') ? ctx.notified.get(w.name) : undefined;
-    const steps: Step[] = actions.flatMap((action): Step[] => {
+    // The start (and its health check) before the enable: `systemctl enable` costs about half a second
+    // (a daemon-reload, and update-rc.d where an init script exists), which then overlaps keepalived's
+    // first election instead of delaying it. A unit started but not yet enabled is only ever seen by a
+    // reboot in between; the next run enables it.
+    const ordered = [...actions.filter((a) => a !== 'enable'), ...actions.filter((a) => a === 'enable')];
+    const steps: Step[] = ordered.flatMap((action): Step[] => {
       const failure = { message: `${w.name} ${action} failed`, show: 'output' as const };
       const run: Step = { title: `${action} ${w.name}`, command: serviceCommand(action, w.name), failure };
       return action === 'enable' ? [run] : [run, { title: `${w.name} active after ${action}`, command: activeCheckCommand(w.name), failure }];

@@ -70,7 +70,8 @@ describe('saved plans', () => {
     const filled = attachContents(saved.plan, desired, 'r.json');
     assert.deepEqual(uploads(filled).map((s) => s.stdin!.content), uploads(plan).map((s) => s.stdin!.content));
     const changed = new Map([...desired].map(([n, d]) => [n, d.map((x) => (x.kind === 'file' ? { ...x, content: `${x.content}# more\n` } : x))]));
-    assert.throws(() => attachContents(saved.plan, changed, 'r.json'), /r\.json: lb-backup: upload \/etc\/keepalived\/keepalived\.conf: the content rendered now does not hash as planned/);
+    // The first upload checked is lb-master's: fresh nodes, a first start, the highest priority first.
+    assert.throws(() => attachContents(saved.plan, changed, 'r.json'), /r\.json: lb-master: upload \/etc\/keepalived\/keepalived\.conf: the content rendered now does not hash as planned/);
   });
 
   it('refuse another format or version', () => {

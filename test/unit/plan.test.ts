@@ -148,6 +148,45 @@ describe('plan', () => {
     assert.deepEqual(plan.nodes.map((n) => [n.node, n.holds]), [['lb-backup', []], ['lb-master', ['192.168.69.110']]]);
   });
 
+  describe('first start: keepalived runs nowhere and no VIP is held', () => {
+    const order = (m: HostFacts, b: HostFacts) =>
+      buildPlan([
+        { spec: backup, desired: desiredOf(backup), facts: b },
+        { spec: master, desired: desiredOf(master), facts: m },
+      ]).phases.filter((p) => !p.parallel).map((p) => p.title);
+    const stopped = (node = master) => {
+      const f = converged(node);
+      f.units.keepalived = { enabled: true, active: false, pid: 0 };
+      f.files[CONF]!.content += '# changed\n';
+      return f;
+    };
+
+    it('fresh nodes: the highest priority first, so its election overlaps the others', () => {
+      assert.deepEqual(order(facts(), facts()), ['Configure lb-master (first start, highest priority: first)', 'Configure lb-backup']);
+    });
+
+    it('keepalived stopped on every node: the same', () => {
+      assert.deepEqual(order(stopped(master), stopped(backup)), ['Configure lb-master (first start, highest priority: first)', 'Configure lb-backup']);
+    });
+
+    it('keepalived running on one node (holding nothing, e.g. in FAULT): backups first, as for a running cluster', () => {
+      const running = stopped(backup);
+      running.units.keepalived = { enabled: true, active: true, pid: 42 };
+      assert.deepEqual(order(stopped(master), running), ['Configure lb-backup', 'Configure lb-master']);
+    });
+
+    it('a VIP held (keepalived unseen, e.g. its unit renamed): the holder last', () => {
+      const holding = facts();
+      holding.addresses.eth0!.push('192.168.69.110');
+      assert.deepEqual(order(facts(), holding), ['Configure lb-master', 'Configure lb-backup (holds 192.168.69.110: last)']);
+    });
+
+    it('the service starts before it is enabled (the enable overlaps the election)', () => {
+      const steps = buildPlan([{ spec: master, desired: desiredOf(master), facts: facts() }]).phases.flatMap((p) => p.nodes.flatMap((n) => n.steps.map((s) => s.title)));
+      assert.deepEqual(steps.slice(-4), ['unmask keepalived', 'start keepalived', 'keepalived active after start', 'enable keepalived']);
+    });
+  });
+
   it('never prints the auth_pass, in text or JSON', () => {
     const plan = buildPlan([{ spec: master, desired: desiredOf(master), facts: facts() }]);
     const text = formatPlan(plan, cluster.secrets, { color: false });
