@@ -236,11 +236,11 @@ describe('kadeploy rollback --dry-run against the loopback sshd', { skip }, () =
       assert.ok(r.stdout.includes(`b: would restore ${script} (from ${script}.kadeploy-bak.20250102T000000Z)`), r.stdout);
       assert.equal(readFileSync(script, 'utf8'), 'current\n');
       assert.ok(existsSync(`${script}.kadeploy-bak.20250102T000000Z`));
-      // Both nodes reach this machine, so both see the backups; the order is apply's (no VIP held
-      // here: lowest priority first).
+      // Both nodes reach this machine, so both see the backups; the order is apply's (keepalived runs
+      // nowhere and no VIP is held here: a first start, highest priority first).
       const all = await kadeploy(['rollback', inv, '--dry-run']);
       assert.equal(all.code, 0, all.stderr);
-      assert.match(all.stdout, /on b, a\n/);
+      assert.match(all.stdout, /on a, b\n/);
       assert.equal(all.stdout.split('\n').filter((l) => / would restore /.test(l)).length, 2);
       const unknown = await kadeploy(['rollback', inv, '--node', 'zz']);
       assert.equal(unknown.code, 1);
