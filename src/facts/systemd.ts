@@ -27,20 +27,23 @@ export function parseUsUtc(text: string): number | undefined {
 
 export function unitsFact(units: string[]): Fact<UnitsFact> {
   const props = '-p UnitFileState -p ActiveState -p MainPID -p StateChangeTimestamp';
+  // Older systemd lacks --timestamp (then no `since`).
+  const show = (units: string) => `systemctl show --timestamp=us+utc ${props} -- ${units} 2>/dev/null || systemctl show ${props} -- ${units} 2>/dev/null`;
+  // "NAME<TAB>enabled<TAB>active<TAB>pid<TAB>stamp" from `KEY=value` lines, a blank line ending each unit.
+  const fields = `e=; a=; p=; t=; while IFS='=' read -r k v; do case $k in UnitFileState) e=$v;; ActiveState) a=$v;; MainPID) p=$v;; StateChangeTimestamp) t=$v;; ` +
+    `'') [ $# -gt 0 ] || break; printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "$1" "$e" "$a" "$p" "$t"; shift; e=; a=; p=; t=;; esac; done`;
   return {
     name: 'units',
-    command: units
-      .map((u) => {
-        const q = quote(u);
-        // One systemctl process per unit; older systemd lacks --timestamp (then no `since`).
-        return (
-          `{ systemctl show --timestamp=us+utc ${props} -- ${q} 2>/dev/null || systemctl show ${props} -- ${q} 2>/dev/null; } | ` +
-          `{ e=; a=; p=; t=; while IFS='=' read -r k v; do ` +
-          `case $k in UnitFileState) e=$v;; ActiveState) a=$v;; MainPID) p=$v;; StateChangeTimestamp) t=$v;; esac; done; ` +
-          `printf '%s\\t%s\\t%s\\t%s\\t%s\\n' ${q} "$e" "$a" "$p" "$t"; }`
-        );
-      })
-      .join('; '),
+    // One systemctl for all the units (each costs ~4 ms of a node's CPU, and the facts are read from
+    // every node of a fleet): it prints one block per unit, in the order asked, blank-line separated.
+    // A name systemctl refuses fails the whole call (after printing the blocks before it): then one
+    // call per unit, as before.
+    command: units.length
+      ? `set -- ${units.map(quote).join(' ')}; ` +
+        `if out=$(systemctl show --timestamp=us+utc ${props} -- "$@" 2>/dev/null) || out=$(systemctl show ${props} -- "$@" 2>/dev/null); ` +
+        `then printf '%s\\n\\n' "$out" | { ${fields}; }; ` +
+        `else for u; do set -- "$u"; { ${show('"$u"')}; printf '\\n\\n'; } | { ${fields}; }; done; fi`
+      : '',
     parse(out) {
       const result: UnitsFact = {};
       for (const line of out.split('\n')) {
