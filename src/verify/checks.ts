@@ -74,9 +74,9 @@ export async function runChecks(session: Session, options: CheckOptions = {}): P
   // Who holds each VIP: the addresses read with the facts, at the same moment as the readings.
   const placements = placementFrom(cluster.nodes, cluster.vrrpScripts, cluster.nodes.map((n) => ({ node: n.name, addrs: facts.get(n.name)!.addresses })));
   const instances = new Map(cluster.nodes.flatMap((n) => n.instances.map((i) => [i.name, i] as const)));
-  const membersOf = (name: string) => cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+  const membersOf = (name: string) => membersOfInstance(cluster, name);
   const holdsVip = (node: string, inst: { vips: Array<{ address: string }> }) =>
-    placements.some((p) => p.vip === inst.vips[0]?.address.split('/')[0] && p.holders.includes(node));
+    placements.some((p) => p.vip === firstVip(inst) && p.holders.includes(node));
   const health = new Map(
     cluster.nodes.map((n) => [n.name, { active: facts.get(n.name)!.units.keepalived?.active === true, scripts: readings.get(n.name)!.scripts }]),
   );
@@ -161,12 +161,17 @@ export async function runChecks(session: Session, options: CheckOptions = {}): P
   return { results, placements };
 }
 
+/** The nodes that run instance `name`. */
+const membersOfInstance = (cluster: Session['cluster'], name: string) => cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+/** An instance's first VIP, without its prefix length: the one its placement is judged by. */
+const firstVip = (inst: { vips: Array<{ address: string }> }) => inst.vips[0]?.address.split('/')[0];
+
 /** One instance as inferred.ts sees it: each member's state and its age, on the member's own clock. */
 function instanceStates(session: Session, name: string, readings: Map<string, VrrpReading>, placements: VipPlacement[]): InstanceStates {
   const { cluster, facts, plan } = session;
-  const members = cluster.nodes.filter((n) => n.instances.some((i) => i.name === name));
+  const members = membersOfInstance(cluster, name);
   const own = members.map((n) => n.instances.find((i) => i.name === name)!);
-  const vip = own[0]!.vips[0]?.address.split('/')[0];
+  const vip = firstVip(own[0]!);
   const placement = placements.find((p) => p.vip === vip);
   const { config_path: path, service: unit } = DEFAULTS.keepalived;
   return {
