@@ -203,8 +203,8 @@ const WINDOW_MARK = '#kadeploy-window';
 // signal landing just before it cannot be missed. perl-base is Essential on Debian; without perl (or
 // without the right to open a raw socket) the window is a plain wait and the verdicts use counters only.
 // Time::HiRes is not in perl-base (keepalived's dependencies bring it): without it, `time` counts whole
-// seconds and the window runs up to a second longer, never shorter (its length is timed by the node's
-// `date` around it).
+// seconds and the window ends on the first whole second at least a second past the time asked (0.3 s
+// asked: 1-2 s), never shorter (its length is timed by the node's `date` around it).
 const LISTEN =
   'BEGIN { $main::hires = eval { require Time::HiRes; Time::HiRes->import("time"); 1 } } ' +
   'use Socket; $| = 1; my $end = time + $ARGV[0] + ($main::hires ? 0 : 1); $SIG{USR1} = sub { $end = 0 }; ' +

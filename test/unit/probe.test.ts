@@ -101,13 +101,16 @@ describe("the advert listener on perl-base alone (Time::HiRes comes with keepali
     return { code: r.status, stderr: r.stderr, ms: Date.now() - started };
   };
   for (const withoutHiRes of [false, true]) {
-    it(withoutHiRes ? 'without Time::HiRes: runs (whole seconds), at least as long as asked, at most a second more' : 'with Time::HiRes: runs for the time asked', () => {
+    // Without Time::HiRes the end is a whole second: 0.3 s asked ends at the second whole second after the
+    // start, 1-2 s later. The upper bounds leave a loaded machine (CI) a second of slack: they catch a
+    // window of the wrong unit or one that never ends, not scheduling noise.
+    it(withoutHiRes ? 'without Time::HiRes: runs (whole seconds), at least as long as asked, ends within 2 s' : 'with Time::HiRes: runs for the time asked', () => {
       const r = run(withoutHiRes);
       // 0: listened (root, a raw socket); 3: no raw socket, waited instead — never perl's compile error (2).
       assert.ok(r.code === 0 || r.code === 3, `exit ${r.code}: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /Can't locate/);
       assert.ok(r.ms >= 290, `ran ${r.ms} ms`);
-      assert.ok(r.ms < (withoutHiRes ? 1900 : 1200), `ran ${r.ms} ms`);
+      assert.ok(r.ms < (withoutHiRes ? 3000 : 1300), `ran ${r.ms} ms`);
     });
   }
 });
