@@ -18,6 +18,7 @@ export interface ServiceControl {
   isActive(unit: string): string;
   reload(unit: string): string;
   restart(unit: string): string;
+  stop(unit: string): string;
   /** Exit 0 once the unit is healthy; its output says why not. */
   check(unit: string): string;
 }
@@ -26,6 +27,7 @@ export const systemd: ServiceControl = {
   isActive: (unit) => sh('systemctl', 'is-active', '--quiet', unit),
   reload: (unit) => serviceCommand('reload', unit),
   restart: (unit) => serviceCommand('restart', unit),
+  stop: (unit) => sh('systemctl', 'stop', unit),
   check: (unit) => activeCheckCommand(unit),
 };
 
@@ -38,7 +40,8 @@ export interface RestoreOptions {
   created?: readonly string[];
   /**
    * Default true: the unit must be active afterwards. False (apply on a node where the unit was not
-   * running before): a stopped unit is left stopped, a running one reloaded without a health demand.
+   * running before): the unit is stopped again, as it was (apply started it: a first deploy whose later
+   * step failed must not leave keepalived running with whatever config remains).
    */
   expectActive?: boolean;
   service?: ServiceControl;
@@ -50,7 +53,7 @@ export interface RestoreResult {
   /** Files removed (they did not exist before). */
   removed: string[];
   /** What was done to the unit; undefined for a dry run, when nothing was restored, or a unit left stopped. */
-  action?: 'reload' | 'restart';
+  action?: 'reload' | 'restart' | 'stop';
   /** The reload failed, so the unit was restarted. */
   reloadFailed?: boolean;
 }
@@ -58,6 +61,7 @@ export interface RestoreResult {
 /** "keepalived reloaded", "keepalived restarted (its reload failed)"… for recaps and messages. */
 export function describeUnitAction(unit: string, r: RestoreResult): string {
   if (!r.action) return `${unit} left stopped`;
+  if (r.action === 'stop') return `${unit} stopped, as it was before`;
   return r.action === 'reload' ? `${unit} reloaded` : `${unit} restarted${r.reloadFailed ? ' (its reload failed)' : ''}`;
 }
 
@@ -107,20 +111,23 @@ export async function restoreNode(node: string, conn: Runner, backups: readonly 
     await conn.exec(swapBackCommand(paths), { check: false }).catch(() => undefined);
     throw new RollbackError(`${node}: could not put the backups in place (previous files kept): ${(e as Error).message}`);
   }
-  const running = (await conn.exec(service.isActive(opts.unit), { check: false })).code === 0;
   const mustBeActive = opts.expectActive !== false;
-  if (running) {
+  if (!mustBeActive) {
+    // Not running before apply: back to stopped (a no-op when apply never started it).
+    result.action = 'stop';
+    await conn.exec(service.stop(opts.unit), { check: false });
+  } else if ((await conn.exec(service.isActive(opts.unit), { check: false })).code === 0) {
     result.action = 'reload';
     if ((await conn.exec(service.reload(opts.unit), { check: false })).code !== 0) {
       result.action = 'restart';
       result.reloadFailed = true;
       await conn.exec(service.restart(opts.unit), { check: false });
     }
-  } else if (mustBeActive) {
+  } else {
     result.action = 'restart';
     await conn.exec(service.restart(opts.unit), { check: false });
   }
-  const health = result.action && mustBeActive ? await conn.exec(service.check(opts.unit), { check: false }) : { code: 0, stdout: '' };
+  const health = mustBeActive ? await conn.exec(service.check(opts.unit), { check: false }) : { code: 0, stdout: '' };
   if (health.code !== 0) {
     // Back to what ran before the rollback, and say so: the node must not stay without keepalived.
     await conn.exec(swapBackCommand(paths), { check: false });

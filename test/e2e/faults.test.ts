@@ -102,6 +102,25 @@ describe('faults during apply on a 2-node lab', { timeout: 1_200_000 }, () => {
         assert.deepEqual((await settledState(lab, 'after the failed check')).nodes, s0.nodes, 'lb2 rolled back, lb1 untouched');
       });
 
+      await t.test('a node that was not running keepalived is rolled back to stopped, its new config removed', async () => {
+        await reset();
+        // lb2 as a node keepalived was installed on but never configured nor started.
+        await lab.exec('lb2', `systemctl stop keepalived && rm -f ${CONF}`);
+        const doc = parseDocument(PLAYBOOK);
+        (doc.get('tasks') as { items: unknown[] }).items.splice(7, 0, doc.createNode({ name: 'Post-change check', assert: { run: 'test -e /nonexistent/ready', message: 'ready marker present' } }));
+        const playbook = join(dir, 'playbook-assert-fresh.yaml');
+        writeFileSync(playbook, doc.toString());
+        const r = await kadeploy(['apply', base, '--playbook', playbook]);
+        expectFailure(r, 1, /lb2: check failed: ready marker present \(exit 1\); rolled back: \/etc\/keepalived\/keepalived\.conf removed, keepalived stopped, as it was before/, 'check on a fresh node');
+        const lb2 = await lab.exec('lb2', `test -e ${CONF} && echo config; systemctl is-active keepalived`);
+        assert.equal(lb2.stdout.trim(), 'inactive', 'lb2: no config, keepalived stopped as before the run');
+        const s = await clusterState(lab);
+        assert.deepEqual(s.nodes.lb1, s0.nodes.lb1, 'lb1 untouched');
+        assert.deepEqual(s.holders, ['lb1']);
+        expectOk(await kadeploy(['apply', base]), 'converge without the failing check');
+        assert.deepEqual((await settledState(lab, 'after the fresh-node rollback')).nodes, s0.nodes);
+      });
+
       await t.test('a failed package install changes no config', async () => {
         await reset();
         const playbook = playbookWithCommand('pkg.yaml', 'true', ['hello']);

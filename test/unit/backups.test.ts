@@ -18,7 +18,7 @@ import {
   type Backup,
 } from '../../src/ops/backups.js';
 import { writeDesiredFile } from '../../src/tasks/file.js';
-import { restoreNode, RollbackError, type ServiceControl } from '../../src/ops/rollback.js';
+import { describeUnitAction, restoreNode, RollbackError, type ServiceControl } from '../../src/ops/rollback.js';
 import { sh } from '../../src/shell/quote.js';
 import { SshConnection } from '../../src/ssh/connection.js';
 import { kadeploy } from '../support/cli.js';
@@ -152,6 +152,7 @@ describe('restoreNode on a real sshd', { skip }, () => {
     isActive: () => sh('test', '-f', mark('running')),
     reload: () => sh('touch', mark('reloaded')),
     restart: () => `${sh('touch', mark('restarted'))} && ${sh('touch', mark('running'))}`,
+    stop: () => `${sh('touch', mark('stopped'))} && ${sh('rm', '-f', mark('running'))}`,
     check: () => sh('grep', '-q', 'GOOD', conf),
   };
   const reset = (files: Record<string, string>) => {
@@ -178,6 +179,18 @@ describe('restoreNode on a real sshd', { skip }, () => {
     const r = await restoreNode('lb1', conn, await listBackups(conn, [conf]), opts);
     assert.equal(r.action, 'restart');
     assert.ok(existsSync(mark('restarted')));
+  });
+
+  it('apply on a node where the unit was not running: the files go back and the unit is stopped again, no health demanded', async () => {
+    // A first deploy started keepalived, then a later step failed: its config is removed, keepalived
+    // must not keep running with what remains.
+    reset({ 'keepalived.conf': NEWER, running: '' });
+    const r = await restoreNode('lb1', conn, [], { ...opts, created: [conf], expectActive: false });
+    assert.equal(r.action, 'stop');
+    assert.deepEqual(r.removed, [conf]);
+    assert.ok(!existsSync(conf) && !existsSync(mark('running')) && existsSync(mark('stopped')));
+    assert.ok(!existsSync(mark('reloaded')) && !existsSync(mark('restarted')));
+    assert.equal(describeUnitAction('keepalived', r), 'keepalived stopped, as it was before');
   });
 
   it('a backup failing validation changes nothing', async () => {
