@@ -9,10 +9,9 @@
 // so each rule kadeploy adds is recorded, with its zone and layer, in FIREWALLD_RECORD on the node:
 // only recorded rules are ever removed (a former peer's, one in a zone no longer used, all of them
 // with `firewall: off`); an identical rule the user added stays, since kadeploy then added none.
-import { contains, parseCidr } from '../inventory/ip.js';
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
-import { sameAddress, type ManagerPlan } from './manager.js';
+import { sourceHolds, type ManagerPlan } from './manager.js';
 
 /** The rich rules kadeploy added: `LAYER<TAB>ZONE<TAB>RULE` lines, LAYER `permanent` or `runtime`. */
 export const FIREWALLD_RECORD = '/var/lib/kadeploy/firewalld-rules';
@@ -90,13 +89,8 @@ function parseRecord(text: string): RecordedRule[] {
 
 /** The zone firewalld judges a packet from `peer` arriving on `iface` in (source, then interface, then default). */
 export function zoneFor(f: FirewalldState, peer: string, iface: string): string {
-  const ip = parseCidr(peer);
   // A source is an address, a network, a MAC or an ipset: only the first two can name the peer here.
-  const holds = (source: string) => {
-    const net = parseCidr(source);
-    return sameAddress(source, peer) || (net !== undefined && ip !== undefined && contains(net, ip));
-  };
-  for (const [name, z] of f.runtime) if (z.sources.some(holds)) return name;
+  for (const [name, z] of f.runtime) if (z.sources.some((source) => sourceHolds(source, peer))) return name;
   for (const [name, z] of f.runtime) if (z.interfaces.includes(iface)) return name;
   return f.defaultZone;
 }
@@ -110,7 +104,7 @@ function accepts(z: ZoneView, peer: string): boolean {
   return z.richRules.some((r) => {
     if (!/protocol value="(vrrp|112)"/.test(r) || !/\saccept\b/.test(r) || /\bnot\b/.test(r)) return false;
     const source = r.match(/source address="([^"]+)"/)?.[1];
-    return !source || sameAddress(source, peer);
+    return !source || sourceHolds(source, peer);
   });
 }
 

@@ -4,7 +4,7 @@
 // netfilter-persistent when it is installed; otherwise the rules last until the next reboot.
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
-import { RULE_COMMENT, sameAddress, type ManagerPlan } from './manager.js';
+import { RULE_COMMENT, sameAddress, sourceHolds, type ManagerPlan } from './manager.js';
 
 /** `iptables -V` (backend), the INPUT chain, and whether netfilter-persistent can save it. */
 export const IPTABLES_RULES = 'command -v iptables >/dev/null && iptables -V && iptables -S INPUT && echo "persistent: $(command -v netfilter-persistent)"';
@@ -33,14 +33,26 @@ export const iptablesActive = (t: IptablesInput | undefined) => t !== undefined 
 
 const isVrrp = (rule: string) => /\s-p (vrrp|112)\b/.test(rule);
 const target = (rule: string) => rule.match(/\s-j (\S+)/)?.[1];
-const sourceOf = (rule: string) => rule.match(/\s-s (\S+)/)?.[1];
+const SOURCE = /\s(! )?-s (\S+)/;
+const sourceOf = (rule: string) => rule.match(SOURCE)?.[2];
+
+/**
+ * Does the rule apply to VRRP from `peer`: a VRRP rule whose source (`-s`, maybe negated) matches; any
+ * other rule only when a source is its one condition (`-A INPUT -s 10.0.0.0/24 -j ACCEPT`, `-j DROP`).
+ */
+function appliesTo(rule: string, peer: string): boolean {
+  const m = rule.match(SOURCE);
+  const source = m ? sourceHolds(m[2]!, peer) !== Boolean(m[1]) : true;
+  if (isVrrp(rule)) return source;
+  const conditions = rule.replace(/^-A INPUT/, '').replace(SOURCE, '').replace(/\s-m comment --comment (\"[^"]*\"|\S+)/, '').replace(/\s-j \S+.*$/, '').trim();
+  return !conditions && source;
+}
 
 /** Why INPUT blocks VRRP from `peer`, or undefined when it passes. */
 export function iptablesBlocks(t: IptablesInput, peer: string): string | undefined {
   for (const rule of t.rules) {
+    if (!appliesTo(rule, peer)) continue;
     const j = target(rule);
-    const unconditional = /^-A INPUT -j (DROP|REJECT)\b/.test(rule);
-    if (!(isVrrp(rule) && (!sourceOf(rule) || sameAddress(sourceOf(rule)!, peer))) && !unconditional) continue;
     if (j === 'ACCEPT') return undefined;
     if (j === 'DROP' || j === 'REJECT') return `rule "${rule}"`;
   }

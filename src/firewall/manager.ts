@@ -1,6 +1,7 @@
 // What each firewall manager module (nftables, iptables, ufw, firewalld) says about one node: what
 // drops VRRP from the peers (with the exact fix), and the steps that let it through with the
 // manager's own persistent mechanism. The task (src/tasks/firewall.ts) picks the active manager.
+import { contains, parseCidr } from '../inventory/ip.js';
 import type { Step } from '../types.js';
 
 export const RULE_COMMENT = 'kadeploy-vrrp';
@@ -20,3 +21,26 @@ export interface ManagerPlan {
 
 /** The IPv4 peers as a manager lists them: `10.0.0.1` or `10.0.0.1/32`. */
 export const sameAddress = (a: string, b: string) => a.replace(/\/32$/, '') === b.replace(/\/32$/, '');
+
+/**
+ * Does a rule's source match packets from `peer`: the same address, a network holding it
+ * (`10.0.0.0/24`) or a range holding it (`10.0.0.10-10.0.0.20`, as nft lists them)?
+ */
+export function sourceHolds(source: string, peer: string): boolean {
+  if (sameAddress(source, peer)) return true;
+  const ip = parseCidr(peer);
+  if (!ip) return false;
+  const range = source.split('-');
+  if (range.length === 2) {
+    const [from, to] = range.map((a) => parseCidr(a.trim()));
+    return from !== undefined && to !== undefined && inRange(from.ip, to.ip, ip.ip);
+  }
+  const net = parseCidr(source);
+  return net !== undefined && contains(net, ip);
+}
+
+/** IPv4 only (the peers firewall rules are written for); false for anything else. */
+function inRange(from: string, to: string, ip: string): boolean {
+  const n = (a: string) => (/^\d+\.\d+\.\d+\.\d+$/.test(a) ? a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) : NaN);
+  return n(from) <= n(ip) && n(ip) <= n(to);
+}

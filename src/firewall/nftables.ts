@@ -1,5 +1,6 @@
 // nftables (Debian's default firewall): kadeploy reads the ruleset's input base chains. A chain whose
-// policy is drop, or with a rule dropping VRRP, before any rule accepting it, blocks VRRP. `manage`
+// policy is drop, or with a rule dropping VRRP, before any rule accepting it, blocks VRRP — judged for
+// each peer, as rules name sources (an address, a network, a range, a set of them). `manage`
 // inserts an accepting rule first in the chain (comment "kadeploy-vrrp": found again, replaced when
 // the peers change) and persists it the Debian way: nftables.service loads /etc/nftables.conf, which
 // gets one include line for a kadeploy-owned file inserting the same rule at boot or restart.
@@ -8,7 +9,7 @@ import { pruneStep } from '../ops/backups.js';
 import { sh } from '../shell/quote.js';
 import type { PlanContext } from '../tasks/kind.js';
 import type { Step } from '../types.js';
-import { RULE_COMMENT, type ManagerPlan } from './manager.js';
+import { RULE_COMMENT, sourceHolds, type ManagerPlan } from './manager.js';
 
 /** The ruleset with rule handles; empty when nft is missing. */
 export const NFT_RULESET = 'command -v nft >/dev/null && nft -a list ruleset';
@@ -54,16 +55,44 @@ export function inputChains(ruleset: string): InputChain[] {
 /** iptables-nft's own chains (`ip filter INPUT`): read through iptables, never changed with nft. */
 export const isIptablesChain = (c: InputChain) => c.family === 'ip' && c.table === 'filter' && c.chain === 'INPUT';
 
-const isVrrp = (rule: string) => /\b(ip protocol|meta l4proto) (vrrp|112)\b/.test(rule);
+const VRRP = /\b(ip protocol|meta l4proto) (vrrp|112)\b/;
+const SADDR = /\bip saddr (!= )?(\{[^}]*\}|\S+)/;
 const handleOf = (rule: string) => rule.match(/# handle (\d+)\s*$/)?.[1];
 const withoutHandle = (rule: string) => rule.replace(/\s*# handle \d+\s*$/, '');
 
-/** Why the chain blocks VRRP (the dropping rule or the policy), or undefined when VRRP passes. */
-export function blocksVrrp(c: InputChain): string | undefined {
+/** Does the rule's `ip saddr` match `peer`: true or false; undefined for a named set (`@name`: not read). */
+function saddrMatches(rule: string, peer: string): boolean | undefined {
+  const m = rule.match(SADDR);
+  if (!m) return true;
+  if (m[2]!.startsWith('@')) return undefined;
+  const held = m[2]!.replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean).some((s) => sourceHolds(s, peer));
+  return m[1] ? !held : held;
+}
+
+/**
+ * What the rule does to VRRP from `peer`: its verdict, or undefined when it does not apply. A VRRP rule
+ * applies when its source matches (other conditions, e.g. an interface, are taken as matching, as an
+ * operator writes them for their VRRP); any other rule only when a source is its one condition
+ * (`ip saddr 10.0.0.0/24 accept`, `counter drop`), never when it tests what is not read here
+ * (`ct state`, ports, a named set). Rules jumping to chains of their own are not followed.
+ */
+function verdictFor(rule: string, peer: string): 'accept' | 'drop' | undefined {
+  const text = withoutHandle(rule).replace(/"[^"]*"/g, '""');
+  const verdict = text.match(/\b(accept|drop|reject)\b/)?.[1];
+  if (!verdict) return undefined;
+  const source = saddrMatches(text, peer);
+  if (VRRP.test(text)) return source === false ? undefined : verdict === 'accept' ? 'accept' : 'drop';
+  const conditions = text.slice(0, text.indexOf(verdict)).replace(SADDR, '').replace(/\bcounter( packets \d+ bytes \d+)?/, '').trim();
+  if (conditions || source !== true) return undefined;
+  return verdict === 'accept' ? 'accept' : 'drop';
+}
+
+/** Why the chain blocks VRRP from `peer` (the dropping rule or the policy), or undefined when it passes. */
+export function blocksVrrp(c: InputChain, peer: string): string | undefined {
   for (const rule of c.rules) {
-    if (!isVrrp(rule) && !/^(counter )?(drop|reject)\b/.test(rule)) continue;
-    if (/\baccept\b/.test(rule)) return undefined;
-    if (/\b(drop|reject)\b/.test(rule)) return `rule "${withoutHandle(rule)}"`;
+    const verdict = verdictFor(rule, peer);
+    if (verdict === 'accept') return undefined;
+    if (verdict === 'drop') return `rule "${withoutHandle(rule)}"`;
   }
   return c.policy === 'drop' ? 'policy drop' : undefined;
 }
@@ -136,16 +165,20 @@ export function planNftables(peers: string[], mode: 'manage' | 'check', facts: H
       // The peers changed: replace the managed rule (same place: first in the chain).
       steps.push({ title: `remove the old VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
       steps.push({ title: `let VRRP from ${peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, peers) });
-      const missing = peers.filter((p) => !saddrsOf(managed).includes(p));
-      if (missing.length && blocksVrrp({ ...c, rules: c.rules.filter((r) => r !== managed) })) {
+      const others = { ...c, rules: c.rules.filter((r) => r !== managed) };
+      const missing = peers.filter((p) => !saddrsOf(managed).includes(p) && blocksVrrp(others, p));
+      if (missing.length) {
         blocked.push(`nftables chain ${chainWords(c).join(' ')}: kadeploy's rule lets VRRP from ${saddrsOf(managed).join(', ')} through, not from ${missing.join(', ')}: replace it\n    ${steps.at(-2)!.command} && ${insertCommand(c, peers)}`);
       }
       continue;
     }
-    const why = blocksVrrp(c);
-    if (!why) continue;
+    const why = peers.flatMap((p) => {
+      const reason = blocksVrrp(c, p);
+      return reason ? [`from ${p} (${reason})`] : [];
+    });
+    if (!why.length) continue;
     kept.push(c);
-    blocked.push(`nftables chain ${chainWords(c).join(' ')} drops VRRP (${why}): add before it\n    ${insertCommand(c, peers)}`);
+    blocked.push(`nftables chain ${chainWords(c).join(' ')} drops VRRP ${why.join(', ')}: add before it\n    ${insertCommand(c, peers)}`);
     steps.push({ title: `let VRRP from ${peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, peers) });
   }
   const notes: string[] = [];

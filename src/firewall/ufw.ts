@@ -4,7 +4,7 @@
 // `manage` adds that rule per peer with comment "kadeploy-vrrp": ufw applies it now and persists it.
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
-import { RULE_COMMENT, sameAddress, type ManagerPlan } from './manager.js';
+import { RULE_COMMENT, sameAddress, sourceHolds, type ManagerPlan } from './manager.js';
 
 export const UFW_STATUS = 'command -v ufw >/dev/null && ufw status verbose && ufw show added';
 
@@ -34,7 +34,7 @@ const deleteCommand = (rule: string) => sh('ufw', 'delete', ...rule.replace(/\s*
 export function ufwBlocks(u: UfwState, peer: string): string | undefined {
   for (const r of u.rules.filter(vrrpRule)) {
     const from = fromOf(r);
-    if (from && from !== 'any' && !sameAddress(from, peer)) continue;
+    if (from && from !== 'any' && !sourceHolds(from, peer)) continue;
     return r.startsWith('ufw allow ') ? undefined : `rule "${r}"`;
   }
   return u.incoming === 'allow' ? undefined : `default incoming policy ${u.incoming}, no rule allows VRRP`;

@@ -43,7 +43,7 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       const check = await kadeploy(['apply', lab.inventoryPath]);
       assert.notEqual(check.code, 0, text(check));
       assert.match(text(check), /lb2: VRRP from the other nodes would be dropped/);
-      assert.match(text(check), /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
+      assert.ok(text(check).includes(`nftables chain inet filter input drops VRRP from ${lab.nodes[0]!.ip} (rule "ip protocol 112 drop")`), text(check));
       assert.ok(text(check).includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ ${lab.nodes[0]!.ip} }' accept comment '"kadeploy-vrrp"'`), text(check));
       for (const n of lab.nodes) assert.notEqual((await lab.exec(n.name, 'dpkg -s keepalived >/dev/null 2>&1')).code, 0, `${n.name}: nothing installed`);
 
@@ -94,6 +94,20 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       assert.doesNotMatch(left.stdout, /kadeploy-vrrp|present/, left.stdout);
       assert.match(left.stdout, /ip protocol 112 drop/);
       assert.match(left.stdout, /^0$/m);
+
+      // An operator's chain that accepts VRRP from another source only (policy drop): judged by the
+      // peer's address, it drops lb1's adverts — check refuses, manage lets lb1 through.
+      const lb1 = lab.nodes[0]!;
+      const narrowRules = ['flush ruleset', 'table inet filter {', '  chain input {', '    type filter hook input priority 0; policy drop;', '    iif "lo" accept', '    ct state established,related accept', '    tcp dport 22 accept', '    ip saddr 192.0.2.250 ip protocol 112 accept', '  }', '}'];
+      const narrow = await lab.exec('lb2', `printf '%s\\n' ${narrowRules.map((l) => `'${l}'`).join(' ')} > /tmp/narrow.nft && nft -f /tmp/narrow.nft`);
+      assert.equal(narrow.code, 0, narrow.stderr);
+      const refused = await kadeploy(['apply', lab.inventoryPath]);
+      assert.notEqual(refused.code, 0, text(refused));
+      assert.ok(text(refused).includes(`nftables chain inet filter input drops VRRP from ${lb1.ip} (policy drop)`), text(refused));
+      const let1 = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(let1.code, 0, text(let1));
+      assert.ok(let1.stdout.includes(`let VRRP from ${lb1.ip} through nftables chain inet filter input`), let1.stdout);
+      assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'one holder once lb1 is let through');
     });
   });
 });

@@ -47,11 +47,36 @@ describe('firewall (nftables)', () => {
   });
 
   it('says which rule or policy drops VRRP, and sees an accept before it', () => {
-    assert.equal(blocksVrrp(inputChains(ruleset(DROP_VRRP))[0]!), 'rule "ip protocol 112 drop"');
-    assert.equal(blocksVrrp(inputChains(ruleset('\t\tiif "lo" accept # handle 6', 'drop'))[0]!), 'policy drop');
-    assert.equal(blocksVrrp(inputChains(ruleset('\t\tct state established accept # handle 6\n\t\tcounter drop # handle 8'))[0]!), 'rule "counter drop"');
-    assert.equal(blocksVrrp(inputChains(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`))[0]!), undefined);
-    assert.equal(blocksVrrp(inputChains(ruleset('\t\ttcp dport 22 accept # handle 6'))[0]!), undefined);
+    assert.equal(blocksVrrp(inputChains(ruleset(DROP_VRRP))[0]!, '10.0.0.12'), 'rule "ip protocol 112 drop"');
+    assert.equal(blocksVrrp(inputChains(ruleset('\t\tiif "lo" accept # handle 6', 'drop'))[0]!, '10.0.0.12'), 'policy drop');
+    assert.equal(blocksVrrp(inputChains(ruleset('\t\tct state established accept # handle 6\n\t\tcounter drop # handle 8'))[0]!, '10.0.0.12'), 'rule "counter drop"');
+    assert.equal(blocksVrrp(inputChains(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`))[0]!, '10.0.0.12'), undefined);
+    assert.equal(blocksVrrp(inputChains(ruleset('\t\ttcp dport 22 accept # handle 6'))[0]!, '10.0.0.12'), undefined);
+  });
+
+  it('judges each peer by the sources rules name: an address, a network, a range, a set, a negation', () => {
+    const chain = (rules: string, policy = 'drop') => inputChains(ruleset(rules, policy))[0]!;
+    // An operator's rule for the first two nodes: the third node's adverts are dropped (split brain).
+    const twoPeers = chain('\t\tip saddr { 10.0.0.11, 10.0.0.12 } ip protocol vrrp accept # handle 6');
+    assert.equal(blocksVrrp(twoPeers, '10.0.0.12'), undefined);
+    assert.equal(blocksVrrp(twoPeers, '10.0.0.13'), 'policy drop');
+    const c = plan('check', ruleset('\t\tip saddr { 10.0.0.11, 10.0.0.12 } ip protocol vrrp accept # handle 6', 'drop'), ['10.0.0.12', '10.0.0.13']);
+    assert.match(c.blocker!, /drops VRRP from 10\.0\.0\.13 \(policy drop\): add before it/);
+    assert.doesNotMatch(c.blocker!, /from 10\.0\.0\.12 \(/);
+    // A network or a range holding the peer; an unconditional accept by source.
+    assert.equal(blocksVrrp(chain('\t\tip saddr 10.0.0.0/24 ip protocol 112 accept # handle 6'), '10.0.0.13'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tip saddr 10.0.1.0/24 ip protocol 112 accept # handle 6'), '10.0.0.13'), 'policy drop');
+    assert.equal(blocksVrrp(chain('\t\tip saddr 10.0.0.10-10.0.0.20 meta l4proto vrrp counter packets 3 bytes 120 accept # handle 6'), '10.0.0.13'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tip saddr 10.0.0.0/24 accept # handle 6'), '10.0.0.13'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tip saddr 10.0.0.0/24 accept # handle 6'), '192.168.1.5'), 'policy drop');
+    // A drop by source, in an open chain; a negated one; a drop of what is not read here is not ours to judge.
+    assert.equal(blocksVrrp(chain('\t\tip saddr 10.0.0.13 counter drop # handle 6', 'accept'), '10.0.0.13'), 'rule "ip saddr 10.0.0.13 counter drop"');
+    assert.equal(blocksVrrp(chain('\t\tip saddr != 10.0.0.0/24 ip protocol vrrp drop # handle 6', 'accept'), '10.0.0.13'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tip saddr != 10.0.0.0/24 ip protocol vrrp drop # handle 6', 'accept'), '192.168.1.5'), 'rule "ip saddr != 10.0.0.0/24 ip protocol vrrp drop"');
+    assert.equal(blocksVrrp(chain('\t\tip saddr @blocklist drop # handle 6', 'accept'), '10.0.0.13'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tip saddr @cluster ip protocol vrrp accept # handle 6'), '10.0.0.13'), undefined, 'a named set is not read: taken as holding the peer');
+    // A log prefix or comment naming a verdict is not one.
+    assert.equal(blocksVrrp(chain('\t\tip protocol vrrp log prefix "drop vrrp: " accept # handle 6'), '10.0.0.13'), undefined);
   });
 
   it('check: a blocker (apply refuses the plan before any change; verify reports it), naming node, chain, rule and the exact rule to add', () => {
@@ -59,7 +84,7 @@ describe('firewall (nftables)', () => {
     assert.deepEqual(c.steps, [], 'nothing would run');
     const message = c.blocker ?? '';
     assert.match(message, /^lb1: VRRP from the other nodes would be dropped/);
-    assert.match(message, /nftables chain inet filter input drops VRRP \(rule "ip protocol 112 drop"\)/);
+    assert.match(message, /nftables chain inet filter input drops VRRP from 10\.0\.0\.12 \(rule "ip protocol 112 drop"\)/);
     assert.ok(message.includes(`nft insert rule inet filter input ip protocol 112 ip saddr '{ 10.0.0.12 }' accept comment '"kadeploy-vrrp"'`), message);
     assert.match(message, /firewall: manage/);
     assert.equal(plan('manage', ruleset(DROP_VRRP)).blocker, undefined, 'manage fixes it instead');
@@ -160,6 +185,8 @@ describe('firewall: ufw', () => {
     assert.deepEqual(ufw('').steps.map((s) => s.command), ['ufw allow from 10.0.0.12 proto vrrp comment kadeploy-vrrp']);
     assert.deepEqual(ufw("ufw allow from 10.0.0.12 proto vrrp comment 'kadeploy-vrrp'\n").actions, ['none']);
     assert.deepEqual(ufw('ufw allow proto vrrp\n').actions, ['none'], 'from anywhere');
+    assert.deepEqual(ufw('ufw allow from 10.0.0.0/24 proto vrrp\n').actions, ['none'], "from the peers' network");
+    assert.ok(ufw('ufw allow from 10.0.1.0/24 proto vrrp\n', 'check').blocker, 'another network');
   });
   it('a former peer\'s rule goes; off removes kadeploy\'s rules only', () => {
     const c = ufw("ufw allow from 10.0.0.9 proto vrrp comment 'kadeploy-vrrp'\nufw allow from 10.0.0.12 proto vrrp\n");
@@ -199,6 +226,8 @@ describe('firewall: firewalld', () => {
     assert.match(fwd(zone(RICH), zone(''), 'check').blocker!, /until its next reload only/);
     assert.deepEqual(fwd(zone(RICH), zone(RICH)).actions, ['none']);
     assert.deepEqual(fwd(zone('', 'vrrp'), zone('', 'vrrp')).actions, ['none']);
+    const net = '\trule family="ipv4" source address="10.0.0.0/24" protocol value="vrrp" accept';
+    assert.deepEqual(fwd(zone(net), zone(net)).actions, ['none'], "a rich rule for the peers' network");
   });
   it("VRRP is judged in the zone that sees it: the peer's source zone, else the interface's zone, else the default", () => {
     const internal = (rich = '', more = 'interfaces: eth0') => zone('', '', 'public') + zone(rich, '', 'internal', more);
@@ -331,5 +360,15 @@ describe('firewall: iptables', () => {
     assert.match(ipt('-P INPUT DROP\n').summary, /not persisted: netfilter-persistent is not installed/);
     assert.deepEqual(ipt('-P INPUT DROP\n-A INPUT -s 10.0.0.12/32 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT\n').steps, []);
     assert.deepEqual(ipt('-P INPUT ACCEPT\n').actions, ['none'], 'no rules: not active');
+  });
+  it('judges the peer by the sources rules name: a network, a negation, a rule whose one condition is its source', () => {
+    const check = (rules: string) => ipt(rules, '', 'check').blocker;
+    assert.equal(check('-P INPUT DROP\n-A INPUT -s 10.0.0.0/24 -p vrrp -j ACCEPT\n'), undefined);
+    assert.match(check('-P INPUT DROP\n-A INPUT -s 10.0.1.0/24 -p vrrp -j ACCEPT\n')!, /drops VRRP from 10\.0\.0\.12 \(policy DROP\)/);
+    assert.equal(check('-P INPUT DROP\n-A INPUT -s 10.0.0.0/24 -m comment --comment "lb network" -j ACCEPT\n'), undefined);
+    assert.match(check('-P INPUT DROP\n-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT\n')!, /policy DROP/, 'conntrack state is not VRRP from a peer');
+    assert.match(check('-P INPUT ACCEPT\n-A INPUT -s 10.0.0.12/32 -j DROP\n')!, /rule "-A INPUT -s 10\.0\.0\.12\/32 -j DROP"/);
+    assert.equal(check('-P INPUT ACCEPT\n-A INPUT ! -s 10.0.0.0/24 -p vrrp -j DROP\n'), undefined);
+    assert.match(check('-P INPUT ACCEPT\n-A INPUT ! -s 10.0.1.0/24 -p vrrp -j DROP\n')!, /rule "-A INPUT ! -s 10\.0\.1\.0\/24 -p vrrp -j DROP"/);
   });
 });
