@@ -80,7 +80,13 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
       if (!steps.length) return noop(w, 'firewall: off (nothing of kadeploy in the firewall)');
       return { task: w.task, kind: 'firewall', actions: ['remove'], summary: "firewall: off — remove kadeploy's VRRP rules", desired: w as never, steps };
     }
-    if (!w.peers.length) return noop(w, 'no peer: nothing to let through');
+    if (!w.peers.length) {
+      // A cluster shrunk to this node: rules kadeploy added for former peers go (manage only, as with
+      // a peer removed from a larger cluster).
+      const steps = w.mode === 'manage' ? removals(facts, ctx) : [];
+      if (!steps.length) return noop(w, 'no peer: nothing to let through');
+      return { task: w.task, kind: 'firewall', actions: ['remove'], summary: "no peer: remove kadeploy's VRRP rules no longer needed", desired: w as never, steps };
+    }
     const plans = managerPlans(w.peers, w.interfaces, w.mode, facts, ctx);
     const blocked = plans.flatMap((p) => p.blocked);
     const steps = plans.flatMap((p) => p.steps);

@@ -108,6 +108,16 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       assert.equal(let1.code, 0, text(let1));
       assert.ok(let1.stdout.includes(`let VRRP from ${lb1.ip} through nftables chain inet filter input`), let1.stdout);
       assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'one holder once lb1 is let through');
+
+      // The cluster shrunk to lb2: the rule kept for its former peer goes.
+      const doc = parseDocument(readFileSync(inventory(lab, 'manage'), 'utf8'));
+      doc.deleteIn(['nodes', 0]);
+      const alone = join(dir, 'lb2-alone.yaml');
+      writeFileSync(alone, doc.toString());
+      const shrunk = await kadeploy(['apply', alone]);
+      assert.equal(shrunk.code, 0, text(shrunk));
+      assert.match(shrunk.stdout, /remove kadeploy's VRRP rule/);
+      assert.doesNotMatch((await lab.exec('lb2', 'nft list chain inet filter input')).stdout, /kadeploy-vrrp/);
     });
   });
 });

@@ -106,6 +106,15 @@ describe('firewall (nftables)', () => {
     ]);
   });
 
+  it('a cluster shrunk to this node: manage removes the rule kept for a former peer, check changes nothing', () => {
+    const withRule = ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`);
+    const c = plan('manage', withRule, []);
+    assert.deepEqual(c.actions, ['remove']);
+    assert.deepEqual(c.steps.map((s) => s.command), ['nft delete rule inet filter input handle 7']);
+    assert.deepEqual(plan('check', withRule, []).actions, ['none']);
+    assert.deepEqual(plan('manage', ruleset(DROP_VRRP), []).actions, ['none']);
+  });
+
   it('nothing to do without nft, with an open ruleset, or with firewall: off', () => {
     assert.deepEqual(plan('check', '').summary, 'no nftables input chain');
     assert.deepEqual(plan('check', ruleset('\t\ttcp dport 22 accept # handle 6')).summary, 'nftables lets VRRP through');
