@@ -44,3 +44,35 @@ function inRange(from: string, to: string, ip: string): boolean {
   const n = (a: string) => (/^\d+\.\d+\.\d+\.\d+$/.test(a) ? a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) : NaN);
   return n(from) <= n(ip) && n(ip) <= n(to);
 }
+
+/** What one rule does to the packet asked about; undefined when the rule does not apply to it. */
+export type RuleAction = 'accept' | 'drop' | 'return' | { jump: string } | { goto: string };
+
+/** Where a packet's walk through the chains ended: accepted, dropped (by which rule, in which chain), or not decided. */
+export type Walked = { verdict: 'accept' } | { verdict: 'drop'; rule: string; chain: string } | undefined;
+
+/**
+ * A packet through `chain` as netfilter runs it: the first rule that applies decides (accept, drop),
+ * `return` goes back to the caller, a jump runs the other chain and goes on when that one falls
+ * through, a goto does not come back. Undefined: nothing decided (the base chain's policy does).
+ */
+export function walkChains(chain: string, rulesOf: (chain: string) => readonly string[] | undefined, actionOf: (rule: string) => RuleAction | undefined): Walked {
+  const walk = (name: string, depth: number): Walked | 'end' => {
+    for (const rule of rulesOf(name) ?? []) {
+      const action = actionOf(rule);
+      if (action === undefined) continue;
+      if (action === 'accept') return { verdict: 'accept' };
+      if (action === 'drop') return { verdict: 'drop', rule, chain: name };
+      if (action === 'return') return undefined;
+      const target = 'jump' in action ? action.jump : action.goto;
+      // netfilter refuses loops; the depth bound only guards against a listing read wrong.
+      if (!rulesOf(target) || depth >= 16) continue;
+      const inner = walk(target, depth + 1);
+      if (inner) return inner;
+      if ('goto' in action) return 'end';
+    }
+    return undefined;
+  };
+  const outcome = walk(chain, 0);
+  return outcome === 'end' ? undefined : outcome;
+}

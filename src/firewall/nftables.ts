@@ -9,7 +9,7 @@ import { pruneStep } from '../ops/backups.js';
 import { sh } from '../shell/quote.js';
 import type { PlanContext } from '../tasks/kind.js';
 import type { Step } from '../types.js';
-import { RULE_COMMENT, sourceHolds, type ManagerPlan } from './manager.js';
+import { RULE_COMMENT, sourceHolds, walkChains, type ManagerPlan, type RuleAction } from './manager.js';
 
 /** The ruleset with rule handles; empty when nft is missing. */
 export const NFT_RULESET = 'command -v nft >/dev/null && nft -a list ruleset';
@@ -26,20 +26,36 @@ export interface InputChain {
   policy: string;
   /** Rule lines, in order, `# handle N` included. */
   rules: string[];
+  /** The table's other chains (name → rules) and named sets (name → elements): what rules jump to or name. */
+  scope?: TableScope;
 }
 
-/** The base chains on the input hook of an `nft -a list ruleset` listing. */
+export interface TableScope {
+  chains: Map<string, string[]>;
+  sets: Map<string, string[]>;
+}
+
+/** The base chains on the input hook of an `nft -a list ruleset` listing, each with its table's chains and sets. */
 export function inputChains(ruleset: string): InputChain[] {
   const chains: InputChain[] = [];
-  let table: { family: string; name: string } | undefined;
+  let table: { family: string; name: string; scope: TableScope } | undefined;
   let chain: InputChain | undefined;
+  let set: { name: string; text: string } | undefined;
   let hook = false;
   for (const raw of ruleset.split('\n')) {
     const line = raw.trim();
     let m: RegExpMatchArray | null;
-    if ((m = line.match(/^table (\S+) (\S+) \{/))) table = { family: m[1]!, name: m[2]! };
-    else if ((m = line.match(/^chain (\S+) \{/)) && table) {
-      chain = { family: table.family, table: table.name, chain: m[1]!, policy: 'accept', rules: [] };
+    if ((m = line.match(/^table (\S+) (\S+) \{/))) table = { family: m[1]!, name: m[2]!, scope: { chains: new Map(), sets: new Map() } };
+    else if ((m = line.match(/^(?:set|map) (\S+) \{/)) && table && !chain) set = { name: m[1]!, text: '' };
+    else if (set) {
+      if (line === '}') {
+        const elements = set.text.match(/elements = \{([^}]*)\}/)?.[1] ?? '';
+        table!.scope.sets.set(set.name, elements.split(',').map((e) => e.trim()).filter(Boolean));
+        set = undefined;
+      } else set.text += ` ${line}`;
+    } else if ((m = line.match(/^chain (\S+) \{/)) && table) {
+      chain = { family: table.family, table: table.name, chain: m[1]!, policy: 'accept', rules: [], scope: table.scope };
+      table.scope.chains.set(chain.chain, chain.rules);
       hook = false;
     } else if (chain && (m = line.match(/^type filter hook (\S+) .*?(?:policy (\w+);)?$/))) {
       hook = m[1] === 'input' && ['ip', 'inet'].includes(chain.family);
@@ -57,43 +73,69 @@ export const isIptablesChain = (c: InputChain) => c.family === 'ip' && c.table =
 
 const VRRP = /\b(ip protocol|meta l4proto) (vrrp|112)\b/;
 const SADDR = /\bip saddr (!= )?(\{[^}]*\}|\S+)/;
+const IIF = /\biif(?:name)? (!= )?(\{[^}]*\}|"[^"]*"|\S+)/;
+const COUNTER = /\bcounter( packets \d+ bytes \d+)?/;
+/** The statement that ends a rule's matches: a verdict, a jump, or what a rule does besides. */
+const ACTION = /\b(accept|drop|reject|return|(?:jump|goto) (\S+))/;
 const handleOf = (rule: string) => rule.match(/# handle (\d+)\s*$/)?.[1];
 const withoutHandle = (rule: string) => rule.replace(/\s*# handle \d+\s*$/, '');
 
-/** Does the rule's `ip saddr` match `peer`: true or false; undefined for a named set (`@name`: not read). */
-function saddrMatches(rule: string, peer: string): boolean | undefined {
-  const m = rule.match(SADDR);
+/** `{ a, b }`, `a` or `@set` as a list (a named set through the table's scope; undefined when unknown). */
+function listOf(value: string, scope: TableScope | undefined): string[] | undefined {
+  if (value.startsWith('@')) return scope?.sets.get(value.slice(1));
+  return value.replace(/[{}]/g, '').split(',').map((s) => s.trim().replace(/^"|"$/g, '')).filter(Boolean);
+}
+
+/** Does a `SELECTOR [!=] VALUE` match hold: true, false, or undefined when it cannot be read here. */
+function matchHolds(m: RegExpMatchArray | null, holds: (item: string) => boolean, scope: TableScope | undefined): boolean | undefined {
   if (!m) return true;
-  if (m[2]!.startsWith('@')) return undefined;
-  const held = m[2]!.replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean).some((s) => sourceHolds(s, peer));
+  const items = listOf(m[2]!, scope);
+  if (!items) return undefined;
+  const held = items.some(holds);
   return m[1] ? !held : held;
 }
 
+/** nft's interface names: exact, or a prefix ending in `*`. */
+const nameHolds = (pattern: string, name: string) => (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : pattern === name);
+
 /**
- * What the rule does to VRRP from `peer`: its verdict, or undefined when it does not apply. A VRRP rule
- * applies when its source matches (other conditions, e.g. an interface, are taken as matching, as an
- * operator writes them for their VRRP); any other rule only when a source is its one condition
- * (`ip saddr 10.0.0.0/24 accept`, `counter drop`), never when it tests what is not read here
- * (`ct state`, ports, a named set). Rules jumping to chains of their own are not followed.
+ * Does the rule apply to VRRP from `peer` arriving on one of `interfaces`: true, false, or undefined
+ * when it tests what is not read here (`ct state`, ports, marks…): such a rule is passed over. Its
+ * source (address, network, range, set, `!=`) and input interface are read; on a rule naming VRRP
+ * any other condition is taken as matching, as an operator writes those for their VRRP.
  */
-function verdictFor(rule: string, peer: string): 'accept' | 'drop' | undefined {
-  const text = withoutHandle(rule).replace(/"[^"]*"/g, '""');
-  const verdict = text.match(/\b(accept|drop|reject)\b/)?.[1];
-  if (!verdict) return undefined;
-  const source = saddrMatches(text, peer);
-  if (VRRP.test(text)) return source === false ? undefined : verdict === 'accept' ? 'accept' : 'drop';
-  const conditions = text.slice(0, text.indexOf(verdict)).replace(SADDR, '').replace(/\bcounter( packets \d+ bytes \d+)?/, '').trim();
-  if (conditions || source !== true) return undefined;
-  return verdict === 'accept' ? 'accept' : 'drop';
+function applies(text: string, bare: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined): boolean | undefined {
+  const source = matchHolds(text.match(SADDR), (s) => sourceHolds(s, peer), scope);
+  const iif = interfaces.length ? matchHolds(text.match(IIF), (p) => interfaces.some((i) => nameHolds(p, i)), scope) : IIF.test(text) ? undefined : true;
+  if (source === false || iif === false) return false;
+  if (VRRP.test(text)) return true;
+  const action = bare.match(ACTION);
+  const rest = (action ? bare.slice(0, action.index) : bare).replace(SADDR, '').replace(IIF, '').replace(COUNTER, '').trim();
+  return rest || source === undefined || iif === undefined ? undefined : true;
 }
 
-/** Why the chain blocks VRRP from `peer` (the dropping rule or the policy), or undefined when it passes. */
-export function blocksVrrp(c: InputChain, peer: string): string | undefined {
-  for (const rule of c.rules) {
-    const verdict = verdictFor(rule, peer);
-    if (verdict === 'accept') return undefined;
-    if (verdict === 'drop') return `rule "${withoutHandle(rule)}"`;
-  }
+/** What the rule does to VRRP from `peer` arriving on one of `interfaces` (undefined: it does not apply). */
+function actionOf(rule: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined): RuleAction | undefined {
+  const text = withoutHandle(rule);
+  // Actions are read with quoted strings blanked: a log prefix or comment may name a verdict.
+  const bare = text.replace(/"[^"]*"/g, '""');
+  if (applies(text, bare, peer, interfaces, scope) !== true) return undefined;
+  const action = bare.match(ACTION);
+  if (!action) return undefined;
+  if (action[1] === 'accept' || action[1] === 'return') return action[1];
+  if (action[1] === 'drop' || action[1] === 'reject') return 'drop';
+  return action[1]!.startsWith('jump') ? { jump: action[2]! } : { goto: action[2]! };
+}
+
+/**
+ * Why the chain blocks VRRP from `peer` arriving on one of `interfaces` (the dropping rule or the
+ * policy), or undefined when it passes. Jumps and gotos to the table's chains are followed.
+ */
+export function blocksVrrp(c: InputChain, peer: string, interfaces: readonly string[] = []): string | undefined {
+  const rulesOf = (name: string) => (name === c.chain ? c.rules : c.scope?.chains.get(name));
+  const outcome = walkChains(c.chain, rulesOf, (rule) => actionOf(rule, peer, interfaces, c.scope));
+  if (outcome?.verdict === 'accept') return undefined;
+  if (outcome?.verdict === 'drop') return `rule "${withoutHandle(outcome.rule)}"${outcome.chain === c.chain ? '' : ` (chain ${outcome.chain})`}`;
   return c.policy === 'drop' ? 'policy drop' : undefined;
 }
 
@@ -153,7 +195,7 @@ function persistSteps(content: string | undefined, facts: HostFacts, ctx: Pick<P
 }
 
 /** nftables' view of VRRP from `peers` on this node. */
-export function planNftables(peers: string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan {
+export function planNftables(peers: string[], interfaces: readonly string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan {
   const chains = inputChains(facts.output?.[NFT_RULESET] ?? '').filter((c) => !isIptablesChain(c));
   const steps: Step[] = [];
   const blocked: string[] = [];
@@ -166,14 +208,14 @@ export function planNftables(peers: string[], mode: 'manage' | 'check', facts: H
       steps.push({ title: `remove the old VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
       steps.push({ title: `let VRRP from ${peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, peers) });
       const others = { ...c, rules: c.rules.filter((r) => r !== managed) };
-      const missing = peers.filter((p) => !saddrsOf(managed).includes(p) && blocksVrrp(others, p));
+      const missing = peers.filter((p) => !saddrsOf(managed).includes(p) && blocksVrrp(others, p, interfaces));
       if (missing.length) {
         blocked.push(`nftables chain ${chainWords(c).join(' ')}: kadeploy's rule lets VRRP from ${saddrsOf(managed).join(', ')} through, not from ${missing.join(', ')}: replace it\n    ${steps.at(-2)!.command} && ${insertCommand(c, peers)}`);
       }
       continue;
     }
     const why = peers.flatMap((p) => {
-      const reason = blocksVrrp(c, p);
+      const reason = blocksVrrp(c, p, interfaces);
       return reason ? [`from ${p} (${reason})`] : [];
     });
     if (!why.length) continue;

@@ -43,9 +43,9 @@ export function managerPlans(peers: string[], interfaces: string[], mode: 'manag
     const u = parseUfw(out(UFW_STATUS));
     return u ? [planUfw(peers, u)] : [];
   }
-  const plans = [planNftables(peers, mode, facts, ctx)];
+  const plans = [planNftables(peers, interfaces, mode, facts, ctx)];
   const ipt = parseIptables(out(IPTABLES_RULES));
-  if (ipt && iptablesActive(ipt)) plans.push(planIptables(peers, ipt));
+  if (ipt && iptablesActive(ipt)) plans.push(planIptables(peers, interfaces, ipt));
   return plans;
 }
 

@@ -59,6 +59,23 @@ describe('firewall: VRRP through iptables (legacy) with netfilter-persistent', {
       const again = await kadeploy(['apply', manageInventory(lab)]);
       assert.equal(again.code, 0, text(again));
       assert.doesNotMatch(again.stdout, /let VRRP|save the iptables/);
+
+      // The operator's own layout instead: policy DROP, VRRP accepted in a chain INPUT jumps to for
+      // any interface but lo. check follows the jump: the apply goes ahead, one holder, nothing added.
+      const own = await lab.exec(
+        'lb2',
+        `iptables -F INPUT && iptables -N lan_in && iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -p tcp --dport 22 -j ACCEPT && ` +
+          `iptables -A INPUT ! -i lo -j lan_in && iptables -A lan_in -s ${lb1.ip}/32 -p 112 -j ACCEPT && iptables -A INPUT -p 112 -j DROP && iptables -P INPUT DROP`,
+      );
+      assert.equal(own.code, 0, own.stderr);
+      try {
+        const followed = await kadeploy(['apply', lab.inventoryPath]);
+        assert.equal(followed.code, 0, text(followed));
+        assert.doesNotMatch((await lab.exec('lb2', 'iptables -S')).stdout, /kadeploy-vrrp/, 'check adds nothing');
+        assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'lb2 hears lb1 through lan_in');
+      } finally {
+        await lab.exec('lb2', 'iptables -P INPUT ACCEPT');
+      }
     });
   });
 });

@@ -118,6 +118,20 @@ describe('firewall: VRRP through nftables', { timeout: 900_000 }, () => {
       assert.equal(shrunk.code, 0, text(shrunk));
       assert.match(shrunk.stdout, /remove kadeploy's VRRP rule/);
       assert.doesNotMatch((await lab.exec('lb2', 'nft list chain inet filter input')).stdout, /kadeploy-vrrp/);
+
+      // A hand-written ruleset that lets lb1 through in a chain of its own (policy drop, a jump, a set
+      // of peers): check follows the jump and reads the set, so the apply goes ahead; one holder.
+      const setRules = [
+        'flush ruleset', 'table inet filter {', '  set lb_peers {', '    type ipv4_addr', '    flags interval', `    elements = { 192.0.2.0/24, ${lb1.ip} }`, '  }',
+        '  chain input {', '    type filter hook input priority 0; policy drop;', '    iif "lo" accept', '    ct state established,related accept', '    tcp dport 22 accept',
+        '    iifname != "lo" jump lan_in', '  }', '  chain lan_in {', '    ip saddr @lb_peers ip protocol 112 accept', '  }', '}',
+      ];
+      const jumped = await lab.exec('lb2', `printf '%s\\n' ${setRules.map((l) => `'${l}'`).join(' ')} > /tmp/jump.nft && nft -f /tmp/jump.nft`);
+      assert.equal(jumped.code, 0, jumped.stderr);
+      const accepted = await kadeploy(['apply', lab.inventoryPath]);
+      assert.equal(accepted.code, 0, text(accepted));
+      assert.doesNotMatch((await lab.exec('lb2', 'nft list ruleset')).stdout, /kadeploy-vrrp/, 'check adds nothing');
+      assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'lb2 hears lb1 through the jump');
     });
   });
 });

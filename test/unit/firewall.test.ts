@@ -79,6 +79,39 @@ describe('firewall (nftables)', () => {
     assert.equal(blocksVrrp(chain('\t\tip protocol vrrp log prefix "drop vrrp: " accept # handle 6'), '10.0.0.13'), undefined);
   });
 
+  it("follows jumps and gotos into the table's chains, reads its named sets and the input interface", () => {
+    // A hand-written ruleset as operators write them: policy drop, per-interface chains, a set of peers.
+    const table = (input: string, lan: string, policy = 'drop') => `table inet filter { # handle 3
+\tset lb_peers { # handle 4
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 10.0.0.0/28,
+\t\t\t     192.168.7.9 }
+\t}
+\tchain input { # handle 1
+\t\ttype filter hook input priority filter; policy ${policy};
+${input}
+\t}
+\tchain lan_in { # handle 2
+${lan}
+\t}
+}
+`;
+    const blocks = (input: string, lan: string, peer = '10.0.0.12', policy = 'drop') => blocksVrrp(inputChains(table(input, lan, policy))[0]!, peer, ['eth0']);
+    const lanVrrp = '\t\tip saddr @lb_peers ip protocol vrrp accept # handle 9';
+    assert.equal(blocks('\t\tiifname "eth0" jump lan_in # handle 8', lanVrrp), undefined, 'jump on the VRRP interface, accepted in lan_in by the set');
+    assert.equal(blocks('\t\tiifname "eth0" jump lan_in # handle 8', lanVrrp, '10.0.0.99'), 'policy drop', 'a source outside the set');
+    assert.equal(blocks('\t\tiifname "eth0" jump lan_in # handle 8', lanVrrp, '192.168.7.9'), undefined, 'the set\'s second line');
+    assert.equal(blocks('\t\tiifname "eth1" jump lan_in # handle 8', lanVrrp), 'policy drop', 'a jump for another interface');
+    assert.equal(blocks('\t\tiifname "eth*" jump lan_in # handle 8', lanVrrp), undefined, 'an interface wildcard');
+    assert.equal(blocks('\t\tiif "lo" accept # handle 7', ''), 'policy drop', 'loopback is not where VRRP arrives');
+    assert.equal(blocks('\t\tjump lan_in # handle 8', '\t\tip protocol vrrp drop # handle 9', '10.0.0.12', 'accept'), 'rule "ip protocol vrrp drop" (chain lan_in)');
+    assert.equal(blocks('\t\tjump lan_in # handle 8\n\t\tip protocol vrrp accept # handle 10', '\t\treturn # handle 9\n\t\tdrop # handle 11'), undefined, 'return goes back to the caller');
+    assert.equal(blocks('\t\tgoto lan_in # handle 8\n\t\tip protocol vrrp accept # handle 10', '\t\ttcp dport 22 accept # handle 9'), 'policy drop', 'after a goto the base chain does not go on');
+    assert.equal(blocks('\t\ttcp dport 80 jump lan_in # handle 8', '\t\taccept # handle 9'), 'policy drop', 'a jump for web traffic is not VRRP');
+    assert.equal(blocks('\t\tip saddr @unknown_set ip protocol vrrp accept # handle 8', ''), undefined, 'a set not listed: taken as holding the peer');
+  });
+
   it('check: a blocker (apply refuses the plan before any change; verify reports it), naming node, chain, rule and the exact rule to add', () => {
     const c = plan('check', ruleset(DROP_VRRP));
     assert.deepEqual(c.steps, [], 'nothing would run');
@@ -379,5 +412,16 @@ describe('firewall: iptables', () => {
     assert.match(check('-P INPUT ACCEPT\n-A INPUT -s 10.0.0.12/32 -j DROP\n')!, /rule "-A INPUT -s 10\.0\.0\.12\/32 -j DROP"/);
     assert.equal(check('-P INPUT ACCEPT\n-A INPUT ! -s 10.0.0.0/24 -p vrrp -j DROP\n'), undefined);
     assert.match(check('-P INPUT ACCEPT\n-A INPUT ! -s 10.0.1.0/24 -p vrrp -j DROP\n')!, /rule "-A INPUT ! -s 10\.0\.1\.0\/24 -p vrrp -j DROP"/);
+  });
+  it("follows jumps into the user's chains and reads the input interface", () => {
+    const check = (rules: string) => ipt(rules, '', 'check').blocker;
+    const chains = (jump: string, lan: string) => `-P INPUT DROP\n-N lan_in\n-A INPUT -i lo -j ACCEPT\n${jump}\n${lan}\n`;
+    assert.equal(check(chains('-A INPUT -i eth0 -j lan_in', '-A lan_in -s 10.0.0.0/24 -p vrrp -j ACCEPT')), undefined);
+    assert.match(check(chains('-A INPUT -i eth1 -j lan_in', '-A lan_in -s 10.0.0.0/24 -p vrrp -j ACCEPT'))!, /policy DROP/, 'a jump for another interface');
+    assert.equal(check(chains('-A INPUT -i eth+ -j lan_in', '-A lan_in -p vrrp -j ACCEPT')), undefined, 'an interface wildcard');
+    assert.match(check(chains('-A INPUT -j lan_in', '-A lan_in -p vrrp -j DROP'))!, /rule "-A lan_in -p vrrp -j DROP"/);
+    assert.match(check(chains('-A INPUT -p tcp --dport 80 -j lan_in', '-A lan_in -j ACCEPT'))!, /policy DROP/, 'a jump for web traffic is not VRRP');
+    assert.equal(check(chains('-A INPUT -j lan_in\n-A INPUT -p vrrp -j ACCEPT', '-A lan_in -j RETURN\n-A lan_in -j DROP')), undefined, 'RETURN goes back to INPUT');
+    assert.match(check(chains('-A INPUT -g lan_in\n-A INPUT -p vrrp -j ACCEPT', '-A lan_in -p tcp -j ACCEPT'))!, /policy DROP/, 'after a goto INPUT does not go on');
   });
 });
