@@ -1,6 +1,7 @@
 // Who holds each VIP now, and each node's VRRP state with its last transition (ip a + journal).
 import type { Connected } from '../apply/session.js';
-import { readPlacement, type VipPlacement } from '../apply/vip.js';
+import { placementFrom, type VipPlacement } from '../apply/vip.js';
+import { addressesFact, type AddressesFact } from '../facts/addresses.js';
 import { factScript, parseFacts, type Fact } from '../facts/fact.js';
 import { failedUnitsFact, systemFact } from '../facts/system.js';
 import { sh } from '../shell/quote.js';
@@ -23,8 +24,8 @@ export interface NodeStatus {
 }
 
 const keepalivedActive: Fact<boolean> = { name: 'keepalived', command: 'systemctl is-active keepalived', parse: (out) => out.trim() === 'active' };
-/** What status reads on a node besides VRRP, in one round trip. */
-const nodeFacts = [keepalivedActive, drainedFact, systemFact, failedUnitsFact] as Array<Fact<unknown>>;
+/** What status reads on a node besides VRRP, in one round trip (the addresses: where the VIPs are). */
+const nodeFacts = [keepalivedActive, drainedFact, systemFact, failedUnitsFact, addressesFact] as Array<Fact<unknown>>;
 
 export interface ClusterStatus {
   at: string;
@@ -46,10 +47,12 @@ export async function readFleetStatus(sessions: Array<Pick<Connected, 'cluster' 
 export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>): Promise<ClusterStatus> {
   const { cluster, conns } = session;
   const nodes: NodeStatus[] = [];
+  const addresses: Array<{ node: string; addrs: AddressesFact }> = [];
   await mapLimit(cluster.nodes, cluster.forks, async (n) => {
     const conn = conns.get(n.name)!;
     const [reading, read] = await Promise.all([readVrrp(conn, cluster), conn.exec(sh('sh', '-c', factScript(nodeFacts)), { check: false })]);
-    const f = parseFacts(nodeFacts, read.stdout) as { keepalived?: boolean; drained?: DrainMark; system?: string; failed?: string[] };
+    const f = parseFacts(nodeFacts, read.stdout) as { keepalived?: boolean; drained?: DrainMark; system?: string; failed?: string[]; addresses?: AddressesFact };
+    addresses.push({ node: n.name, addrs: f.addresses ?? {} });
     const { drained, failed } = f;
     const running = f.keepalived === true;
     const system = f.system ?? 'unknown';
@@ -68,7 +71,7 @@ export async function readStatus(session: Pick<Connected, 'cluster' | 'conns'>):
   nodes.sort((a, b) => cluster.nodes.findIndex((n) => n.name === a.node) - cluster.nodes.findIndex((n) => n.name === b.node));
   // Where the VIPs should be counts the drained nodes at their lowered priority.
   const placed = withDrained(cluster, new Set(nodes.filter((n) => n.drained).map((n) => n.node)));
-  return { at: new Date().toISOString(), vips: await readPlacement(placed.nodes, cluster.vrrpScripts, conns), nodes };
+  return { at: new Date().toISOString(), vips: placementFrom(placed.nodes, cluster.vrrpScripts, addresses), nodes };
 }
 
 export function formatStatus(s: ClusterStatus): string {

@@ -18,8 +18,8 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const cluster = loadInventory(join(ROOT, 'inventories', 'doc-two-nodes.yaml')).cluster;
 
-/** A node whose `systemctl` answers `system` to is-system-running and lists `failed` units. */
-function fakeNode(system: string, failed: string[], log: string[]): SshConnection {
+/** A node whose `systemctl` answers `system` to is-system-running and lists `failed` units; `ip -o addr` prints `addrs`. */
+function fakeNode(system: string, failed: string[], log: string[], addrs = ''): SshConnection {
   const bin = mkdtempSync(join(tmpdir(), 'kadeploy-status-'));
   const list = failed.map((u) => `${u} loaded failed failed test unit`).join('\n');
   writeFileSync(
@@ -33,7 +33,7 @@ case "$*" in
 esac
 `,
   );
-  writeFileSync(join(bin, 'ip'), '#!/bin/sh\nexit 0\n');
+  writeFileSync(join(bin, 'ip'), `#!/bin/sh\nprintf '%s' '${addrs}'\n`);
   chmodSync(join(bin, 'systemctl'), 0o755);
   chmodSync(join(bin, 'ip'), 0o755);
   return {
@@ -59,9 +59,10 @@ describe('status: the systemd state of each node', () => {
   it('reads running and degraded (with the failed units) in the round trip it already makes', async () => {
     const [a, b] = cluster.nodes.map((n) => n.name) as [string, string];
     const logs: Record<string, string[]> = { [a]: [], [b]: [] };
+    const vip = cluster.nodes[0]!.instances[0]!.vips[0]!.address.split('/')[0]!;
     const conns = new Map([
-      [a, fakeNode('running', [], logs[a]!)],
-      [b, fakeNode('degraded', ['kadeploy-test-fail.service', 'other.service'], logs[b]!)],
+      [a, fakeNode('running', [], logs[a]!, '2: eth0    inet 10.0.0.1/24 scope global eth0\n')],
+      [b, fakeNode('degraded', ['kadeploy-test-fail.service', 'other.service'], logs[b]!, `2: eth0    inet ${vip}/32 scope global eth0\n`)],
     ]);
     const s = await readStatus({ cluster, conns } as unknown as Pick<Connected, 'cluster' | 'conns'>);
     const byNode = Object.fromEntries(s.nodes.map((n) => [n.node, n]));
@@ -70,8 +71,9 @@ describe('status: the systemd state of each node', () => {
     assert.equal(byNode[b]!.system, 'degraded');
     assert.deepEqual(byNode[b]!.failed, ['kadeploy-test-fail.service', 'other.service']);
     assert.equal(byNode[a]!.keepalived, true);
-    // VRRP journal, then keepalived + drain marker + systemd + failed units, then the addresses: 3 per node, as before the systemd state.
-    assert.equal(logs[a]!.length, 3, logs[a]!.join('\n---\n'));
+    // VRRP journal, and keepalived + drain marker + systemd + failed units + addresses: 2 per node, side by side.
+    assert.equal(logs[a]!.length, 2, logs[a]!.join('\n---\n'));
+    assert.deepEqual(s.vips.find((v) => v.vip === vip)?.holders, [b], 'the VIP placement from the addresses read with the node facts');
 
     const text = formatStatus(s);
     assert.match(text, new RegExp(`^  NODE +SYSTEM +INSTANCE +STATE +SINCE$`, 'm'));
