@@ -57,10 +57,14 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
  * Start a long-running program in its own session (it outlives the CLI), stdin from /dev/null and
  * output to `logPath`. uv_spawn returns after exec, so the recorded command line is the program's.
  */
+/** How each detached process this run started ended (exit code or signal), by PID: said when one dies early. */
+export const detachedExits = new Map<number, string>();
+
 export function spawnDetached(cmd: string, args: string[], logPath: string): ProcRef {
   const log = openSync(logPath, 'w');
   try {
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log] });
+    child.on('exit', (code, signal) => child.pid !== undefined && detachedExits.set(child.pid, signal ? `killed by ${signal}` : `exit ${code}`));
     child.unref();
     const ref = child.pid === undefined ? undefined : procRef(child.pid);
     if (!ref) throw new LabError(`could not start ${sh(cmd, ...args)} (see ${logPath})`);

@@ -5,7 +5,7 @@ import { sh } from '../shell/quote.js';
 import { DEFAULT_LAB } from './config.js';
 import type { RunResult } from './exec.js';
 import { setLink } from './network.js';
-import { attachNode, execInNode, killNode, shutdownNode, spawnNode, waitNodeReady } from './nodes.js';
+import { bootNode, execInNode, killNode, shutdownNode, waitNodeReady } from './nodes.js';
 import { isAlive } from './procs.js';
 import { findNode, requireState, writeState, type LabState, type NodeState } from './state.js';
 
@@ -43,9 +43,7 @@ export async function startNode(node: string, lab: LabRef = {}): Promise<string>
   const { state, n } = load(node, lab);
   if (isAlive(n.nspawn)) return waitNodeReady(n);
   const spec = { name: n.name, machine: n.machine, ip: n.ip };
-  const nspawn = spawnNode(state.config, spec);
-  replaceNode(state, { ...spec, nspawn });
-  const booted = await attachNode(state.config, spec, nspawn);
+  const booted = await bootNode(state.config, spec, (nspawn) => replaceNode(state, { ...spec, nspawn }));
   replaceNode(state, booted);
   return waitNodeReady(booted);
 }

@@ -1,10 +1,11 @@
 // Node lifecycle: boot a node's overlay with systemd-nspawn (real systemd as PID 1), wait until
 // systemd and sshd are up, and shut it down again.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { LabError } from '../errors.js';
 import type { LabConfig } from './config.js';
-import { runResult, spawnDetached, SYSTEM_PATH, type RunResult } from './exec.js';
+import { detachedExits, runResult, spawnDetached, SYSTEM_PATH, type RunResult } from './exec.js';
 import { configureNodeLink, removeLink } from './network.js';
 import { overlayDirs } from './overlay.js';
 import { tcpGreeting, waitFor } from './probe.js';
@@ -24,10 +25,16 @@ function consoleLog(cfg: LabConfig, node: string): string {
   return join(cfg.logDir, `${node}.console.log`);
 }
 
+/** systemd-nspawn ended before the node's init started. */
+class NspawnExited extends LabError {}
+
 /** The node's PID 1 once it has exec'd the node's init (nspawn's child, PID 1 of the node's PID namespace). */
 async function findInit(nspawn: ProcRef, what: string, logPath: string): Promise<ProcRef> {
   return waitFor(`${what} to start its init`, 20_000, async () => {
-    if (!isAlive(nspawn)) throw new LabError(`${what}: systemd-nspawn exited\n  ${tail(logPath)}`);
+    if (!isAlive(nspawn)) {
+      const how = detachedExits.get(nspawn.pid) ?? 'gone';
+      throw new NspawnExited(`${what}: systemd-nspawn exited (${how}) before the node's init started\n  ${tail(logPath)}`);
+    }
     for (const pid of childPids(nspawn.pid)) {
       const ref = procRef(pid);
       if (ref && isNamespaceInit(pid) && !ref.cmdline.includes('nspawn')) return ref;
@@ -55,10 +62,29 @@ export function spawnNode(cfg: LabConfig, node: NodeState): ProcRef {
 }
 
 /** Find the spawned node's PID 1 and give the node its address; returns the node's new state. */
-export async function attachNode(cfg: LabConfig, node: NodeState, nspawn: ProcRef): Promise<NodeState> {
+async function attachNode(cfg: LabConfig, node: NodeState, nspawn: ProcRef): Promise<NodeState> {
   const init = await findInit(nspawn, `node ${node.name}`, consoleLog(cfg, node.name));
   const hostVeth = await configureNodeLink(init.pid, node.ip, cfg);
   return { ...node, nspawn, init, hostVeth };
+}
+
+/**
+ * Start the node's systemd-nspawn (`spawned` records it at once, so `lab down` can stop it after a
+ * crash), find its init and give it its address. An nspawn that ends before its init starts is
+ * started once more: seen once in a clean-clone CI run (exit unknown, console empty), never reproduced.
+ */
+export async function bootNode(cfg: LabConfig, node: NodeState, spawned: (nspawn: ProcRef) => void, log?: (msg: string) => void): Promise<NodeState> {
+  for (let attempt = 1; ; attempt++) {
+    const nspawn = spawnNode(cfg, node);
+    spawned(nspawn);
+    try {
+      return await attachNode(cfg, node, nspawn);
+    } catch (e) {
+      if (!(e instanceof NspawnExited) || attempt > 1) throw e;
+      log?.(`${e.message.replace(/\n\s*$/, '')}; starting it once more`);
+      await sleep(500);
+    }
+  }
 }
 
 /** Run a shell command inside a node (all its namespaces) with a clean environment. */

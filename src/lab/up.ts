@@ -9,7 +9,7 @@ import { labInventory } from './inventory.js';
 import { ensureClientKey, writeKnownHosts } from './keys.js';
 import { bridgeUp } from './network.js';
 import { writeNodeFiles } from './nodefiles.js';
-import { attachNode, nodeDir, spawnNode, waitNodeReady } from './nodes.js';
+import { bootNode, nodeDir, waitNodeReady } from './nodes.js';
 import { mountOverlay } from './overlay.js';
 import { spawnProxy, waitProxy } from './proxy.js';
 import { ensureRootfs } from './rootfs.js';
@@ -73,10 +73,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
       state.nodes.map(async (node, i) => {
         const dirs = await mountOverlay(rootfs, nodeDir(cfg, node.name));
         const hostKey = await writeNodeFiles(dirs.root, node, cfg, clientKey);
-        const nspawn = spawnNode(cfg, node);
-        state.nodes[i] = { ...node, nspawn };
-        writeState(state);
-        state.nodes[i] = await attachNode(cfg, node, nspawn);
+        state.nodes[i] = await bootNode(cfg, node, (nspawn) => {
+          state.nodes[i] = { ...node, nspawn };
+          writeState(state);
+        }, log);
         writeState(state);
         return { ip: node.ip, hostKey };
       }),

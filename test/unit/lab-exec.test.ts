@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { nodeCommandLine } from '../../src/lab/exec.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { detachedExits, nodeCommandLine, spawnDetached } from '../../src/lab/exec.js';
 
 const runLocally = (line: string) => execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' });
 
@@ -24,5 +27,17 @@ describe('lab exec: the command line built from its words', () => {
   it('plain words stay as they are; quotes, spaces and $ reach the program literally', () => {
     assert.equal(nodeCommandLine(['systemctl', 'show', '-p', 'Id', '--value', 'haproxy']), 'systemctl show -p Id --value haproxy');
     assert.equal(runLocally(nodeCommandLine(['printf', '%s|', "it's", 'two words', '$HOME'])), "it's|two words|$HOME|");
+  });
+});
+
+describe('lab: how a detached process ended is kept (said when a node's systemd-nspawn dies early)', () => {
+  it('records the exit code, and the signal that killed one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadeploy-detached-'));
+    const exited = spawnDetached('sh', ['-c', 'exit 3'], join(dir, 'a.log'));
+    const killed = spawnDetached('sleep', ['30'], join(dir, 'b.log'));
+    process.kill(killed.pid, 'SIGKILL');
+    for (let i = 0; i < 100 && !(detachedExits.has(exited.pid) && detachedExits.has(killed.pid)); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(detachedExits.get(exited.pid), 'exit 3');
+    assert.equal(detachedExits.get(killed.pid), 'killed by SIGKILL');
   });
 });
