@@ -54,10 +54,11 @@ export type Walked = { verdict: 'accept' } | { verdict: 'drop'; rule: string; ch
 /**
  * A packet through `chain` as netfilter runs it: the first rule that applies decides (accept, drop),
  * `return` goes back to the caller, a jump runs the other chain and goes on when that one falls
- * through, a goto does not come back. Undefined: nothing decided (the base chain's policy does).
+ * through; a goto replaces the current chain, so falling through it goes back to the current chain's
+ * caller. Undefined: nothing decided (the base chain's policy does).
  */
 export function walkChains(chain: string, rulesOf: (chain: string) => readonly string[] | undefined, actionOf: (rule: string) => RuleAction | undefined): Walked {
-  const walk = (name: string, depth: number): Walked | 'end' => {
+  const walk = (name: string, depth: number): Walked => {
     for (const rule of rulesOf(name) ?? []) {
       const action = actionOf(rule);
       if (action === undefined) continue;
@@ -68,11 +69,9 @@ export function walkChains(chain: string, rulesOf: (chain: string) => readonly s
       // netfilter refuses loops; the depth bound only guards against a listing read wrong.
       if (!rulesOf(target) || depth >= 16) continue;
       const inner = walk(target, depth + 1);
-      if (inner) return inner;
-      if ('goto' in action) return 'end';
+      if (inner || 'goto' in action) return inner;
     }
     return undefined;
   };
-  const outcome = walk(chain, 0);
-  return outcome === 'end' ? undefined : outcome;
+  return walk(chain, 0);
 }

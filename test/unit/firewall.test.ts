@@ -11,6 +11,7 @@ import { FIREWALLD_RECORD, FIREWALLD_ZONES } from '../../src/firewall/firewalld.
 import { IPTABLES_RULES } from '../../src/firewall/iptables.js';
 import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
 import { UFW_STATUS } from '../../src/firewall/ufw.js';
+import { walkChains, type RuleAction } from '../../src/firewall/manager.js';
 import { pruneCommand } from '../../src/ops/backups.js';
 import { blocksVrrp, FIREWALL_MANAGER, firewallKind, inputChains, NFT_RULESET } from '../../src/tasks/firewall.js';
 import { noop } from '../../src/tasks/kind.js';
@@ -39,6 +40,25 @@ const facts = (nft: string): HostFacts =>
 const want = (mode: 'manage' | 'check' | 'off', peers = ['10.0.0.12']) => ({ kind: 'firewall', task: 'fw', node: 'lb1', mode, peers, interfaces: ['eth0'] });
 const ctx = { notified: new Map<string, string>(), backupSuffix: '.bak', runId: 'R', secrets: [] };
 const plan = (mode: 'manage' | 'check' | 'off', nft: string, peers?: string[]) => firewallKind.plan!(want(mode, peers), facts(nft), ctx);
+
+describe('firewall: walking the chains as netfilter does', () => {
+  // Rules written as their action: "accept", "drop", "return", "jump X", "goto X", "skip" (does not apply).
+  const walk = (chains: Record<string, string[]>) =>
+    walkChains('input', (name) => chains[name], (rule): RuleAction | undefined => {
+      const [verb, target] = rule.split(' ');
+      if (verb === 'jump') return { jump: target! };
+      if (verb === 'goto') return { goto: target! };
+      return verb === 'skip' ? undefined : (verb as RuleAction);
+    });
+  it('jump comes back, return goes back, goto falls through to the caller of the chain that went', () => {
+    assert.deepEqual(walk({ input: ['jump a', 'accept'], a: ['skip'] }), { verdict: 'accept' });
+    assert.deepEqual(walk({ input: ['jump a', 'accept'], a: ['drop'] }), { verdict: 'drop', rule: 'drop', chain: 'a' });
+    assert.deepEqual(walk({ input: ['jump a', 'accept'], a: ['return', 'drop'] }), { verdict: 'accept' });
+    assert.equal(walk({ input: ['goto a', 'accept'], a: ['skip'] }), undefined, 'a goto from the base chain: its policy decides');
+    assert.deepEqual(walk({ input: ['jump a', 'accept'], a: ['goto b', 'drop'], b: ['skip'] }), { verdict: 'accept' }, 'b replaced a: back to input');
+    assert.deepEqual(walk({ input: ['jump missing', 'drop'] }), { verdict: 'drop', rule: 'drop', chain: 'input' }, 'a chain not listed: passed over');
+  });
+});
 
 describe('firewall (nftables)', () => {
   it('finds the input base chains only', () => {
