@@ -19,17 +19,63 @@ export interface ManagerPlan {
   fine: string;
 }
 
-/** The IPv4 peers as a manager lists them: `10.0.0.1` or `10.0.0.1/32`. */
-export const sameAddress = (a: string, b: string) => a.replace(/\/32$/, '') === b.replace(/\/32$/, '');
+/**
+ * The VRRP a node must hear in one IP family. IPv4: from the other nodes' addresses. IPv6 (VRRPv3):
+ * keepalived sends from the interface's link-local address (RFC 5798 5.1.2.1) to ff02::12, so the
+ * source is fe80::/10 on the IPv6 instances' interfaces, not the inventory's node addresses.
+ */
+export interface Vrrp {
+  family: 4 | 6;
+  /** What a rule of kadeploy lets through: the IPv4 peers, or LINK_LOCAL. */
+  sources: string[];
+  /** The instances' interfaces of this family: VRRP arrives there. */
+  interfaces: string[];
+}
+
+export const LINK_LOCAL = 'fe80::/10';
+
+/**
+ * One packet to judge: VRRP from `source` arriving on one of `interfaces`; `label` names it in
+ * messages; `allow` is what kadeploy's rule for it names (a manager writing one rule per probe).
+ */
+export interface Probe {
+  label: string;
+  source: string;
+  interfaces: readonly string[];
+  allow: { source: string; interface?: string };
+}
+
+/**
+ * IPv4: one probe per peer. IPv6: one per interface, from fe80::/64 — the network every link-local
+ * address is in (the kernel's), so a rule for `fe80::/64` lets it through as well as one for `fe80::/10`.
+ */
+export const probesOf = (v: Vrrp): Probe[] =>
+  v.family === 4
+    ? v.sources.map((p) => ({ label: `from ${p}`, source: p, interfaces: v.interfaces, allow: { source: p } }))
+    : v.interfaces.map((i) => ({ label: `on ${i}`, source: 'fe80::/64', interfaces: [i], allow: { source: LINK_LOCAL, interface: i } }));
+
+/** How messages name VRRP of the family. */
+export const vrrpName = (v: Pick<Vrrp, 'family'>) => (v.family === 6 ? 'IPv6 VRRP' : 'VRRP');
+
+/** Who a rule of kadeploy lets through, as the plan says it. */
+export const sourcesText = (v: Vrrp) => (v.family === 6 ? `IPv6 VRRP from link-local addresses on ${v.interfaces.join(', ')}` : `VRRP from ${v.sources.join(', ')}`);
+
+/** The addresses as a manager lists them: `10.0.0.1` or `10.0.0.1/32` (`/128` for IPv6). */
+export const sameAddress = (a: string, b: string) => a.replace(/\/(32|128)$/, '') === b.replace(/\/(32|128)$/, '');
 
 /**
  * Does a rule's source match packets from `peer`: the same address, a network holding it
- * (`10.0.0.0/24`) or a range holding it (`10.0.0.10-10.0.0.20`, as nft lists them)?
+ * (`10.0.0.0/24`) or a range holding it (`10.0.0.10-10.0.0.20`, as nft lists them)? A `peer` that is
+ * a network (IPv6 link-local) is held only whole: by a network at least as wide that contains it.
  */
 export function sourceHolds(source: string, peer: string): boolean {
   if (sameAddress(source, peer)) return true;
   const ip = parseCidr(peer);
   if (!ip) return false;
+  if (ip.prefix !== undefined) {
+    const net = parseCidr(source);
+    return net?.prefix !== undefined && net.prefix <= ip.prefix && contains(net, ip);
+  }
   const range = source.split('-');
   if (range.length === 2) {
     const [from, to] = range.map((a) => parseCidr(a.trim()));

@@ -130,7 +130,7 @@ ${lan}
     assert.deepEqual(plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.13, 10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']).actions, ['none']);
     const stale = plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
-    assert.match(stale.blocker!, /kadeploy's rule lets VRRP from 10\.0\.0\.12 through, not from 10\.0\.0\.13: replace it\n {4}nft delete rule inet filter input handle 7 && nft insert rule/);
+    assert.match(stale.blocker!, /kadeploy's rule lets VRRP from 10\.0\.0\.12 through, not from 10\.0\.0\.13 \(rule "ip protocol 112 drop"\): replace it\n {4}nft delete rule inet filter input handle 7 && nft insert rule/);
     assert.equal(plan('check', ruleset(`${MANAGED('10.0.0.12, 10.0.0.13')}\n${DROP_VRRP}`), ['10.0.0.12']).blocker, undefined, 'a former peer let through: nothing dropped');
     const moved = plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
     assert.deepEqual(moved.steps.map((s) => s.command), [
@@ -164,7 +164,7 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
   it('manage writes a kadeploy file, includes it once, checks that nftables.service can load it; then nothing to do', () => {
     const f = withFiles(facts(ruleset(DROP_VRRP)), { [NFT_CONF]: CONF, [NFT_KADEPLOY_CONF]: null });
     const c = firewallKind.plan!(want('manage'), f, ctx);
-    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
+    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)).map((chain) => ({ chain, vrrp: { family: 4, sources: ['10.0.0.12'], interfaces: ['eth0'] } })));
     assert.match(own, /^add table inet filter\nadd chain inet filter input\ninsert rule inet filter input ip protocol 112 ip saddr \{ 10\.0\.0\.12 \} accept comment "kadeploy-vrrp"$/m);
     const [insert, create, include, check, prune] = c.steps;
     assert.match(insert!.command, /^nft insert rule/);
@@ -192,7 +192,7 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
   });
 
   it('off after manage removes the running rule, the include line and the file (backed up)', () => {
-    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
+    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)).map((chain) => ({ chain, vrrp: { family: 4, sources: ['10.0.0.12'], interfaces: ['eth0'] } })));
     const f = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
     const c = firewallKind.plan!(want('off'), f, ctx);
     assert.deepEqual(c.actions, ['remove']);
