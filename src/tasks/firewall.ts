@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { HostFacts } from '../facts/index.js';
 import { FIREWALLD_ZONES, parseFirewalld, planFirewalld, removeFirewalld } from '../firewall/firewalld.js';
 import { IP6TABLES_RULES, IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables, withOneSave } from '../firewall/iptables.js';
-import { LINK_LOCAL, sourcesText, type ManagerPlan, type Vrrp } from '../firewall/manager.js';
+import { isExplicitIpv6Source, LINK_LOCAL, sourcesText, type ManagerPlan, type Vrrp } from '../firewall/manager.js';
 import { parseCidr } from '../inventory/ip.js';
 import type { NodeInstance } from '../inventory/model.js';
 import { NFT_CONF, NFT_KADEPLOY_CONF, NFT_RULESET, planNftables, removeNftables } from '../firewall/nftables.js';
@@ -34,16 +34,18 @@ interface Want extends DesiredBase {
   interfaces: string[];
   /** The IPv6 instances' interfaces, when the node has peers: their VRRPv3 comes from link-local addresses there. */
   ipv6Interfaces?: string[];
+  /** The peers' IPv6 instances told to send from another address (unicast_src_ip, mcast_src_ip): those addresses. */
+  ipv6Sources?: string[];
 }
 
 /** keepalived runs an instance over IPv6 when its first VIP is IPv6, or with native_ipv6. */
 export const isIpv6Instance = (i: Pick<NodeInstance, 'vips' | 'nativeIpv6'>) => i.nativeIpv6 || parseCidr(i.vips[0]?.address ?? '')?.family === 6;
 
 /** The VRRP the node must hear, per IP family it has instances of. */
-export function wantedVrrp(w: Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces'>): Vrrp[] {
+export function wantedVrrp(w: Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources'>): Vrrp[] {
   return [
     ...(w.peers.length ? [{ family: 4 as const, sources: w.peers, interfaces: w.interfaces }] : []),
-    ...(w.ipv6Interfaces?.length ? [{ family: 6 as const, sources: [LINK_LOCAL], interfaces: w.ipv6Interfaces }] : []),
+    ...(w.ipv6Interfaces?.length ? [{ family: 6 as const, sources: [LINK_LOCAL, ...(w.ipv6Sources ?? [])], interfaces: w.ipv6Interfaces }] : []),
   ];
 }
 
@@ -82,14 +84,19 @@ function removals(facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'run
  * has an IPv4 instance; IPv6 VRRP on the IPv6 instances' interfaces when it has an IPv6 instance
  * (`ipv6Interfaces` only then, so an IPv4-only cluster's plans stay as they were).
  */
-function wantOf(instances: NodeInstance[], others: Array<{ ip: string }>): Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces'> {
+function wantOf(instances: NodeInstance[], others: Array<{ ip: string; instances: NodeInstance[] }>): Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources'> {
   const v4 = instances.filter((i) => !isIpv6Instance(i));
   const v6 = instances.filter(isIpv6Instance);
   const ifaces = (list: NodeInstance[]) => [...new Set(list.map((i) => i.interface))];
+  // Only the peers' instances this node runs too: VRRP of an instance it does not have is not its to hear.
+  const names = new Set(v6.map((i) => i.name));
+  const explicit = others.flatMap((n) => n.instances.filter((i) => names.has(i.name)).flatMap((i) => [i.unicast?.srcIp, i.mcastSrcIp]));
+  const ipv6Sources = [...new Set(explicit.filter((ip): ip is string => ip !== undefined && isExplicitIpv6Source(ip)))];
   return {
     peers: v4.length ? others.filter((n) => !n.ip.includes(':')).map((n) => n.ip) : [],
     interfaces: ifaces(v4),
     ...(v6.length && others.length ? { ipv6Interfaces: ifaces(v6) } : {}),
+    ...(v6.length && ipv6Sources.length ? { ipv6Sources } : {}),
   };
 }
 

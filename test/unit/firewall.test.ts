@@ -578,9 +578,26 @@ ${rules}
     const inst = (name: string, iface: string, vip: string, nativeIpv6 = false) => ({ name, interface: iface, vips: [{ address: vip }], nativeIpv6 });
     const node = (name: string, ip: string, instances: unknown[]) => ({ name, ip, instances });
     const cluster = (instances: unknown[]) => ({ firewall: 'check', nodes: [node('lb1', '10.0.0.11', instances), node('lb2', '10.0.0.12', instances)] });
-    const wantFor = (instances: unknown[]) => firewallKind.want!({}, 'fw', { cluster: cluster(instances), node: cluster(instances).nodes[0], renderer: undefined } as never)[0];
+    const wantFor = (instances: unknown[]) => firewallKind.want!({}, 'fw', { cluster: cluster(instances), node: cluster(instances).nodes[0], renderer: undefined } as never)[0] as { ipv6Sources?: string[] };
     assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32'), inst('VI_6', 'eth1', 'fe80::93:1/64')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'], ipv6Interfaces: ['eth1'] });
     assert.deepEqual(wantFor([inst('VI_6', 'eth0', '10.0.0.100/32', true)]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: [], interfaces: [], ipv6Interfaces: ['eth0'] });
     assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'] }, 'IPv4 only: as before');
+    // A peer's IPv6 instance told to send from its ULA (unicast_src_ip): that address too; a link-local one is covered already.
+    const unicast = (src: string) => ({ ...inst('VI_6', 'eth0', 'fe80::93:1/64'), unicast: { srcIp: src, peers: [] } });
+    assert.deepEqual(wantFor([unicast('fd00:93::12')]).ipv6Sources, ['fd00:93::12']);
+    assert.equal(wantFor([unicast('fe80::12')]).ipv6Sources, undefined);
+  });
+
+  it("a peer's explicit IPv6 source (unicast_src_ip) is judged and let through with the link-local ones", () => {
+    const w = { ...want6('check'), ipv6Sources: ['fd00:93::12'] };
+    const judge = (mode: 'manage' | 'check', out: Record<string, string>) => firewallKind.plan!({ ...w, mode }, withOutput(out), ctx);
+    const c = judge('check', { [NFT_RULESET]: inet(`${MANAGED6}\n${DROP6}`) });
+    assert.match(c.blocker!, /kadeploy's rule lets IPv6 VRRP on eth0 through, not from fd00:93::12 \(rule "ip6 nexthdr 112 drop"\)/);
+    assert.ok(c.blocker!.includes(`ip6 saddr '{ fe80::/10, fd00:93::12 }' iifname '{ "eth0" }'`), c.blocker);
+    const ip6 = `ip6tables v1.8.9 (nf_tables)\n-P INPUT DROP\npersistent: \n`;
+    assert.deepEqual(judge('manage', { [IP6TABLES_RULES]: ip6 }).steps.map((s) => s.command), [
+      'ip6tables -I INPUT -s fe80::/10 -i eth0 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'ip6tables -I INPUT -s fd00:93::12 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+    ]);
   });
 });
