@@ -13,7 +13,8 @@
 // with `firewall: off`); an identical rule the user added stays, since kadeploy then added none.
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
-import { probesOf, sourceHolds, vrrpName, type ManagerPlan, type Probe, type Vrrp } from './manager.js';
+import { sourceHolds, type ManagerPlan } from './manager.js';
+import { probesOf, vrrpName, type Probe, type Vrrp } from './vrrp.js';
 
 /** The rich rules kadeploy added: `LAYER<TAB>ZONE<TAB>RULE` lines, LAYER `permanent` or `runtime`. */
 export const FIREWALLD_RECORD = '/var/lib/kadeploy/firewalld-rules';

@@ -7,7 +7,8 @@
 // installed; otherwise the rules last until the next reboot.
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
-import { probesOf, RULE_COMMENT, sameAddress, sourceHolds, vrrpName, walkChains, type ManagerPlan, type Probe, type RuleAction, type Vrrp } from './manager.js';
+import { RULE_COMMENT, sameAddress, sourceHolds, walkChains, type ManagerPlan, type RuleAction } from './manager.js';
+import { probesOf, vrrpName, type Probe, type Vrrp } from './vrrp.js';
 
 /** `TOOL -V` (backend), the filter table's chains, and whether netfilter-persistent can save them. */
 const rulesCommand = (tool: string) => `command -v ${tool} >/dev/null && ${tool} -V && ${tool} -S && echo "persistent: $(command -v netfilter-persistent)"`;

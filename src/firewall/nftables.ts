@@ -4,12 +4,16 @@
 // inserts an accepting rule first in the chain (comment "kadeploy-vrrp": found again, replaced when
 // the peers change) and persists it the Debian way: nftables.service loads /etc/nftables.conf, which
 // gets one include line for a kadeploy-owned file inserting the same rule at boot or restart.
+// IPv6 instances: the `ip6` and `inet` chains are judged alike for VRRP from link-local sources on the
+// instances' interfaces (rules of one family are read as such: `ip6 …` never drops IPv4 VRRP), and
+// kadeploy's IPv6 rule sits next to its IPv4 one, told apart by `ip6 saddr`.
 import type { HostFacts } from '../facts/index.js';
 import { pruneStep } from '../ops/backups.js';
 import { sh } from '../shell/quote.js';
 import type { PlanContext } from '../tasks/kind.js';
 import type { Step } from '../types.js';
-import { probesOf, RULE_COMMENT, sourceHolds, sourcesText, vrrpName, walkChains, type ManagerPlan, type RuleAction, type Vrrp } from './manager.js';
+import { RULE_COMMENT, sourceHolds, walkChains, type ManagerPlan, type RuleAction } from './manager.js';
+import { probesOf, sourcesText, vrrpName, type Vrrp } from './vrrp.js';
 
 /** The ruleset with rule handles; empty when nft is missing. */
 export const NFT_RULESET = 'command -v nft >/dev/null && nft -a list ruleset';

@@ -6,7 +6,8 @@
 // per interface (ufw 0.36 takes `vrrp`, not `112`; it lists the rule as "Anywhere (v6) on IFACE").
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
-import { probesOf, RULE_COMMENT, sameAddress, sourceHolds, vrrpName, type ManagerPlan, type Probe, type Vrrp } from './manager.js';
+import { RULE_COMMENT, sameAddress, sourceHolds, type ManagerPlan } from './manager.js';
+import { probesOf, vrrpName, type Probe, type Vrrp } from './vrrp.js';
 
 export const UFW_STATUS = 'command -v ufw >/dev/null && ufw status verbose && ufw show added';
 

@@ -6,16 +6,17 @@
 // persistent mechanism (never a raw nft rule under firewalld or ufw, which would be overwritten);
 // `off` removes what kadeploy added (its rules are found by their comment "kadeploy-vrrp", firewalld's
 // in the record kadeploy keeps on the node) and leaves the rest alone. IPv6 instances (VRRPv3) are
-// judged and let through alike, from link-local sources on their interfaces (src/firewall/manager.ts).
+// judged and let through alike, from link-local sources on their interfaces (src/firewall/vrrp.ts).
 import { z } from 'zod';
 import type { HostFacts } from '../facts/index.js';
 import { FIREWALLD_ZONES, parseFirewalld, planFirewalld, removeFirewalld } from '../firewall/firewalld.js';
 import { IP6TABLES_RULES, IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables, withOneSave } from '../firewall/iptables.js';
-import { isExplicitIpv6Source, LINK_LOCAL, sourcesText, type ManagerPlan, type Vrrp } from '../firewall/manager.js';
-import { parseCidr } from '../inventory/ip.js';
-import type { NodeInstance } from '../inventory/model.js';
+import { type ManagerPlan } from '../firewall/manager.js';
+import { isExplicitIpv6Source, LINK_LOCAL, sourcesText, type Vrrp } from '../firewall/vrrp.js';
 import { NFT_CONF, NFT_KADEPLOY_CONF, NFT_RULESET, planNftables, removeNftables } from '../firewall/nftables.js';
 import { parseUfw, planUfw, removeUfw, UFW_STATUS } from '../firewall/ufw.js';
+import { parseCidr } from '../inventory/ip.js';
+import type { NodeInstance } from '../inventory/model.js';
 import type { DesiredBase } from '../types.js';
 import { noop, type PlanContext, type TaskKind } from './kind.js';
 
