@@ -65,7 +65,9 @@ export function managerPlans(wanted: Vrrp[], mode: 'manage' | 'check', facts: Ho
   const plans = [planNftables(wanted, mode, facts, ctx)];
   for (const command of [IPTABLES_RULES, IP6TABLES_RULES]) {
     const ipt = parseIptables(out(command));
-    if (ipt && iptablesActive(ipt)) plans.push(planIptables(wanted.find((v) => v.family === ipt.family), ipt));
+    const v = wanted.find((w) => w.family === ipt?.family);
+    // A family without instances here: only kadeploy's former rules of it are its business.
+    if (ipt && iptablesActive(ipt) && (v || removeIptables(ipt).length)) plans.push(planIptables(v, ipt));
   }
   const kept = new Set(withOneSave(plans.flatMap((p) => p.steps)));
   return plans.map((p) => ({ ...p, steps: p.steps.filter((s) => kept.has(s)) }));
