@@ -4,11 +4,16 @@
 // refuses before any change naming lb2 and the rule; `off` splits the IPv6 instance (both hold its
 // VIP); `manage` lets fe80::/10 in on eth0 and converges, persisted, idempotent; `off` removes it.
 // Then ip6tables (nf_tables backend, saved by netfilter-persistent): the same, through ip6tables.
+// And the managers: firewalld on lb1, ufw on lb2 (both dropping VRRP of both families): `check` names
+// the IPv6 VRRP each drops and its own command; `manage` adds a family="ipv6" rich rule and `ufw allow
+// in on eth0 from fe80::/10 proto vrrp`, one holder, idempotent, kept across the managers' reload;
+// `off` removes them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDocument } from 'yaml';
 import { kadeploy, type CliResult } from '../support/cli.js';
 import { waitHolders, withLab, type Lab } from './lab-helper.js';
@@ -143,6 +148,51 @@ describe('firewall: IPv6 VRRP (link-local sources) through nftables and ip6table
       const left6 = await lab.exec('lb2', 'ip6tables -S INPUT; cat /etc/iptables/rules.v6');
       assert.doesNotMatch(left6.stdout, /kadeploy-vrrp/, left6.stdout);
       assert.ok(left6.stdout.includes(dropRule), left6.stdout);
+    });
+  });
+
+  it('firewalld (lb1) and ufw (lb2): check names the IPv6 VRRP each drops, manage adds their own rules, off removes them', async (t) => {
+    await withLab(t, { nodes: 2 }, async (lab) => {
+      const apt = (pkgs: string) =>
+        `export DEBIAN_FRONTEND=noninteractive; apt-get -q -o Acquire::http::Proxy=${lab.proxyUrl} update >/dev/null && ` +
+        `apt-get -y -q -o Acquire::http::Proxy=${lab.proxyUrl} install --no-install-recommends ${pkgs} >/dev/null`;
+      // netbase: firewalld needs /etc/protocols. Its default zone allows ssh, as ufw does once told.
+      const fwd = await lab.exec('lb1', `${apt('netbase firewalld')} && systemctl enable -q --now firewalld && firewall-cmd --state`);
+      assert.equal(fwd.code, 0, fwd.stdout + fwd.stderr);
+      const ufw = await lab.exec('lb2', `${apt('ufw')} && ufw allow 22/tcp >/dev/null && ufw --force enable && grep '^IPV6=' /etc/default/ufw`);
+      assert.equal(ufw.code, 0, ufw.stdout + ufw.stderr);
+      assert.match(ufw.stdout, /IPV6=yes/);
+
+      const rich6 = 'rule family="ipv6" source address="fe80::/10" protocol value="vrrp" accept';
+      const check = await kadeploy(['apply', inventory(lab)]);
+      assert.notEqual(check.code, 0, text(check));
+      assert.match(text(check), /lb1: VRRP from the other nodes would be dropped[^]*firewalld zone public drops IPv6 VRRP on eth0 \(zone target default, no rule accepts VRRP\)/);
+      assert.ok(text(check).includes(`firewall-cmd --permanent --zone=public '--add-rich-rule=${rich6}'`), text(check));
+      assert.match(text(check), /lb2: VRRP from the other nodes would be dropped[^]*ufw drops IPv6 VRRP on eth0 \(default incoming policy deny, no rule allows VRRP\)/);
+      assert.ok(text(check).includes('ufw allow in on eth0 from fe80::/10 proto vrrp comment kadeploy-vrrp'), text(check));
+
+      const manage = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(manage.code, 0, text(manage));
+      assert.match(manage.stdout, /let IPv6 VRRP on eth0 through firewalld zone public \(permanent\)/);
+      assert.match(manage.stdout, /let IPv6 VRRP on eth0 through ufw/);
+      const rules = await lab.exec('lb1', 'firewall-cmd --permanent --list-rich-rules; echo @@; firewall-cmd --list-rich-rules');
+      for (const layer of rules.stdout.split('@@')) assert.ok(layer.includes(rich6), rules.stdout);
+      assert.match((await lab.exec('lb2', 'ufw show added')).stdout, /ufw allow in on eth0 from fe80::\/10 proto vrrp comment 'kadeploy-vrrp'/);
+      assert.deepEqual(await waitHolders6(lab, ['lb1']), ['lb1'], 'one holder of the IPv6 VIP');
+      assert.deepEqual(await waitHolders(lab, ['lb1']), ['lb1'], 'one holder of the IPv4 VIP');
+
+      const again = await kadeploy(['apply', inventory(lab, 'manage')]);
+      assert.equal(again.code, 0, text(again));
+      assert.doesNotMatch(again.stdout, /let (IPv6 )?VRRP/);
+      assert.equal((await lab.exec('lb1', 'firewall-cmd --reload')).code, 0);
+      assert.equal((await lab.exec('lb2', 'ufw reload')).code, 0);
+      await sleep(4000);
+      assert.deepEqual(await waitHolders6(lab, ['lb1']), ['lb1'], 'one holder after the reloads');
+
+      const off = await kadeploy(['apply', inventory(lab, 'off')]);
+      assert.equal(off.code, 0, text(off));
+      assert.doesNotMatch((await lab.exec('lb1', 'firewall-cmd --permanent --list-rich-rules; firewall-cmd --list-rich-rules')).stdout, /fe80::\/10/);
+      assert.doesNotMatch((await lab.exec('lb2', 'ufw show added')).stdout, /kadeploy-vrrp/);
     });
   });
 });
