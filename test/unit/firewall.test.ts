@@ -474,6 +474,9 @@ ${rules}
     const c = plan6('check', { [NFT_RULESET]: inet(DROP6) });
     assert.match(c.blocker!, /nftables chain inet filter input drops IPv6 VRRP on eth0 \(rule "ip6 nexthdr 112 drop"\): add before it/);
     assert.ok(c.blocker!.includes(INSERT6), c.blocker);
+    // The plan judges every link-local source (fe80::/64), not one the operator happened to name.
+    assert.match(plan6('check', { [NFT_RULESET]: inet('\t\tip6 saddr fe80::1 meta l4proto 112 accept # handle 5', 'drop') }).blocker!, /drops IPv6 VRRP on eth0 \(policy drop\)/);
+    assert.equal(plan6('check', { [NFT_RULESET]: inet('\t\tip6 saddr fe80::/64 meta l4proto 112 accept # handle 5', 'drop') }).blocker, undefined);
     const m = plan6('manage', { [NFT_RULESET]: inet(DROP6) });
     assert.deepEqual(m.steps.map((s) => s.command), [INSERT6]);
     assert.match(m.summary, /nftables: let IPv6 VRRP from link-local addresses on eth0 through/);
