@@ -3,7 +3,9 @@
 // every zone, runtime and permanent (`firewall-cmd --list-all-zones`: two calls, whatever the number
 // of zones) and judges VRRP from each peer in the zone that will see it, on each VRRP interface.
 // VRRP passes when that zone's target is ACCEPT, it allows protocol vrrp, or a rich rule accepts
-// protocol vrrp from the peer (or from anywhere). `manage` adds a rich rule per peer to that zone,
+// protocol vrrp from the peer (or from anywhere). IPv6 instances: VRRP from link-local sources
+// (fe80::/10), judged in the zone of each IPv6 instance's interface, with a family="ipv6" rich rule
+// (a rich rule cannot name an interface: the zone is what ties it to one). `manage` adds a rich rule per peer to that zone,
 // permanent (kept across reloads and reboots) and runtime (now) — through firewall-cmd only: a raw nft
 // rule would be lost on firewalld's next reload. Rich rules have no comment to mark them as kadeploy's,
 // so each rule kadeploy adds is recorded, with its zone and layer, in FIREWALLD_RECORD on the node:
@@ -12,6 +14,7 @@
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
 import { sourceHolds, type ManagerPlan } from './manager.js';
+import { probesOf, vrrpName, type Probe, type Vrrp } from './vrrp.js';
 
 /** The rich rules kadeploy added: `LAYER<TAB>ZONE<TAB>RULE` lines, LAYER `permanent` or `runtime`. */
 export const FIREWALLD_RECORD = '/var/lib/kadeploy/firewalld-rules';
@@ -95,14 +98,18 @@ export function zoneFor(f: FirewalldState, peer: string, iface: string): string 
   return f.defaultZone;
 }
 
-export const richRule = (peer: string) => `rule family="ipv4" source address="${peer}" protocol value="vrrp" accept`;
+/** kadeploy's rich rule for a probe: from the peer (IPv4) or from link-local sources (IPv6; the zone is the interface's). */
+export const richRule = ({ allow }: Pick<Probe, 'allow'>) => `rule family="${allow.source.includes(':') ? 'ipv6' : 'ipv4'}" source address="${allow.source}" protocol value="vrrp" accept`;
 
 const EMPTY: ZoneView = { target: '', protocols: [], richRules: [], interfaces: [], sources: [] };
 
 function accepts(z: ZoneView, peer: string): boolean {
   if (z.target === 'ACCEPT' || z.protocols.some((p) => p === 'vrrp' || p === '112')) return true;
+  const family = peer.includes(':') ? 'ipv6' : 'ipv4';
   return z.richRules.some((r) => {
     if (!/protocol value="(vrrp|112)"/.test(r) || !/\saccept\b/.test(r) || /\bnot\b/.test(r)) return false;
+    // A rule of the other family never matches (one without family="…" matches both).
+    if (new RegExp(`family="(?!${family}")`).test(r)) return false;
     const source = r.match(/source address="([^"]+)"/)?.[1];
     return !source || sourceHolds(source, peer);
   });
@@ -111,7 +118,7 @@ function accepts(z: ZoneView, peer: string): boolean {
 const ruleCommand = (verb: 'add' | 'remove', zone: string, rule: string, permanent: boolean) =>
   sh('firewall-cmd', ...(permanent ? ['--permanent'] : []), `--zone=${zone}`, `--${verb}-rich-rule=${rule}`);
 /** The fix a user runs by hand (theirs, not recorded). */
-const addCommand = (zone: string, peer: string, permanent: boolean) => ruleCommand('add', zone, richRule(peer), permanent);
+const addCommand = (zone: string, p: Probe, permanent: boolean) => ruleCommand('add', zone, richRule(p), permanent);
 
 const RECORD_DIR = FIREWALLD_RECORD.slice(0, FIREWALLD_RECORD.lastIndexOf('/'));
 /**
@@ -153,32 +160,35 @@ function removeRecorded(f: FirewalldState, keep: (r: RecordedRule) => boolean): 
 /** `firewall: off`: every rule kadeploy added, out again (only those). */
 export const removeFirewalld = (f: FirewalldState): Step[] => removeRecorded(f, () => false);
 
-/** VRRP from `peers` arriving on `interfaces` (the node's VRRP interfaces), judged zone by zone. */
-export function planFirewalld(peers: string[], interfaces: string[], f: FirewalldState): ManagerPlan {
+/** The VRRP each family needs (`wanted`: IPv4 from the peers, IPv6 from link-local sources), judged zone by zone. */
+export function planFirewalld(wanted: Vrrp[], f: FirewalldState): ManagerPlan {
   const blocked: string[] = [];
   const steps: Step[] = [];
   const used = new Set<string>();
-  const wanted: Array<{ zone: string; rule: string }> = [];
-  for (const peer of peers) {
-    for (const zone of new Set((interfaces.length ? interfaces : ['']).map((i) => zoneFor(f, peer, i)))) {
-      used.add(zone);
-      wanted.push({ zone, rule: richRule(peer) });
-      const runtime = f.runtime.get(zone) ?? EMPTY;
-      const now = accepts(runtime, peer);
-      const kept = accepts(f.permanent.get(zone) ?? EMPTY, peer);
-      if (now && kept) continue;
-      const fix = `${addCommand(zone, peer, true)} && ${addCommand(zone, peer, false)}`;
-      blocked.push(
-        now
-          ? `firewalld zone ${zone} lets VRRP from ${peer} through until its next reload only (not in the permanent configuration): run\n    ${addCommand(zone, peer, true)}`
-          : `firewalld zone ${zone} drops VRRP from ${peer} (zone target ${runtime.target || 'default'}, no rule accepts VRRP): run\n    ${fix}`,
-      );
-      if (!kept) steps.push(addStep(`let VRRP from ${peer} through firewalld zone ${zone} (permanent)`, { layer: 'permanent', zone, rule: richRule(peer) }));
-      if (!now) steps.push(addStep(`let VRRP from ${peer} through firewalld zone ${zone} (now)`, { layer: 'runtime', zone, rule: richRule(peer) }));
+  const rules: Array<{ zone: string; rule: string }> = [];
+  for (const v of wanted) {
+    for (const p of probesOf(v)) {
+      const what = `${vrrpName(v)} ${p.label}`;
+      for (const zone of new Set((p.interfaces.length ? p.interfaces : ['']).map((i) => zoneFor(f, p.source, i)))) {
+        used.add(zone);
+        rules.push({ zone, rule: richRule(p) });
+        const runtime = f.runtime.get(zone) ?? EMPTY;
+        const now = accepts(runtime, p.source);
+        const kept = accepts(f.permanent.get(zone) ?? EMPTY, p.source);
+        if (now && kept) continue;
+        const fix = `${addCommand(zone, p, true)} && ${addCommand(zone, p, false)}`;
+        blocked.push(
+          now
+            ? `firewalld zone ${zone} lets ${what} through until its next reload only (not in the permanent configuration): run\n    ${addCommand(zone, p, true)}`
+            : `firewalld zone ${zone} drops ${what} (zone target ${runtime.target || 'default'}, no rule accepts VRRP): run\n    ${fix}`,
+        );
+        if (!kept) steps.push(addStep(`let ${what} through firewalld zone ${zone} (permanent)`, { layer: 'permanent', zone, rule: richRule(p) }));
+        if (!now) steps.push(addStep(`let ${what} through firewalld zone ${zone} (now)`, { layer: 'runtime', zone, rule: richRule(p) }));
+      }
     }
   }
   // kadeploy's rules for a former peer, or in a zone that no longer sees a peer's VRRP: out.
-  const former = removeRecorded(f, (r) => wanted.some((w) => w.zone === r.zone && sameRule(w.rule, r.rule)));
+  const former = removeRecorded(f, (r) => rules.some((w) => w.zone === r.zone && sameRule(w.rule, r.rule)));
   const manager = `firewalld zone ${[...used].join(', ') || f.defaultZone}`;
   return { manager, blocked, steps: [...former, ...steps], notes: [], fine: `${manager} lets VRRP through` };
 }

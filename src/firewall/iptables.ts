@@ -1,16 +1,24 @@
-// iptables (legacy, or the nf_tables backend): kadeploy reads `iptables -S` (the filter table). A rule
-// dropping VRRP from a peer, or an unconditional DROP/REJECT, before any rule accepting it, or policy
-// DROP, blocks it; jumps to the user's chains are followed.
-// `manage` inserts one rule per peer (comment "kadeploy-vrrp") and saves the rules with
-// netfilter-persistent when it is installed; otherwise the rules last until the next reboot.
+// iptables (legacy, or the nf_tables backend) and, for IPv6 instances, ip6tables: kadeploy reads
+// `iptables -S` / `ip6tables -S` (the filter table). A rule dropping VRRP from a peer, or an
+// unconditional DROP/REJECT, before any rule accepting it, or policy DROP, blocks it; jumps to the
+// user's chains are followed. Both tools list rules alike: one parser and one walk serve both.
+// `manage` inserts one rule per peer (IPv6: per interface, from link-local sources; comment
+// "kadeploy-vrrp") and saves the rules with netfilter-persistent (rules.v4 and rules.v6) when it is
+// installed; otherwise the rules last until the next reboot.
 import { sh } from '../shell/quote.js';
 import type { Step } from '../types.js';
 import { RULE_COMMENT, sameAddress, sourceHolds, walkChains, type ManagerPlan, type RuleAction } from './manager.js';
+import { probesOf, vrrpName, type Probe, type Vrrp } from './vrrp.js';
 
-/** `iptables -V` (backend), the filter table's chains, and whether netfilter-persistent can save them. */
-export const IPTABLES_RULES = 'command -v iptables >/dev/null && iptables -V && iptables -S && echo "persistent: $(command -v netfilter-persistent)"';
+/** `TOOL -V` (backend), the filter table's chains, and whether netfilter-persistent can save them. */
+const rulesCommand = (tool: string) => `command -v ${tool} >/dev/null && ${tool} -V && ${tool} -S && echo "persistent: $(command -v netfilter-persistent)"`;
+export const IPTABLES_RULES = rulesCommand('iptables');
+export const IP6TABLES_RULES = rulesCommand('ip6tables');
 
 export interface IptablesInput {
+  /** `iptables` or `ip6tables`: the tool that lists and changes these rules. */
+  tool: string;
+  family: 4 | 6;
   backend: string;
   policy: string;
   /** `-A INPUT …` lines, in order. */
@@ -21,14 +29,15 @@ export interface IptablesInput {
 }
 
 export function parseIptables(text: string): IptablesInput | undefined {
-  const backend = text.match(/^iptables v\S+ \((\S+)\)/m)?.[1];
-  if (!backend) return undefined;
+  const version = text.match(/^(ip6?tables) v\S+ \((\S+)\)/m);
+  if (!version) return undefined;
+  const [, tool, backend] = version as [string, string, string];
   const chains = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     const chain = line.match(/^-A (\S+) /)?.[1];
     if (chain) chains.set(chain, [...(chains.get(chain) ?? []), line]);
   }
-  return { backend, policy: text.match(/^-P INPUT (\S+)/m)?.[1] ?? 'ACCEPT', rules: chains.get('INPUT') ?? [], chains, persistent: /^persistent: \S+/m.test(text) };
+  return { tool, family: tool === 'ip6tables' ? 6 : 4, backend, policy: text.match(/^-P INPUT (\S+)/m)?.[1] ?? 'ACCEPT', rules: chains.get('INPUT') ?? [], chains, persistent: /^persistent: \S+/m.test(text) };
 }
 
 /** Has rules of its own: a policy other than ACCEPT or any rule. */
@@ -69,7 +78,7 @@ function actionOf(rule: string, peer: string, interfaces: readonly string[]): Ru
   return /\s-g \S+/.test(rule) ? { goto: j } : { jump: j };
 }
 
-/** Why INPUT blocks VRRP from `peer` arriving on one of `interfaces`, or undefined when it passes. */
+/** Why INPUT blocks VRRP (of the listing's family) from `peer` arriving on one of `interfaces`, or undefined when it passes. */
 export function iptablesBlocks(t: IptablesInput, peer: string, interfaces: readonly string[] = []): string | undefined {
   const outcome = walkChains('INPUT', (name) => t.chains.get(name), (rule) => actionOf(rule, peer, interfaces));
   if (outcome?.verdict === 'accept') return undefined;
@@ -78,33 +87,43 @@ export function iptablesBlocks(t: IptablesInput, peer: string, interfaces: reado
 }
 
 const managed = (t: IptablesInput) => t.rules.filter((r) => r.includes(`--comment ${RULE_COMMENT}`));
-const acceptWords = (peer: string) => ['-s', peer, '-p', '112', '-m', 'comment', '--comment', RULE_COMMENT, '-j', 'ACCEPT'];
-const insert = (peer: string) => sh('iptables', '-I', 'INPUT', ...acceptWords(peer));
-/** The rule as `iptables -S` lists it, deleted by its exact specification. */
-const deleteRule = (rule: string) => sh('iptables', '-D', ...rule.replace(/^-A /, '').split(/\s+/));
+const inOf = (rule: string) => rule.match(IN)?.[2];
+const acceptWords = ({ allow }: Probe) => ['-s', allow.source, ...(allow.interface ? ['-i', allow.interface] : []), '-p', '112', '-m', 'comment', '--comment', RULE_COMMENT, '-j', 'ACCEPT'];
+const insert = (t: IptablesInput, p: Probe) => sh(t.tool, '-I', 'INPUT', ...acceptWords(p));
+/** The rule as `TOOL -S` lists it, deleted by its exact specification. */
+const deleteRule = (t: IptablesInput, rule: string) => sh(t.tool, '-D', ...rule.replace(/^-A /, '').split(/\s+/));
+/** Is kadeploy's rule `rule` the one it writes for `p`? */
+const isRuleFor = (rule: string, p: Probe) => sameAddress(sourceOf(rule) ?? '', p.allow.source) && inOf(rule) === p.allow.interface;
+const SAVE_TITLE = 'save the iptables rules (netfilter-persistent)';
+const saveStep = (): Step => ({ title: SAVE_TITLE, command: sh('netfilter-persistent', 'save') });
+const isSave = (s: Step) => s.title === SAVE_TITLE;
+/** netfilter-persistent save writes rules.v4 and rules.v6 at once: of the saves, only the last is kept (after every change). */
+export const withOneSave = (steps: Step[]) => steps.filter((s) => !isSave(s) || s === steps.filter(isSave).at(-1));
 
-export function planIptables(peers: string[], interfaces: readonly string[], t: IptablesInput): ManagerPlan {
-  const manager = `iptables (${t.backend})`;
+/** VRRP of the listing's family (`v`; undefined: the node has no instance of it, kadeploy's rules of it go). */
+export function planIptables(v: Vrrp | undefined, t: IptablesInput): ManagerPlan {
+  const manager = `${t.tool} (${t.backend})`;
   const blocked: string[] = [];
   const steps: Step[] = [];
-  for (const rule of managed(t).filter((r) => !peers.some((p) => sameAddress(sourceOf(r) ?? '', p)))) {
-    steps.push({ title: `remove the VRRP rule of a former peer from iptables INPUT`, command: deleteRule(rule) });
+  const probes = v ? probesOf(v) : [];
+  for (const rule of managed(t).filter((r) => !probes.some((p) => isRuleFor(r, p)))) {
+    steps.push({ title: `remove kadeploy's ${vrrpName(t)} rule no longer needed (a former peer's) from ${t.tool} INPUT`, command: deleteRule(t, rule) });
   }
-  for (const peer of peers) {
-    const why = iptablesBlocks(t, peer, interfaces);
+  for (const p of probes) {
+    const why = iptablesBlocks(t, p.source, p.interfaces);
     if (!why) continue;
-    blocked.push(`iptables INPUT (${t.backend}) drops VRRP from ${peer} (${why}): add before it\n    ${insert(peer)}`);
-    steps.push({ title: `let VRRP from ${peer} through iptables INPUT`, command: insert(peer) });
+    blocked.push(`${t.tool} INPUT (${t.backend}) drops ${vrrpName(t)} ${p.label} (${why}): add before it\n    ${insert(t, p)}`);
+    steps.push({ title: `let ${vrrpName(t)} ${p.label} through ${t.tool} INPUT`, command: insert(t, p) });
   }
   const notes: string[] = [];
-  if (steps.length && t.persistent) steps.push({ title: 'save the iptables rules (netfilter-persistent)', command: sh('netfilter-persistent', 'save') });
-  if (!t.persistent && (steps.length || managed(t).length)) notes.push('not persisted: netfilter-persistent is not installed (a reboot drops the rule; the next apply adds it again)');
-  return { manager, blocked, steps, notes, fine: `${manager} lets VRRP through` };
+  if (steps.length && t.persistent) steps.push(saveStep());
+  if (!t.persistent && (steps.length || managed(t).length)) notes.push(`not persisted: netfilter-persistent is not installed (a reboot drops the ${t.tool} rule; the next apply adds it again)`);
+  return { manager, blocked, steps, notes, fine: `${manager} lets ${vrrpName(t)} through` };
 }
 
 /** `firewall: off`: kadeploy's rules out again (saved when netfilter-persistent is there). */
 export function removeIptables(t: IptablesInput): Step[] {
-  const steps: Step[] = managed(t).map((r) => ({ title: "remove kadeploy's VRRP rule from iptables INPUT", command: deleteRule(r) }));
-  if (steps.length && t.persistent) steps.push({ title: 'save the iptables rules (netfilter-persistent)', command: sh('netfilter-persistent', 'save') });
+  const steps: Step[] = managed(t).map((r) => ({ title: `remove kadeploy's VRRP rule from ${t.tool} INPUT`, command: deleteRule(t, r) }));
+  if (steps.length && t.persistent) steps.push(saveStep());
   return steps;
 }

@@ -19,17 +19,22 @@ export interface ManagerPlan {
   fine: string;
 }
 
-/** The IPv4 peers as a manager lists them: `10.0.0.1` or `10.0.0.1/32`. */
-export const sameAddress = (a: string, b: string) => a.replace(/\/32$/, '') === b.replace(/\/32$/, '');
+/** The addresses as a manager lists them: `10.0.0.1` or `10.0.0.1/32` (`/128` for IPv6). */
+export const sameAddress = (a: string, b: string) => a.replace(/\/(32|128)$/, '') === b.replace(/\/(32|128)$/, '');
 
 /**
  * Does a rule's source match packets from `peer`: the same address, a network holding it
- * (`10.0.0.0/24`) or a range holding it (`10.0.0.10-10.0.0.20`, as nft lists them)?
+ * (`10.0.0.0/24`) or a range holding it (`10.0.0.10-10.0.0.20`, as nft lists them)? A `peer` that is
+ * a network (IPv6 link-local) is held only whole: by a network at least as wide that contains it.
  */
 export function sourceHolds(source: string, peer: string): boolean {
   if (sameAddress(source, peer)) return true;
   const ip = parseCidr(peer);
   if (!ip) return false;
+  if (ip.prefix !== undefined) {
+    const net = parseCidr(source);
+    return net?.prefix !== undefined && net.prefix <= ip.prefix && contains(net, ip);
+  }
   const range = source.split('-');
   if (range.length === 2) {
     const [from, to] = range.map((a) => parseCidr(a.trim()));

@@ -4,12 +4,16 @@
 // inserts an accepting rule first in the chain (comment "kadeploy-vrrp": found again, replaced when
 // the peers change) and persists it the Debian way: nftables.service loads /etc/nftables.conf, which
 // gets one include line for a kadeploy-owned file inserting the same rule at boot or restart.
+// IPv6 instances: the `ip6` and `inet` chains are judged alike for VRRP from link-local sources on the
+// instances' interfaces (rules of one family are read as such: `ip6 …` never drops IPv4 VRRP), and
+// kadeploy's IPv6 rule sits next to its IPv4 one, told apart by `ip6 saddr`.
 import type { HostFacts } from '../facts/index.js';
 import { pruneStep } from '../ops/backups.js';
 import { sh } from '../shell/quote.js';
 import type { PlanContext } from '../tasks/kind.js';
 import type { Step } from '../types.js';
 import { RULE_COMMENT, sourceHolds, walkChains, type ManagerPlan, type RuleAction } from './manager.js';
+import { probesOf, sourcesText, vrrpName, type Vrrp } from './vrrp.js';
 
 /** The ruleset with rule handles; empty when nft is missing. */
 export const NFT_RULESET = 'command -v nft >/dev/null && nft -a list ruleset';
@@ -58,7 +62,7 @@ export function inputChains(ruleset: string): InputChain[] {
       table.scope.chains.set(chain.chain, chain.rules);
       hook = false;
     } else if (chain && (m = line.match(/^type filter hook (\S+) .*?(?:policy (\w+);)?$/))) {
-      hook = m[1] === 'input' && ['ip', 'inet'].includes(chain.family);
+      hook = m[1] === 'input' && ['ip', 'ip6', 'inet'].includes(chain.family);
       chain.policy = m[2] ?? 'accept';
     } else if (chain && line === '}') {
       if (hook) chains.push(chain);
@@ -68,11 +72,17 @@ export function inputChains(ruleset: string): InputChain[] {
   return chains;
 }
 
-/** iptables-nft's own chains (`ip filter INPUT`): read through iptables, never changed with nft. */
-export const isIptablesChain = (c: InputChain) => c.family === 'ip' && c.table === 'filter' && c.chain === 'INPUT';
+/** iptables-nft's own chains (`ip filter INPUT`, ip6tables' `ip6 filter INPUT`): read through iptables, never changed with nft. */
+export const isIptablesChain = (c: InputChain) => ['ip', 'ip6'].includes(c.family) && c.table === 'filter' && c.chain === 'INPUT';
 
-const VRRP = /\b(ip protocol|meta l4proto) (vrrp|112)\b/;
-const SADDR = /\bip saddr (!= )?(\{[^}]*\}|\S+)/;
+/** The chains that see packets of the family: `inet` ones see both. */
+export const chainsOf = (chains: InputChain[], family: 4 | 6) => chains.filter((c) => c.family === 'inet' || c.family === (family === 4 ? 'ip' : 'ip6'));
+
+/** How nft names VRRP and the source in each family; `other` marks a rule only for the other family. */
+const SYNTAX = {
+  4: { vrrp: /\b(ip protocol|meta l4proto) (vrrp|112)\b/, saddr: /\bip saddr (!= )?(\{[^}]*\}|\S+)/, other: /\b(ip6 \w+|meta nfproto ipv6)\b/ },
+  6: { vrrp: /\b(ip6 nexthdr|meta l4proto) (vrrp|112)\b/, saddr: /\bip6 saddr (!= )?(\{[^}]*\}|\S+)/, other: /\b(ip (protocol|saddr|daddr)|meta nfproto ipv4)\b/ },
+} as const;
 const IIF = /\biif(?:name)? (!= )?(\{[^}]*\}|"[^"]*"|\S+)/;
 const COUNTER = /\bcounter( packets \d+ bytes \d+)?/;
 /** The statement that ends a rule's matches: a verdict, a jump, or what a rule does besides. */
@@ -104,7 +114,9 @@ const nameHolds = (pattern: string, name: string) => (pattern.endsWith('*') ? na
  * source (address, network, range, set, `!=`) and input interface are read; on a rule naming VRRP
  * any other condition is taken as matching, as an operator writes those for their VRRP.
  */
-function applies(text: string, bare: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined): boolean | undefined {
+function applies(text: string, bare: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined, family: 4 | 6): boolean | undefined {
+  const { vrrp: VRRP, saddr: SADDR, other } = SYNTAX[family];
+  if (other.test(bare)) return false;
   const source = matchHolds(text.match(SADDR), (s) => sourceHolds(s, peer), scope);
   const iif = interfaces.length ? matchHolds(text.match(IIF), (p) => interfaces.some((i) => nameHolds(p, i)), scope) : IIF.test(text) ? undefined : true;
   if (source === false || iif === false) return false;
@@ -115,11 +127,11 @@ function applies(text: string, bare: string, peer: string, interfaces: readonly 
 }
 
 /** What the rule does to VRRP from `peer` arriving on one of `interfaces` (undefined: it does not apply). */
-function actionOf(rule: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined): RuleAction | undefined {
+function actionOf(rule: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined, family: 4 | 6): RuleAction | undefined {
   const text = withoutHandle(rule);
   // Actions are read with quoted strings blanked: a log prefix or comment may name a verdict.
   const bare = text.replace(/"[^"]*"/g, '""');
-  if (applies(text, bare, peer, interfaces, scope) !== true) return undefined;
+  if (applies(text, bare, peer, interfaces, scope, family) !== true) return undefined;
   const action = bare.match(ACTION);
   if (!action) return undefined;
   if (action[1] === 'accept' || action[1] === 'return') return action[1];
@@ -131,33 +143,50 @@ function actionOf(rule: string, peer: string, interfaces: readonly string[], sco
  * Why the chain blocks VRRP from `peer` arriving on one of `interfaces` (the dropping rule or the
  * policy), or undefined when it passes. Jumps and gotos to the table's chains are followed.
  */
-export function blocksVrrp(c: InputChain, peer: string, interfaces: readonly string[] = []): string | undefined {
+export function blocksVrrp(c: InputChain, peer: string, interfaces: readonly string[] = [], family: 4 | 6 = 4): string | undefined {
   const rulesOf = (name: string) => (name === c.chain ? c.rules : c.scope?.chains.get(name));
-  const outcome = walkChains(c.chain, rulesOf, (rule) => actionOf(rule, peer, interfaces, c.scope));
+  const outcome = walkChains(c.chain, rulesOf, (rule) => actionOf(rule, peer, interfaces, c.scope, family));
   if (outcome?.verdict === 'accept') return undefined;
   if (outcome?.verdict === 'drop') return `rule "${withoutHandle(outcome.rule)}"${outcome.chain === c.chain ? '' : ` (chain ${outcome.chain})`}`;
   return c.policy === 'drop' ? 'policy drop' : undefined;
 }
 
-const peerSet = (peers: string[]) => `{ ${peers.join(', ')} }`;
-/** The source addresses a rule accepts, as nft lists them (`ip saddr 10.0.0.1` or `ip saddr { a, b }`). */
-const saddrsOf = (rule: string) => (rule.match(/ip saddr (\{[^}]*\}|\S+)/)?.[1] ?? '').replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean).sort();
-// 112, not `vrrp`: nft resolves protocol names through /etc/protocols, which a minimal node may lack.
-export const acceptRule = (peers: string[]) => ['ip', 'protocol', '112', 'ip', 'saddr', peerSet(peers), 'accept', 'comment', `"${RULE_COMMENT}"`];
+const nftSet = (items: readonly string[]) => `{ ${items.join(', ')} }`;
+/** A rule's sources and input interfaces, as nft lists them (`ip saddr 10.0.0.1`, `iifname { "eth0", "eth1" }`). */
+const listed = (rule: string, re: RegExp) => (listOf(rule.match(re)?.[2] ?? '', undefined) ?? []).sort();
+/**
+ * kadeploy's rule. IPv4: from the peers. IPv6: from link-local sources (where keepalived sends VRRPv3
+ * from), on the instances' interfaces only: any host on a link has a link-local address there, so
+ * the interface is what keeps other links' out. 112, not `vrrp`: nft resolves protocol names through
+ * /etc/protocols, which a minimal node may lack.
+ */
+export const acceptRule = (v: Vrrp) => [
+  ...(v.family === 4 ? ['ip', 'protocol', '112', 'ip', 'saddr', nftSet(v.sources)] : ['meta', 'l4proto', '112', 'ip6', 'saddr', nftSet(v.sources), 'iifname', nftSet(v.interfaces.map((i) => `"${i}"`))]),
+  'accept', 'comment', `"${RULE_COMMENT}"`,
+];
+/** What kadeploy's rule (or the one it would write) lets through: its sources, and for IPv6 its interfaces. */
+const ruleKey = (rule: string, family: 4 | 6) => `${listed(rule, SYNTAX[family].saddr).join()}|${family === 6 ? listed(rule, IIF).join() : ''}`;
+const wantedKey = (v: Vrrp) => `${[...v.sources].sort().join()}|${v.family === 6 ? [...v.interfaces].sort().join() : ''}`;
+/** What a rule of kadeploy lets through, as messages say it. */
+const ruleText = (rule: string, family: 4 | 6) => (family === 6 ? `IPv6 VRRP on ${listed(rule, IIF).join(', ')}` : `VRRP from ${listed(rule, SYNTAX[4].saddr).join(', ')}`);
 const chainWords = (c: InputChain) => [c.family, c.table, c.chain];
-const insertCommand = (c: InputChain, peers: string[]) => sh('nft', 'insert', 'rule', ...chainWords(c), ...acceptRule(peers));
-const managedRule = (c: InputChain) => c.rules.find((r) => r.includes(`comment "${RULE_COMMENT}"`));
+const chainName = (c: InputChain) => `nftables chain ${chainWords(c).join(' ')}`;
+const insertCommand = (c: InputChain, v: Vrrp) => sh('nft', 'insert', 'rule', ...chainWords(c), ...acceptRule(v));
+const deleteCommand = (c: InputChain, rule: string) => sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(rule)!);
+/** kadeploy's rule of the family in the chain (an inet chain may hold one per family). */
+const managedRule = (c: InputChain, family: 4 | 6) => c.rules.find((r) => r.includes(`comment "${RULE_COMMENT}"`) && SYNTAX[family].saddr.test(r));
+const managedRules = (c: InputChain) => c.rules.filter((r) => r.includes(`comment "${RULE_COMMENT}"`));
 
 /**
- * kadeploy's file for nftables.service: the same rule inserted into each chain. `add table`/`add chain`
+ * kadeploy's file for nftables.service: the same rules inserted into each chain. `add table`/`add chain`
  * do nothing when they exist, and keep the load from failing when the chain was only ever made at
  * runtime (a failing file would leave the node with no ruleset at all).
  */
-export function kadeployConf(chains: InputChain[], peers: string[]): string {
+export function kadeployConf(rules: Array<{ chain: InputChain; vrrp: Vrrp }>): string {
   const lines = ['# Written by kadeploy (inventory "firewall: manage"): lets VRRP from the cluster\'s other nodes', `# through. Included by ${NFT_CONF}; removed with "firewall: off".`];
-  for (const c of chains) {
-    const words = chainWords(c).join(' ');
-    lines.push(`add table ${c.family} ${c.table}`, `add chain ${words}`, `insert rule ${words} ${acceptRule(peers).join(' ')}`);
+  for (const { chain, vrrp } of rules) {
+    const words = chainWords(chain).join(' ');
+    lines.push(`add table ${chain.family} ${chain.table}`, `add chain ${words}`, `insert rule ${words} ${acceptRule(vrrp).join(' ')}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -194,49 +223,60 @@ function persistSteps(content: string | undefined, facts: HostFacts, ctx: Pick<P
   return [...steps, ...[...backedUp].map((path) => pruneStep(path))];
 }
 
-/** nftables' view of VRRP from `peers` on this node. */
-export function planNftables(peers: string[], interfaces: readonly string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan {
+/**
+ * nftables' view of the VRRP this node must hear (`wanted`: one entry per IP family it has instances
+ * of); kadeploy's rules of a family not wanted any more go (manage).
+ */
+export function planNftables(wanted: Vrrp[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan {
   const chains = inputChains(facts.output?.[NFT_RULESET] ?? '').filter((c) => !isIptablesChain(c));
   const steps: Step[] = [];
   const blocked: string[] = [];
-  const kept: InputChain[] = [];
-  for (const c of chains) {
-    const managed = managedRule(c);
-    if (managed) kept.push(c);
-    if (managed && saddrsOf(managed).join() !== [...peers].sort().join()) {
-      // The peers changed: replace the managed rule (same place: first in the chain).
-      steps.push({ title: `remove the old VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
-      steps.push({ title: `let VRRP from ${peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, peers) });
-      const others = { ...c, rules: c.rules.filter((r) => r !== managed) };
-      const missing = peers.filter((p) => !saddrsOf(managed).includes(p) && blocksVrrp(others, p, interfaces));
-      if (missing.length) {
-        blocked.push(`nftables chain ${chainWords(c).join(' ')}: kadeploy's rule lets VRRP from ${saddrsOf(managed).join(', ')} through, not from ${missing.join(', ')}: replace it\n    ${steps.at(-2)!.command} && ${insertCommand(c, peers)}`);
+  const kept: Array<{ chain: InputChain; vrrp: Vrrp }> = [];
+  for (const family of [4, 6] as const) {
+    const v = wanted.find((w) => w.family === family);
+    for (const c of chainsOf(chains, family)) {
+      const managed = managedRule(c, family);
+      if (!v) {
+        if (managed) steps.push({ title: `remove kadeploy's ${vrrpName({ family })} rule, no longer needed, from ${chainName(c)}`, command: deleteCommand(c, managed) });
+        continue;
       }
-      continue;
+      const insert = { title: `let ${sourcesText(v)} through ${chainName(c)}`, command: insertCommand(c, v) };
+      const why = (chain: InputChain) =>
+        probesOf(v).flatMap((p) => {
+          const reason = blocksVrrp(chain, p.source, p.interfaces, family);
+          return reason ? [`${p.label} (${reason})`] : [];
+        });
+      if (managed && ruleKey(managed, family) !== wantedKey(v)) {
+        // The peers (or IPv6 interfaces) changed: replace the managed rule (same place: first in the chain).
+        kept.push({ chain: c, vrrp: v });
+        steps.push({ title: `remove the old ${vrrpName(v)} rule from ${chainName(c)}`, command: deleteCommand(c, managed) }, insert);
+        const missing = why(c);
+        if (missing.length) blocked.push(`${chainName(c)}: kadeploy's rule lets ${ruleText(managed, family)} through, not ${missing.join(', ')}: replace it\n    ${deleteCommand(c, managed)} && ${insert.command}`);
+        continue;
+      }
+      if (managed) {
+        kept.push({ chain: c, vrrp: v });
+        continue;
+      }
+      const dropped = why(c);
+      if (!dropped.length) continue;
+      kept.push({ chain: c, vrrp: v });
+      blocked.push(`${chainName(c)} drops ${vrrpName(v)} ${dropped.join(', ')}: add before it\n    ${insert.command}`);
+      steps.push(insert);
     }
-    const why = peers.flatMap((p) => {
-      const reason = blocksVrrp(c, p, interfaces);
-      return reason ? [`from ${p} (${reason})`] : [];
-    });
-    if (!why.length) continue;
-    kept.push(c);
-    blocked.push(`nftables chain ${chainWords(c).join(' ')} drops VRRP ${why.join(', ')}: add before it\n    ${insertCommand(c, peers)}`);
-    steps.push({ title: `let VRRP from ${peers.join(', ')} through nftables chain ${chainWords(c).join(' ')}`, command: insertCommand(c, peers) });
   }
   const notes: string[] = [];
-  if (mode === 'manage' && kept.length) {
-    steps.push(...persistSteps(kadeployConf(kept, peers), facts, ctx));
-    if (!facts.files[NFT_CONF]) notes.push(`not persisted: no ${NFT_CONF} (a restart of nftables or a reboot drops the rule; the next apply adds it again)`);
+  if (mode === 'manage' && (kept.length || steps.length)) {
+    steps.push(...persistSteps(kept.length ? kadeployConf(kept) : undefined, facts, ctx));
+    if (kept.length && !facts.files[NFT_CONF]) notes.push(`not persisted: no ${NFT_CONF} (a restart of nftables or a reboot drops the rule; the next apply adds it again)`);
   }
   return { manager: 'nftables', blocked, steps, notes, fine: chains.length ? 'nftables lets VRRP through' : 'no nftables input chain' };
 }
 
-/** `firewall: off`: what undoes a persisted kadeploy rule (the running rule is deleted by handle). */
+/** `firewall: off`: what undoes a persisted kadeploy rule (the running rules are deleted by handle). */
 export function removeNftables(facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): Step[] {
-  const steps: Step[] = [];
-  for (const c of inputChains(facts.output?.[NFT_RULESET] ?? '')) {
-    const managed = managedRule(c);
-    if (managed) steps.push({ title: `remove kadeploy's VRRP rule from nftables chain ${chainWords(c).join(' ')}`, command: sh('nft', 'delete', 'rule', ...chainWords(c), 'handle', handleOf(managed)!) });
-  }
+  const steps = inputChains(facts.output?.[NFT_RULESET] ?? '').flatMap((c) =>
+    managedRules(c).map((r) => ({ title: `remove kadeploy's VRRP rule from ${chainName(c)}`, command: deleteCommand(c, r) })),
+  );
   return [...steps, ...persistSteps(undefined, facts, ctx)];
 }

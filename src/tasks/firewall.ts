@@ -5,14 +5,18 @@
 // change, naming what drops VRRP and the exact fix; `manage` applies that fix with the manager's own
 // persistent mechanism (never a raw nft rule under firewalld or ufw, which would be overwritten);
 // `off` removes what kadeploy added (its rules are found by their comment "kadeploy-vrrp", firewalld's
-// in the record kadeploy keeps on the node) and leaves the rest alone.
+// in the record kadeploy keeps on the node) and leaves the rest alone. IPv6 instances (VRRPv3) are
+// judged and let through alike, from link-local sources on their interfaces (src/firewall/vrrp.ts).
 import { z } from 'zod';
 import type { HostFacts } from '../facts/index.js';
 import { FIREWALLD_ZONES, parseFirewalld, planFirewalld, removeFirewalld } from '../firewall/firewalld.js';
-import { IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables } from '../firewall/iptables.js';
-import type { ManagerPlan } from '../firewall/manager.js';
+import { IP6TABLES_RULES, IPTABLES_RULES, iptablesActive, parseIptables, planIptables, removeIptables, withOneSave } from '../firewall/iptables.js';
+import { type ManagerPlan } from '../firewall/manager.js';
+import { isExplicitIpv6Source, LINK_LOCAL, sourcesText, type Vrrp } from '../firewall/vrrp.js';
 import { NFT_CONF, NFT_KADEPLOY_CONF, NFT_RULESET, planNftables, removeNftables } from '../firewall/nftables.js';
 import { parseUfw, planUfw, removeUfw, UFW_STATUS } from '../firewall/ufw.js';
+import { parseCidr } from '../inventory/ip.js';
+import type { NodeInstance } from '../inventory/model.js';
 import type { DesiredBase } from '../types.js';
 import { noop, type PlanContext, type TaskKind } from './kind.js';
 
@@ -25,37 +29,78 @@ export const FIREWALL_MANAGER = 'if systemctl is-active --quiet firewalld; then 
 interface Want extends DesiredBase {
   node: string;
   mode: 'manage' | 'check' | 'off';
-  /** The other nodes' IPv4 addresses: VRRP comes from them. */
+  /** The other nodes' IPv4 addresses: VRRP of the IPv4 instances comes from them. */
   peers: string[];
-  /** The node's VRRP interfaces: VRRP arrives there (firewalld judges it in their zone). */
+  /** The IPv4 instances' interfaces: VRRP arrives there (firewalld judges it in their zone). */
   interfaces: string[];
+  /** The IPv6 instances' interfaces, when the node has peers: their VRRPv3 comes from link-local addresses there. */
+  ipv6Interfaces?: string[];
+  /** The peers' IPv6 instances told to send from another address (unicast_src_ip, mcast_src_ip): those addresses. */
+  ipv6Sources?: string[];
 }
 
-/** What the active manager(s) say about VRRP from `peers`. */
-export function managerPlans(peers: string[], interfaces: string[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan[] {
+/** keepalived runs an instance over IPv6 when its first VIP is IPv6, or with native_ipv6. */
+export const isIpv6Instance = (i: Pick<NodeInstance, 'vips' | 'nativeIpv6'>) => i.nativeIpv6 || parseCidr(i.vips[0]?.address ?? '')?.family === 6;
+
+/** The VRRP the node must hear, per IP family it has instances of. */
+export function wantedVrrp(w: Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources'>): Vrrp[] {
+  return [
+    ...(w.peers.length ? [{ family: 4 as const, sources: w.peers, interfaces: w.interfaces }] : []),
+    ...(w.ipv6Interfaces?.length ? [{ family: 6 as const, sources: [LINK_LOCAL, ...(w.ipv6Sources ?? [])], interfaces: w.ipv6Interfaces }] : []),
+  ];
+}
+
+/** What the active manager(s) say about the VRRP of `wanted`. */
+export function managerPlans(wanted: Vrrp[], mode: 'manage' | 'check', facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>): ManagerPlan[] {
   const out = (command: string) => facts.output?.[command] ?? '';
   const manager = out(FIREWALL_MANAGER).trim();
   if (manager === 'firewalld') {
     const f = parseFirewalld(out(FIREWALLD_ZONES));
-    return f ? [planFirewalld(peers, interfaces, f)] : [{ manager: 'firewalld', blocked: ['firewalld is active but `firewall-cmd --list-all-zones` could not list its zones'], steps: [], notes: [], fine: '' }];
+    return f ? [planFirewalld(wanted, f)] : [{ manager: 'firewalld', blocked: ['firewalld is active but `firewall-cmd --list-all-zones` could not list its zones'], steps: [], notes: [], fine: '' }];
   }
   if (manager === 'ufw') {
     const u = parseUfw(out(UFW_STATUS));
-    return u ? [planUfw(peers, u)] : [];
+    return u ? [planUfw(wanted, u)] : [];
   }
-  const plans = [planNftables(peers, interfaces, mode, facts, ctx)];
-  const ipt = parseIptables(out(IPTABLES_RULES));
-  if (ipt && iptablesActive(ipt)) plans.push(planIptables(peers, interfaces, ipt));
-  return plans;
+  const plans = [planNftables(wanted, mode, facts, ctx)];
+  for (const command of [IPTABLES_RULES, IP6TABLES_RULES]) {
+    const ipt = parseIptables(out(command));
+    const v = wanted.find((w) => w.family === ipt?.family);
+    // A family without instances here: only kadeploy's former rules of it are its business.
+    if (ipt && iptablesActive(ipt) && (v || removeIptables(ipt).length)) plans.push(planIptables(v, ipt));
+  }
+  const kept = new Set(withOneSave(plans.flatMap((p) => p.steps)));
+  return plans.map((p) => ({ ...p, steps: p.steps.filter((s) => kept.has(s)) }));
 }
 
 /** `firewall: off` after `manage`: every rule and file kadeploy added, out again. */
 function removals(facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'runId'>) {
   const out = (command: string) => facts.output?.[command] ?? '';
   const ufw = parseUfw(out(UFW_STATUS));
-  const ipt = parseIptables(out(IPTABLES_RULES));
+  const ipt = [IPTABLES_RULES, IP6TABLES_RULES].flatMap((command) => parseIptables(out(command)) ?? []);
   const fwd = parseFirewalld(out(FIREWALLD_ZONES));
-  return [...removeNftables(facts, ctx), ...(ufw ? removeUfw(ufw) : []), ...(ipt ? removeIptables(ipt) : []), ...(fwd ? removeFirewalld(fwd) : [])];
+  return withOneSave([...removeNftables(facts, ctx), ...(ufw ? removeUfw(ufw) : []), ...ipt.flatMap(removeIptables), ...(fwd ? removeFirewalld(fwd) : [])]);
+}
+
+/**
+ * What the node's instances need let through: IPv4 VRRP from the other nodes' IPv4 addresses when it
+ * has an IPv4 instance; IPv6 VRRP on the IPv6 instances' interfaces when it has an IPv6 instance
+ * (`ipv6Interfaces` only then, so an IPv4-only cluster's plans stay as they were).
+ */
+function wantOf(instances: NodeInstance[], others: Array<{ ip: string; instances: NodeInstance[] }>): Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources'> {
+  const v4 = instances.filter((i) => !isIpv6Instance(i));
+  const v6 = instances.filter(isIpv6Instance);
+  const ifaces = (list: NodeInstance[]) => [...new Set(list.map((i) => i.interface))];
+  // Only the peers' instances this node runs too: VRRP of an instance it does not have is not its to hear.
+  const names = new Set(v6.map((i) => i.name));
+  const explicit = others.flatMap((n) => n.instances.filter((i) => names.has(i.name)).flatMap((i) => [i.unicast?.srcIp, i.mcastSrcIp]));
+  const ipv6Sources = [...new Set(explicit.filter((ip): ip is string => ip !== undefined && isExplicitIpv6Source(ip)))];
+  return {
+    peers: v4.length ? others.filter((n) => !n.ip.includes(':')).map((n) => n.ip) : [],
+    interfaces: ifaces(v4),
+    ...(v6.length && others.length ? { ipv6Interfaces: ifaces(v6) } : {}),
+    ...(v6.length && ipv6Sources.length ? { ipv6Sources } : {}),
+  };
 }
 
 export const firewallKind: TaskKind<Record<string, never>, Want> = {
@@ -69,25 +114,25 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
       task,
       node: node.name,
       mode: cluster.firewall,
-      peers: cluster.nodes.filter((n) => n.name !== node.name && !n.ip.includes(':')).map((n) => n.ip),
-      interfaces: [...new Set(node.instances.map((i) => i.interface))],
+      ...wantOf(node.instances, cluster.nodes.filter((n) => n.name !== node.name)),
     },
   ],
-  needs: () => ({ output: [FIREWALL_MANAGER, NFT_RULESET, IPTABLES_RULES, UFW_STATUS, FIREWALLD_ZONES], files: [NFT_CONF, NFT_KADEPLOY_CONF] }),
+  needs: () => ({ output: [FIREWALL_MANAGER, NFT_RULESET, IPTABLES_RULES, IP6TABLES_RULES, UFW_STATUS, FIREWALLD_ZONES], files: [NFT_CONF, NFT_KADEPLOY_CONF] }),
   plan(w, facts: HostFacts, ctx) {
     if (w.mode === 'off') {
       const steps = removals(facts, ctx);
       if (!steps.length) return noop(w, 'firewall: off (nothing of kadeploy in the firewall)');
       return { task: w.task, kind: 'firewall', actions: ['remove'], summary: "firewall: off — remove kadeploy's VRRP rules", desired: w as never, steps };
     }
-    if (!w.peers.length) {
+    const wanted = wantedVrrp(w);
+    if (!wanted.length) {
       // A cluster shrunk to this node: rules kadeploy added for former peers go (manage only, as with
       // a peer removed from a larger cluster).
       const steps = w.mode === 'manage' ? removals(facts, ctx) : [];
       if (!steps.length) return noop(w, 'no peer: nothing to let through');
       return { task: w.task, kind: 'firewall', actions: ['remove'], summary: "no peer: remove kadeploy's VRRP rules no longer needed", desired: w as never, steps };
     }
-    const plans = managerPlans(w.peers, w.interfaces, w.mode, facts, ctx);
+    const plans = managerPlans(wanted, w.mode, facts, ctx);
     const blocked = plans.flatMap((p) => p.blocked);
     const steps = plans.flatMap((p) => p.steps);
     const names = plans.map((p) => p.manager).join(' and ') || 'no firewall';
@@ -101,7 +146,7 @@ export const firewallKind: TaskKind<Record<string, never>, Want> = {
     if (w.mode === 'check' || !steps.length) return noop(w, `${plans.map((p) => p.fine).join(', ') || 'no firewall'}${notes}`);
     // Rules of kadeploy no longer needed (a former peer's) go too: the summary says which of the two it does.
     const removing = steps.filter((s) => /^(remove|forget) /.test(s.title)).length;
-    const doing = [...(removing < steps.length ? [`let VRRP from ${w.peers.join(', ')} through`] : []), ...(removing ? ["remove kadeploy's VRRP rules no longer needed"] : [])];
+    const doing = [...(removing < steps.length ? [`let ${wanted.map(sourcesText).join(' and ')} through`] : []), ...(removing ? ["remove kadeploy's VRRP rules no longer needed"] : [])];
     return { task: w.task, kind: 'firewall', actions: ['update'], summary: `${names}: ${doing.join('; ')}${notes}`, desired: w as never, steps };
   },
 };

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIREWALLD_RECORD, FIREWALLD_ZONES } from '../../src/firewall/firewalld.js';
-import { IPTABLES_RULES } from '../../src/firewall/iptables.js';
+import { IP6TABLES_RULES, IPTABLES_RULES } from '../../src/firewall/iptables.js';
 import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
 import { UFW_STATUS } from '../../src/firewall/ufw.js';
 import { walkChains, type RuleAction } from '../../src/firewall/manager.js';
@@ -150,7 +150,7 @@ ${lan}
     assert.deepEqual(plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)).actions, ['none']);
     assert.deepEqual(plan('manage', ruleset(`${MANAGED('10.0.0.13, 10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']).actions, ['none']);
     const stale = plan('check', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
-    assert.match(stale.blocker!, /kadeploy's rule lets VRRP from 10\.0\.0\.12 through, not from 10\.0\.0\.13: replace it\n {4}nft delete rule inet filter input handle 7 && nft insert rule/);
+    assert.match(stale.blocker!, /kadeploy's rule lets VRRP from 10\.0\.0\.12 through, not from 10\.0\.0\.13 \(rule "ip protocol 112 drop"\): replace it\n {4}nft delete rule inet filter input handle 7 && nft insert rule/);
     assert.equal(plan('check', ruleset(`${MANAGED('10.0.0.12, 10.0.0.13')}\n${DROP_VRRP}`), ['10.0.0.12']).blocker, undefined, 'a former peer let through: nothing dropped');
     const moved = plan('manage', ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`), ['10.0.0.12', '10.0.0.13']);
     assert.deepEqual(moved.steps.map((s) => s.command), [
@@ -184,7 +184,7 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
   it('manage writes a kadeploy file, includes it once, checks that nftables.service can load it; then nothing to do', () => {
     const f = withFiles(facts(ruleset(DROP_VRRP)), { [NFT_CONF]: CONF, [NFT_KADEPLOY_CONF]: null });
     const c = firewallKind.plan!(want('manage'), f, ctx);
-    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
+    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)).map((chain) => ({ chain, vrrp: { family: 4, sources: ['10.0.0.12'], interfaces: ['eth0'] } })));
     assert.match(own, /^add table inet filter\nadd chain inet filter input\ninsert rule inet filter input ip protocol 112 ip saddr \{ 10\.0\.0\.12 \} accept comment "kadeploy-vrrp"$/m);
     const [insert, create, include, check, prune] = c.steps;
     assert.match(insert!.command, /^nft insert rule/);
@@ -212,7 +212,7 @@ describe('firewall: the managed nftables rule persists through /etc/nftables.con
   });
 
   it('off after manage removes the running rule, the include line and the file (backed up)', () => {
-    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)), ['10.0.0.12']);
+    const own = kadeployConf(inputChains(ruleset(DROP_VRRP)).map((chain) => ({ chain, vrrp: { family: 4, sources: ['10.0.0.12'], interfaces: ['eth0'] } })));
     const f = withFiles(facts(ruleset(`${MANAGED('10.0.0.12')}\n${DROP_VRRP}`)), { [NFT_CONF]: `${CONF}\n${NFT_INCLUDE}\n`, [NFT_KADEPLOY_CONF]: own });
     const c = firewallKind.plan!(want('off'), f, ctx);
     assert.deepEqual(c.actions, ['remove']);
@@ -443,5 +443,186 @@ describe('firewall: iptables', () => {
     assert.match(check(chains('-A INPUT -p tcp --dport 80 -j lan_in', '-A lan_in -j ACCEPT'))!, /policy DROP/, 'a jump for web traffic is not VRRP');
     assert.equal(check(chains('-A INPUT -j lan_in\n-A INPUT -p vrrp -j ACCEPT', '-A lan_in -j RETURN\n-A lan_in -j DROP')), undefined, 'RETURN goes back to INPUT');
     assert.match(check(chains('-A INPUT -g lan_in\n-A INPUT -p vrrp -j ACCEPT', '-A lan_in -p tcp -j ACCEPT'))!, /policy DROP/, 'after a goto INPUT does not go on');
+  });
+});
+
+// IPv6 instances (VRRPv3): keepalived sends from the interface's link-local address to ff02::12, so
+// the firewall must let protocol 112 from fe80::/10 in on the instance's interface. Listings from
+// the lab (Debian 12: nft 1.0.6, ip6tables 1.8.9, ufw 0.36.2).
+describe('firewall: IPv6 instances', () => {
+  const want6 = (mode: 'manage' | 'check' | 'off', peers: string[] = [], ipv6Interfaces = ['eth0']) => ({ kind: 'firewall', task: 'fw', node: 'lb2', mode, peers, interfaces: peers.length ? ['eth0'] : [], ipv6Interfaces });
+  const plan6 = (mode: 'manage' | 'check' | 'off', out: Record<string, string>, peers?: string[], ifaces?: string[]) => firewallKind.plan!(want6(mode, peers, ifaces), withOutput(out), ctx);
+  const inet = (rules: string, policy = 'accept') => `table inet filter { # handle 3
+\tchain input { # handle 1
+\t\ttype filter hook input priority filter; policy ${policy};
+${rules}
+\t}
+}
+`;
+  const ip6Table = (rules: string, policy = 'drop') => `table ip6 filter6 { # handle 4
+\tchain input { # handle 1
+\t\ttype filter hook input priority filter; policy ${policy};
+${rules}
+\t}
+}
+`;
+  const DROP6 = '\t\tip6 nexthdr 112 drop # handle 2';
+  const MANAGED6 = '\t\tmeta l4proto 112 ip6 saddr fe80::/10 iifname "eth0" accept comment "kadeploy-vrrp" # handle 3';
+  const MANAGED4 = '\t\tip protocol 112 ip saddr 10.93.0.11 accept comment "kadeploy-vrrp" # handle 4';
+  const INSERT6 = `nft insert rule inet filter input meta l4proto 112 ip6 saddr '{ fe80::/10 }' iifname '{ "eth0" }' accept comment '"kadeploy-vrrp"'`;
+
+  it('nftables: ip6 and inet chains are judged for IPv6 VRRP on the interface; ip rules do not count', () => {
+    const [c] = inputChains(inet(DROP6));
+    assert.equal(blocksVrrp(c!, 'fe80::/64', ['eth0'], 6), 'rule "ip6 nexthdr 112 drop"');
+    assert.equal(blocksVrrp(c!, '10.0.0.12', ['eth0'], 4), undefined, 'an ip6 rule does not drop IPv4 VRRP');
+    const [six] = inputChains(ip6Table('\t\tiif "lo" accept # handle 2'));
+    assert.equal(six!.family, 'ip6');
+    assert.equal(blocksVrrp(six!, 'fe80::/64', ['eth0'], 6), 'policy drop');
+    const judged = (rule: string, policy = 'drop') => blocksVrrp(inputChains(inet(rule, policy))[0]!, 'fe80::/64', ['eth0'], 6);
+    assert.equal(judged('\t\tip6 saddr fe80::/10 meta l4proto vrrp accept # handle 5'), undefined);
+    assert.equal(judged('\t\tip6 saddr fe80::/64 ip6 nexthdr 112 accept # handle 5'), undefined, 'fe80::/64 holds every link-local address');
+    assert.equal(judged('\t\tip6 saddr fe80::1 ip6 nexthdr 112 accept # handle 5'), 'policy drop', 'one address is not every peer');
+    assert.equal(judged('\t\tip6 saddr fd00:93::/64 meta l4proto 112 accept # handle 5'), 'policy drop', 'VRRPv3 does not come from the ULA');
+    assert.equal(judged('\t\tiifname "eth1" ip6 nexthdr 112 accept # handle 5'), 'policy drop', 'another interface');
+    assert.equal(judged('\t\tip protocol 112 accept # handle 5'), 'policy drop', 'an IPv4 rule');
+    assert.equal(judged('\t\tmeta l4proto 112 accept # handle 5'), undefined, 'meta l4proto in inet: both families');
+    assert.equal(judged('\t\tmeta nfproto ipv4 meta l4proto 112 drop # handle 5', 'accept'), undefined, 'an IPv4-only drop');
+    assert.equal(blocksVrrp(inputChains(inet('\t\tmeta nfproto ipv6 meta l4proto 112 drop # handle 5'))[0]!, '10.0.0.12', ['eth0'], 4), undefined, 'an IPv6-only drop does not drop IPv4');
+  });
+
+  it('nftables: check names the family and the interface; manage inserts the link-local rule; idempotent; replaced when the interfaces change', () => {
+    const c = plan6('check', { [NFT_RULESET]: inet(DROP6) });
+    assert.match(c.blocker!, /nftables chain inet filter input drops IPv6 VRRP on eth0 \(rule "ip6 nexthdr 112 drop"\): add before it/);
+    assert.ok(c.blocker!.includes(INSERT6), c.blocker);
+    // The plan judges every link-local source (fe80::/64), not one the operator happened to name.
+    assert.match(plan6('check', { [NFT_RULESET]: inet('\t\tip6 saddr fe80::1 meta l4proto 112 accept # handle 5', 'drop') }).blocker!, /drops IPv6 VRRP on eth0 \(policy drop\)/);
+    assert.equal(plan6('check', { [NFT_RULESET]: inet('\t\tip6 saddr fe80::/64 meta l4proto 112 accept # handle 5', 'drop') }).blocker, undefined);
+    const m = plan6('manage', { [NFT_RULESET]: inet(DROP6) });
+    assert.deepEqual(m.steps.map((s) => s.command), [INSERT6]);
+    assert.match(m.summary, /nftables: let IPv6 VRRP from link-local addresses on eth0 through/);
+    assert.deepEqual(plan6('manage', { [NFT_RULESET]: inet(`${MANAGED6}\n${DROP6}`) }).actions, ['none']);
+    // Both families in one inet chain: each has its own rule of kadeploy's, each found again.
+    const both = inet(`${MANAGED4}\n${MANAGED6}\n${DROP6}\n\t\tip protocol 112 drop # handle 5`);
+    assert.deepEqual(plan6('manage', { [NFT_RULESET]: both }, ['10.93.0.11']).actions, ['none']);
+    const fresh = plan6('manage', { [NFT_RULESET]: inet(`${DROP6}\n\t\tip protocol 112 drop # handle 5`) }, ['10.93.0.11']);
+    assert.deepEqual(fresh.steps.map((s) => s.title), ['let VRRP from 10.93.0.11 through nftables chain inet filter input', 'let IPv6 VRRP from link-local addresses on eth0 through nftables chain inet filter input']);
+    // The IPv6 instances moved to eth1: kadeploy's rule for eth0 is replaced.
+    const moved = plan6('check', { [NFT_RULESET]: inet(`${MANAGED6}\n${DROP6}`) }, [], ['eth1']);
+    assert.match(moved.blocker!, /kadeploy's rule lets IPv6 VRRP on eth0 through, not on eth1 \(rule "ip6 nexthdr 112 drop"\): replace it\n {4}nft delete rule inet filter input handle 3 && nft insert rule/);
+    // No IPv6 instance any more: kadeploy's IPv6 rule goes, its IPv4 rule stays.
+    const gone = plan6('manage', { [NFT_RULESET]: both }, ['10.93.0.11'], []);
+    assert.deepEqual(gone.steps.map((s) => s.command), ['nft delete rule inet filter input handle 3']);
+    assert.match(gone.summary, /remove kadeploy's VRRP rules no longer needed/);
+    // off: both rules out.
+    const off = plan6('off', { [NFT_RULESET]: both });
+    assert.deepEqual(off.steps.map((s) => s.command), ['nft delete rule inet filter input handle 4', 'nft delete rule inet filter input handle 3']);
+  });
+
+  it('nftables: the persisted file carries both families; an ip6 chain of its own gets its rule', () => {
+    const chains = inputChains(inet(DROP6) + ip6Table('\t\tiif "lo" accept # handle 2'));
+    const own = kadeployConf(chains.map((chain) => ({ chain, vrrp: { family: 6, sources: ['fe80::/10'], interfaces: ['eth0', 'eth1'] } })));
+    assert.match(own, /^insert rule inet filter input meta l4proto 112 ip6 saddr \{ fe80::\/10 \} iifname \{ "eth0", "eth1" \} accept comment "kadeploy-vrrp"$/m);
+    assert.match(own, /^add table ip6 filter6\nadd chain ip6 filter6 input\ninsert rule ip6 filter6 input meta l4proto 112/m);
+    const m = firewallKind.plan!(want6('manage'), withFiles(withOutput({ [NFT_RULESET]: inet(DROP6) + ip6Table('\t\tiif "lo" accept # handle 2') }), { [NFT_CONF]: CONF, [NFT_KADEPLOY_CONF]: null }), ctx);
+    assert.deepEqual(m.steps.slice(0, 3).map((s) => s.title), [
+      'let IPv6 VRRP from link-local addresses on eth0 through nftables chain inet filter input',
+      'let IPv6 VRRP from link-local addresses on eth0 through nftables chain ip6 filter6 input',
+      `create ${NFT_KADEPLOY_CONF}`,
+    ]);
+  });
+
+  it('ip6tables: read with ip6tables -S; a rule per interface from fe80::/10; one netfilter-persistent save for both tools', () => {
+    const ip6 = (rules: string) => `ip6tables v1.8.9 (nf_tables)\n${rules}persistent: /usr/sbin/netfilter-persistent\n`;
+    const ip4 = (rules: string) => `iptables v1.8.9 (nf_tables)\n${rules}persistent: /usr/sbin/netfilter-persistent\n`;
+    const DROP = '-P INPUT DROP\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p ipv6-icmp -j ACCEPT\n';
+    const c = plan6('check', { [IP6TABLES_RULES]: ip6(DROP) });
+    assert.match(c.blocker!, /ip6tables INPUT \(nf_tables\) drops IPv6 VRRP on eth0 \(policy DROP\): add before it\n {4}ip6tables -I INPUT -s fe80::\/10 -i eth0 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT/);
+    const m = plan6('manage', { [IPTABLES_RULES]: ip4('-P INPUT DROP\n'), [IP6TABLES_RULES]: ip6(DROP) }, ['10.93.0.11']);
+    assert.deepEqual(m.steps.map((s) => s.command), [
+      'iptables -I INPUT -s 10.93.0.11 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'ip6tables -I INPUT -s fe80::/10 -i eth0 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'netfilter-persistent save',
+    ]);
+    // As ip6tables lists kadeploy's rule (the lab's listing): found again.
+    const listed = `${DROP}-A INPUT -s fe80::/10 -i eth0 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT\n`;
+    assert.deepEqual(plan6('manage', { [IP6TABLES_RULES]: ip6(listed) }).actions, ['none']);
+    assert.equal(plan6('check', { [IP6TABLES_RULES]: ip6(`${DROP}-A INPUT -s fe80::/64 -i eth+ -p vrrp -j ACCEPT\n`) }).blocker, undefined, "the operator's own rule");
+    assert.ok(plan6('check', { [IP6TABLES_RULES]: ip6(`${DROP}-A INPUT -s fe80::/10 -i eth1 -p vrrp -j ACCEPT\n`) }).blocker, 'another interface');
+    const off = plan6('off', { [IPTABLES_RULES]: ip4('-P INPUT ACCEPT\n-A INPUT -s 10.93.0.11/32 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT\n'), [IP6TABLES_RULES]: ip6(listed) });
+    assert.deepEqual(off.steps.map((s) => s.command), [
+      'iptables -D INPUT -s 10.93.0.11/32 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'ip6tables -D INPUT -s fe80::/10 -i eth0 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'netfilter-persistent save',
+    ]);
+    // An IPv4-only cluster: ip6tables' own rules are not judged, kadeploy's former IPv6 rule goes.
+    const v4only = firewallKind.plan!(want('check', ['10.93.0.11']), withOutput({ [IP6TABLES_RULES]: ip6(DROP) }), ctx);
+    assert.deepEqual(v4only.actions, ['none']);
+    assert.doesNotMatch(v4only.summary, /ip6tables/, 'not judged, not named');
+    assert.deepEqual(firewallKind.plan!(want('manage', ['10.93.0.11']), withOutput({ [IP6TABLES_RULES]: ip6(listed) }), ctx).steps.map((s) => s.command), [
+      'ip6tables -D INPUT -s fe80::/10 -i eth0 -p vrrp -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'netfilter-persistent save',
+    ]);
+  });
+
+  it('ufw: its IPv6 rules; manage adds `allow in on IFACE from fe80::/10 proto vrrp`, found again as ufw lists it', () => {
+    const ufw6 = (rules: string, mode: 'manage' | 'check' = 'manage', peers: string[] = []) => plan6(mode, { [FIREWALL_MANAGER]: 'ufw\n', [UFW_STATUS]: UFW_ON + rules }, peers);
+    assert.match(ufw6('', 'check').blocker!, /ufw drops IPv6 VRRP on eth0 \(default incoming policy deny, no rule allows VRRP\): run\n {4}ufw allow in on eth0 from fe80::\/10 proto vrrp comment kadeploy-vrrp/);
+    assert.deepEqual(ufw6('').steps.map((s) => s.command), ['ufw allow in on eth0 from fe80::/10 proto vrrp comment kadeploy-vrrp']);
+    assert.deepEqual(ufw6("ufw allow in on eth0 from fe80::/10 proto vrrp comment 'kadeploy-vrrp'\n").actions, ['none']);
+    assert.deepEqual(ufw6('ufw allow from fe80::/10 proto vrrp\n').actions, ['none'], 'from link-local on any interface');
+    assert.ok(ufw6('ufw allow in on eth1 from fe80::/10 proto vrrp\n', 'check').blocker, 'on another interface');
+    assert.ok(ufw6('ufw allow from 10.0.0.0/24 proto vrrp\n', 'check').blocker, 'an IPv4 source');
+    // IPv4 and IPv6 together: each its rule; off removes both with ufw delete.
+    assert.deepEqual(ufw6("ufw allow from 10.93.0.11 proto vrrp comment 'kadeploy-vrrp'\n", 'manage', ['10.93.0.11']).steps.map((s) => s.command), ['ufw allow in on eth0 from fe80::/10 proto vrrp comment kadeploy-vrrp']);
+    const off = plan6('off', { [UFW_STATUS]: `${UFW_ON}ufw allow from 10.93.0.11 proto vrrp comment 'kadeploy-vrrp'\nufw allow in on eth0 from fe80::/10 proto vrrp comment 'kadeploy-vrrp'\n` });
+    assert.deepEqual(off.steps.map((s) => s.command), ['ufw delete allow from 10.93.0.11 proto vrrp', 'ufw delete allow in on eth0 from fe80::/10 proto vrrp']);
+    // The IPv6 instance moved to eth1: the rule for eth0 goes, one for eth1 comes.
+    const moved = plan6('manage', { [FIREWALL_MANAGER]: 'ufw\n', [UFW_STATUS]: `${UFW_ON}ufw allow in on eth0 from fe80::/10 proto vrrp comment 'kadeploy-vrrp'\n` }, [], ['eth1']);
+    assert.deepEqual(moved.steps.map((s) => s.command), ['ufw delete allow in on eth0 from fe80::/10 proto vrrp', 'ufw allow in on eth1 from fe80::/10 proto vrrp comment kadeploy-vrrp']);
+  });
+
+  it('firewalld: a family="ipv6" rich rule from fe80::/10 in the zone of the interface; an ipv4 rule does not count', () => {
+    const zones = (rich: string) => `default zone: public\n${zone(rich, '', 'public')}${zone('', '', 'internal', 'interfaces: eth0')}`;
+    const fwd6 = (runtime: string, permanent: string, mode: 'manage' | 'check' = 'manage') => plan6(mode, { [FIREWALL_MANAGER]: 'firewalld\n', [FIREWALLD_ZONES]: `${runtime}\n@@permanent\n${permanent}` });
+    const RULE6 = 'rule family="ipv6" source address="fe80::/10" protocol value="vrrp" accept';
+    const c = fwd6(zones(''), zones(''), 'check');
+    assert.match(c.blocker!, /firewalld zone internal drops IPv6 VRRP on eth0 \(zone target default, no rule accepts VRRP\)/);
+    assert.ok(c.blocker!.includes(`firewall-cmd --permanent --zone=internal '--add-rich-rule=${RULE6}'`), c.blocker);
+    const m = fwd6(zones(''), zones(''));
+    assert.deepEqual(m.steps.map((s) => s.title), ['let IPv6 VRRP on eth0 through firewalld zone internal (permanent)', 'let IPv6 VRRP on eth0 through firewalld zone internal (now)']);
+    assert.ok(m.steps[0]!.command.endsWith(`firewall-cmd --permanent --zone=internal '--add-rich-rule=${RULE6}'`), m.steps[0]!.command);
+    const withRule = (rich: string) => `default zone: public\n${zone('', '', 'public')}${zone(`\t${rich}`, '', 'internal', 'interfaces: eth0')}`;
+    assert.deepEqual(fwd6(withRule(RULE6), withRule(RULE6)).actions, ['none']);
+    const v4 = 'rule family="ipv4" protocol value="vrrp" accept';
+    assert.ok(fwd6(withRule(v4), withRule(v4), 'check').blocker, 'an ipv4 rule does not let IPv6 VRRP through');
+    const any = 'rule protocol value="vrrp" accept';
+    assert.deepEqual(fwd6(withRule(any), withRule(any)).actions, ['none'], 'a rule without a family holds both');
+  });
+
+  it('the want: IPv6 instances (first VIP IPv6, or native_ipv6) give ipv6Interfaces; IPv4 peers only for IPv4 instances', () => {
+    const inst = (name: string, iface: string, vip: string, nativeIpv6 = false) => ({ name, interface: iface, vips: [{ address: vip }], nativeIpv6 });
+    const node = (name: string, ip: string, instances: unknown[]) => ({ name, ip, instances });
+    const cluster = (instances: unknown[]) => ({ firewall: 'check', nodes: [node('lb1', '10.0.0.11', instances), node('lb2', '10.0.0.12', instances)] });
+    const wantFor = (instances: unknown[]) => firewallKind.want!({}, 'fw', { cluster: cluster(instances), node: cluster(instances).nodes[0], renderer: undefined } as never)[0] as { ipv6Sources?: string[] };
+    assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32'), inst('VI_6', 'eth1', 'fe80::93:1/64')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'], ipv6Interfaces: ['eth1'] });
+    assert.deepEqual(wantFor([inst('VI_6', 'eth0', '10.0.0.100/32', true)]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: [], interfaces: [], ipv6Interfaces: ['eth0'] });
+    assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'] }, 'IPv4 only: as before');
+    // A peer's IPv6 instance told to send from its ULA (unicast_src_ip): that address too; a link-local one is covered already.
+    const unicast = (src: string) => ({ ...inst('VI_6', 'eth0', 'fe80::93:1/64'), unicast: { srcIp: src, peers: [] } });
+    assert.deepEqual(wantFor([unicast('fd00:93::12')]).ipv6Sources, ['fd00:93::12']);
+    assert.equal(wantFor([unicast('fe80::12')]).ipv6Sources, undefined);
+  });
+
+  it("a peer's explicit IPv6 source (unicast_src_ip) is judged and let through with the link-local ones", () => {
+    const w = { ...want6('check'), ipv6Sources: ['fd00:93::12'] };
+    const judge = (mode: 'manage' | 'check', out: Record<string, string>) => firewallKind.plan!({ ...w, mode }, withOutput(out), ctx);
+    const c = judge('check', { [NFT_RULESET]: inet(`${MANAGED6}\n${DROP6}`) });
+    assert.match(c.blocker!, /kadeploy's rule lets IPv6 VRRP on eth0 through, not from fd00:93::12 \(rule "ip6 nexthdr 112 drop"\)/);
+    assert.ok(c.blocker!.includes(`ip6 saddr '{ fe80::/10, fd00:93::12 }' iifname '{ "eth0" }'`), c.blocker);
+    const ip6 = `ip6tables v1.8.9 (nf_tables)\n-P INPUT DROP\npersistent: \n`;
+    assert.deepEqual(judge('manage', { [IP6TABLES_RULES]: ip6 }).steps.map((s) => s.command), [
+      'ip6tables -I INPUT -s fe80::/10 -i eth0 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+      'ip6tables -I INPUT -s fd00:93::12 -p 112 -m comment --comment kadeploy-vrrp -j ACCEPT',
+    ]);
   });
 });
