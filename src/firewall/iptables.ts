@@ -47,28 +47,38 @@ const isVrrp = (rule: string) => /\s-p (vrrp|112)\b/.test(rule);
 const target = (rule: string) => rule.match(/\s-[jg] (\S+)/)?.[1];
 const SOURCE = /\s(! )?-s (\S+)/;
 const IN = /\s(! )?-i (\S+)/;
+const DEST = /\s(! )?-d (\S+)/;
+/** `-m pkttype --pkt-type multicast` and `-m addrtype --dst-type MULTICAST`: a multicast destination. */
+const MULTICAST = /\s-m (?:pkttype (! )?--pkt-type|addrtype (! )?--dst-type) (\S+)/;
 const sourceOf = (rule: string) => rule.match(SOURCE)?.[2];
 /** iptables' interface names: exact, or a prefix ending in `+`. */
 const nameHolds = (pattern: string, name: string) => (pattern.endsWith('+') ? name.startsWith(pattern.slice(0, -1)) : pattern === name);
 
 /**
- * Does the rule apply to VRRP from `peer` arriving on one of `interfaces`: its source (`-s`) and input
- * interface (`-i`), maybe negated, are read; a VRRP rule takes other conditions as matching; any other
- * rule applies only when those two are all it tests (`-s 10.0.0.0/24 -j ACCEPT`, `-i eth0 -j lan`, `-j DROP`).
+ * Does the rule apply to VRRP from `peer` arriving on one of `interfaces` (sent to `destination`, the
+ * multicast group, when known): its source (`-s`), input interface (`-i`) and destination (`-d`, a
+ * multicast packet type), maybe negated, are read; a VRRP rule takes other conditions as matching; any
+ * other rule applies only when those are all it tests (`-s 10.0.0.0/24 -j ACCEPT`, `-i eth0 -j lan`,
+ * `-d 224.0.0.0/8 -j ACCEPT`, `-j DROP`). A destination test on a node whose adverts are unicast is not read.
  */
-function appliesTo(rule: string, peer: string, interfaces: readonly string[]): boolean {
+function appliesTo(rule: string, peer: string, interfaces: readonly string[], destination?: string): boolean {
   const s = rule.match(SOURCE);
   const i = rule.match(IN);
+  const d = rule.match(DEST);
+  const m = rule.match(MULTICAST);
   if (s && sourceHolds(s[2]!, peer) === Boolean(s[1])) return false;
   if (i && (!interfaces.length || interfaces.some((n) => nameHolds(i[2]!, n)) === Boolean(i[1]))) return false;
+  if ((d || m) && !destination && !isVrrp(rule)) return false;
+  if (destination && d && sourceHolds(d[2]!, destination) === Boolean(d[1])) return false;
+  if (destination && m && (m[3]!.toLowerCase() === 'multicast') === Boolean(m[1] ?? m[2])) return false;
   if (isVrrp(rule)) return true;
-  const conditions = rule.replace(/^-A \S+/, '').replace(SOURCE, '').replace(IN, '').replace(/\s-m comment --comment ("[^"]*"|\S+)/, '').replace(/\s-[jg] \S+.*$/, '').trim();
+  const conditions = rule.replace(/^-A \S+/, '').replace(SOURCE, '').replace(IN, '').replace(DEST, '').replace(MULTICAST, '').replace(/\s-m comment --comment ("[^"]*"|\S+)/, '').replace(/\s-[jg] \S+.*$/, '').trim();
   return !conditions;
 }
 
 /** What the rule does to VRRP from `peer` arriving on one of `interfaces` (undefined: it does not apply). */
-function actionOf(rule: string, peer: string, interfaces: readonly string[]): RuleAction | undefined {
-  if (!appliesTo(rule, peer, interfaces)) return undefined;
+function actionOf(rule: string, peer: string, interfaces: readonly string[], destination?: string): RuleAction | undefined {
+  if (!appliesTo(rule, peer, interfaces, destination)) return undefined;
   const j = target(rule);
   if (j === 'ACCEPT') return 'accept';
   if (j === 'DROP' || j === 'REJECT') return 'drop';
@@ -79,8 +89,8 @@ function actionOf(rule: string, peer: string, interfaces: readonly string[]): Ru
 }
 
 /** Why INPUT blocks VRRP (of the listing's family) from `peer` arriving on one of `interfaces`, or undefined when it passes. */
-export function iptablesBlocks(t: IptablesInput, peer: string, interfaces: readonly string[] = []): string | undefined {
-  const outcome = walkChains('INPUT', (name) => t.chains.get(name), (rule) => actionOf(rule, peer, interfaces));
+export function iptablesBlocks(t: IptablesInput, peer: string, interfaces: readonly string[] = [], destination?: string): string | undefined {
+  const outcome = walkChains('INPUT', (name) => t.chains.get(name), (rule) => actionOf(rule, peer, interfaces, destination));
   if (outcome?.verdict === 'accept') return undefined;
   if (outcome?.verdict === 'drop') return `rule "${outcome.rule}"`;
   return t.policy === 'DROP' ? 'policy DROP' : undefined;
@@ -110,7 +120,7 @@ export function planIptables(v: Vrrp | undefined, t: IptablesInput): ManagerPlan
     steps.push({ title: `remove kadeploy's ${vrrpName(t)} rule no longer needed (a former peer's) from ${t.tool} INPUT`, command: deleteRule(t, rule) });
   }
   for (const p of probes) {
-    const why = iptablesBlocks(t, p.source, p.interfaces);
+    const why = iptablesBlocks(t, p.source, p.interfaces, p.destination);
     if (!why) continue;
     blocked.push(`${t.tool} INPUT (${t.backend}) drops ${vrrpName(t)} ${p.label} (${why}): add before it\n    ${insert(t, p)}`);
     steps.push({ title: `let ${vrrpName(t)} ${p.label} through ${t.tool} INPUT`, command: insert(t, p) });

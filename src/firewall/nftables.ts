@@ -84,6 +84,8 @@ const SYNTAX = {
   6: { vrrp: /\b(ip6 nexthdr|meta l4proto) (vrrp|112)\b/, saddr: /\bip6 saddr (!= )?(\{[^}]*\}|\S+)/, other: /\b(ip (protocol|saddr|daddr)|meta nfproto ipv4)\b/ },
 } as const;
 const IIF = /\biif(?:name)? (!= )?(\{[^}]*\}|"[^"]*"|\S+)/;
+const DADDR = /\bip6? daddr (!= )?(\{[^}]*\}|\S+)/;
+const PKTTYPE = /\b(?:meta )?pkttype (!= )?(\{[^}]*\}|\S+)/;
 const COUNTER = /\bcounter( packets \d+ bytes \d+)?/;
 /** The statement that ends a rule's matches: a verdict, a jump, or what a rule does besides. */
 const ACTION = /\b(accept|drop|reject|return|(?:jump|goto) (\S+))/;
@@ -109,29 +111,33 @@ function matchHolds(m: RegExpMatchArray | null, holds: (item: string) => boolean
 const nameHolds = (pattern: string, name: string) => (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : pattern === name);
 
 /**
- * Does the rule apply to VRRP from `peer` arriving on one of `interfaces`: true, false, or undefined
- * when it tests what is not read here (`ct state`, ports, marks…): such a rule is passed over. Its
- * source (address, network, range, set, `!=`) and input interface are read; on a rule naming VRRP
- * any other condition is taken as matching, as an operator writes those for their VRRP.
+ * Does the rule apply to VRRP from `peer` arriving on one of `interfaces` (sent to `destination`, the
+ * multicast group, when known): true, false, or undefined when it tests what is not read here (`ct
+ * state`, ports, marks…): such a rule is passed over. Its source (address, network, range, set, `!=`),
+ * input interface and destination (`ip daddr 224.0.0.18`, `pkttype multicast`) are read; on a rule
+ * naming VRRP any other condition is taken as matching, as an operator writes those for their VRRP.
  */
-function applies(text: string, bare: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined, family: 4 | 6): boolean | undefined {
+function applies(text: string, bare: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined, family: 4 | 6, destination?: string): boolean | undefined {
   const { vrrp: VRRP, saddr: SADDR, other } = SYNTAX[family];
   if (other.test(bare)) return false;
   const source = matchHolds(text.match(SADDR), (s) => sourceHolds(s, peer), scope);
   const iif = interfaces.length ? matchHolds(text.match(IIF), (p) => interfaces.some((i) => nameHolds(p, i)), scope) : IIF.test(text) ? undefined : true;
-  if (source === false || iif === false) return false;
+  const toGroup = (re: RegExp, holds: (item: string) => boolean) => (!re.test(text) ? true : destination ? matchHolds(text.match(re), holds, scope) : undefined);
+  const dest = toGroup(DADDR, (d) => sourceHolds(d, destination!));
+  const pkttype = toGroup(PKTTYPE, (t) => t === 'multicast');
+  if (source === false || iif === false || dest === false || pkttype === false) return false;
   if (VRRP.test(text)) return true;
   const action = bare.match(ACTION);
-  const rest = (action ? bare.slice(0, action.index) : bare).replace(SADDR, '').replace(IIF, '').replace(COUNTER, '').trim();
-  return rest || source === undefined || iif === undefined ? undefined : true;
+  const rest = (action ? bare.slice(0, action.index) : bare).replace(SADDR, '').replace(IIF, '').replace(DADDR, '').replace(PKTTYPE, '').replace(COUNTER, '').trim();
+  return rest || [source, iif, dest, pkttype].includes(undefined) ? undefined : true;
 }
 
 /** What the rule does to VRRP from `peer` arriving on one of `interfaces` (undefined: it does not apply). */
-function actionOf(rule: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined, family: 4 | 6): RuleAction | undefined {
+function actionOf(rule: string, peer: string, interfaces: readonly string[], scope: TableScope | undefined, family: 4 | 6, destination?: string): RuleAction | undefined {
   const text = withoutHandle(rule);
   // Actions are read with quoted strings blanked: a log prefix or comment may name a verdict.
   const bare = text.replace(/"[^"]*"/g, '""');
-  if (applies(text, bare, peer, interfaces, scope, family) !== true) return undefined;
+  if (applies(text, bare, peer, interfaces, scope, family, destination) !== true) return undefined;
   const action = bare.match(ACTION);
   if (!action) return undefined;
   if (action[1] === 'accept' || action[1] === 'return') return action[1];
@@ -143,9 +149,9 @@ function actionOf(rule: string, peer: string, interfaces: readonly string[], sco
  * Why the chain blocks VRRP from `peer` arriving on one of `interfaces` (the dropping rule or the
  * policy), or undefined when it passes. Jumps and gotos to the table's chains are followed.
  */
-export function blocksVrrp(c: InputChain, peer: string, interfaces: readonly string[] = [], family: 4 | 6 = 4): string | undefined {
+export function blocksVrrp(c: InputChain, peer: string, interfaces: readonly string[] = [], family: 4 | 6 = 4, destination?: string): string | undefined {
   const rulesOf = (name: string) => (name === c.chain ? c.rules : c.scope?.chains.get(name));
-  const outcome = walkChains(c.chain, rulesOf, (rule) => actionOf(rule, peer, interfaces, c.scope, family));
+  const outcome = walkChains(c.chain, rulesOf, (rule) => actionOf(rule, peer, interfaces, c.scope, family, destination));
   if (outcome?.verdict === 'accept') return undefined;
   if (outcome?.verdict === 'drop') return `rule "${withoutHandle(outcome.rule)}"${outcome.chain === c.chain ? '' : ` (chain ${outcome.chain})`}`;
   return c.policy === 'drop' ? 'policy drop' : undefined;
@@ -243,7 +249,7 @@ export function planNftables(wanted: Vrrp[], mode: 'manage' | 'check', facts: Ho
       const insert = { title: `let ${sourcesText(v)} through ${chainName(c)}`, command: insertCommand(c, v) };
       const why = (chain: InputChain) =>
         probesOf(v).flatMap((p) => {
-          const reason = blocksVrrp(chain, p.source, p.interfaces, family);
+          const reason = blocksVrrp(chain, p.source, p.interfaces, family, p.destination);
           return reason ? [`${p.label} (${reason})`] : [];
         });
       if (managed && ruleKey(managed, family) !== wantedKey(v)) {

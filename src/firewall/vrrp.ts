@@ -14,6 +14,8 @@ export interface Vrrp {
   sources: string[];
   /** The instances' interfaces of this family: VRRP arrives there. */
   interfaces: string[];
+  /** Every instance of this family here advertises by multicast (no unicast peers): to 224.0.0.18 or ff02::12. */
+  multicast?: boolean;
 }
 
 export const LINK_LOCAL = 'fe80::/10';
@@ -26,17 +28,23 @@ export interface Probe {
   label: string;
   source: string;
   interfaces: readonly string[];
+  /** Where the adverts go, when known: the family's VRRP multicast group (undefined with unicast peers). */
+  destination?: string;
   allow: { source: string; interface?: string };
 }
+
+/** VRRP's multicast groups (RFC 5798 5.1.1.2, 5.1.2.2). */
+export const VRRP_GROUP = { 4: '224.0.0.18', 6: 'ff02::12' } as const;
 
 /**
  * IPv4: one probe per peer. IPv6: one per interface, from fe80::/64 — the network every link-local
  * address is in (the kernel's), so a rule for `fe80::/64` lets it through as well as one for `fe80::/10`.
  */
 export function probesOf(v: Vrrp): Probe[] {
-  const fromPeers = v.sources.filter((s) => s !== LINK_LOCAL).map((p) => ({ label: `from ${p}`, source: p, interfaces: v.interfaces, allow: { source: p } }));
+  const to = v.multicast ? { destination: VRRP_GROUP[v.family] } : {};
+  const fromPeers = v.sources.filter((s) => s !== LINK_LOCAL).map((p) => ({ label: `from ${p}`, source: p, interfaces: v.interfaces, ...to, allow: { source: p } }));
   if (v.family === 4) return fromPeers;
-  return [...v.interfaces.map((i) => ({ label: `on ${i}`, source: 'fe80::/64', interfaces: [i], allow: { source: LINK_LOCAL, interface: i } })), ...fromPeers];
+  return [...v.interfaces.map((i) => ({ label: `on ${i}`, source: 'fe80::/64', interfaces: [i], ...to, allow: { source: LINK_LOCAL, interface: i } })), ...fromPeers];
 }
 
 /** A source keepalived was told to send from (unicast_src_ip, mcast_src_ip) that is not link-local: it must be let through too. */

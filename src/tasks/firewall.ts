@@ -37,16 +37,19 @@ interface Want extends DesiredBase {
   ipv6Interfaces?: string[];
   /** The peers' IPv6 instances told to send from another address (unicast_src_ip, mcast_src_ip): those addresses. */
   ipv6Sources?: string[];
+  /** The families whose instances here all advertise by multicast: a rule may accept them by destination. */
+  multicast?: Array<4 | 6>;
 }
 
 /** keepalived runs an instance over IPv6 when its first VIP is IPv6, or with native_ipv6. */
 export const isIpv6Instance = (i: Pick<NodeInstance, 'vips' | 'nativeIpv6'>) => i.nativeIpv6 || parseCidr(i.vips[0]?.address ?? '')?.family === 6;
 
 /** The VRRP the node must hear, per IP family it has instances of. */
-export function wantedVrrp(w: Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources'>): Vrrp[] {
+export function wantedVrrp(w: Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources' | 'multicast'>): Vrrp[] {
+  const multicast = (family: 4 | 6) => (w.multicast?.includes(family) ? { multicast: true } : {});
   return [
-    ...(w.peers.length ? [{ family: 4 as const, sources: w.peers, interfaces: w.interfaces }] : []),
-    ...(w.ipv6Interfaces?.length ? [{ family: 6 as const, sources: [LINK_LOCAL, ...(w.ipv6Sources ?? [])], interfaces: w.ipv6Interfaces }] : []),
+    ...(w.peers.length ? [{ family: 4 as const, sources: w.peers, interfaces: w.interfaces, ...multicast(4) }] : []),
+    ...(w.ipv6Interfaces?.length ? [{ family: 6 as const, sources: [LINK_LOCAL, ...(w.ipv6Sources ?? [])], interfaces: w.ipv6Interfaces, ...multicast(6) }] : []),
   ];
 }
 
@@ -87,7 +90,7 @@ function removals(facts: HostFacts, ctx: Pick<PlanContext, 'backupSuffix' | 'run
  * has an IPv4 instance; IPv6 VRRP on the IPv6 instances' interfaces when it has an IPv6 instance
  * (`ipv6Interfaces` only then, so an IPv4-only cluster's plans stay as they were).
  */
-function wantOf(instances: NodeInstance[], others: Array<{ ip: string; instances: NodeInstance[] }>): Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources'> {
+function wantOf(instances: NodeInstance[], others: Array<{ ip: string; instances: NodeInstance[] }>): Pick<Want, 'peers' | 'interfaces' | 'ipv6Interfaces' | 'ipv6Sources' | 'multicast'> {
   const v4 = instances.filter((i) => !isIpv6Instance(i));
   const v6 = instances.filter(isIpv6Instance);
   const ifaces = (list: NodeInstance[]) => [...new Set(list.map((i) => i.interface))];
@@ -95,11 +98,13 @@ function wantOf(instances: NodeInstance[], others: Array<{ ip: string; instances
   const names = new Set(v6.map((i) => i.name));
   const explicit = others.flatMap((n) => n.instances.filter((i) => names.has(i.name)).flatMap((i) => [i.unicast?.srcIp, i.mcastSrcIp]));
   const ipv6Sources = [...new Set(explicit.filter((ip): ip is string => ip !== undefined && isExplicitIpv6Source(ip)))];
+  const multicast = ([[4, v4], [6, v6]] as const).flatMap(([family, list]) => (list.length && list.every((i) => !i.unicast) ? [family] : []));
   return {
     peers: v4.length ? others.filter((n) => !n.ip.includes(':')).map((n) => n.ip) : [],
     interfaces: ifaces(v4),
     ...(v6.length && others.length ? { ipv6Interfaces: ifaces(v6) } : {}),
     ...(v6.length && ipv6Sources.length ? { ipv6Sources } : {}),
+    ...(multicast.length ? { multicast } : {}),
   };
 }
 

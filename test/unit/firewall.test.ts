@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIREWALLD_RECORD, FIREWALLD_ZONES } from '../../src/firewall/firewalld.js';
-import { IP6TABLES_RULES, IPTABLES_RULES } from '../../src/firewall/iptables.js';
+import { IP6TABLES_RULES, IPTABLES_RULES, iptablesBlocks, parseIptables } from '../../src/firewall/iptables.js';
 import { kadeployConf, NFT_CONF, NFT_INCLUDE, NFT_KADEPLOY_CONF } from '../../src/firewall/nftables.js';
 import { UFW_STATUS } from '../../src/firewall/ufw.js';
 import { walkChains, type RuleAction } from '../../src/firewall/manager.js';
@@ -604,13 +604,30 @@ ${rules}
     const node = (name: string, ip: string, instances: unknown[]) => ({ name, ip, instances });
     const cluster = (instances: unknown[]) => ({ firewall: 'check', nodes: [node('lb1', '10.0.0.11', instances), node('lb2', '10.0.0.12', instances)] });
     const wantFor = (instances: unknown[]) => firewallKind.want!({}, 'fw', { cluster: cluster(instances), node: cluster(instances).nodes[0], renderer: undefined } as never)[0] as { ipv6Sources?: string[] };
-    assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32'), inst('VI_6', 'eth1', 'fe80::93:1/64')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'], ipv6Interfaces: ['eth1'] });
-    assert.deepEqual(wantFor([inst('VI_6', 'eth0', '10.0.0.100/32', true)]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: [], interfaces: [], ipv6Interfaces: ['eth0'] });
-    assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'] }, 'IPv4 only: as before');
+    assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32'), inst('VI_6', 'eth1', 'fe80::93:1/64')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'], ipv6Interfaces: ['eth1'], multicast: [4, 6] });
+    assert.deepEqual(wantFor([inst('VI_6', 'eth0', '10.0.0.100/32', true)]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: [], interfaces: [], ipv6Interfaces: ['eth0'], multicast: [6] });
+    assert.deepEqual(wantFor([inst('VI_1', 'eth0', '10.0.0.100/32')]), { kind: 'firewall', task: 'fw', node: 'lb1', mode: 'check', peers: ['10.0.0.12'], interfaces: ['eth0'], multicast: [4] }, 'IPv4 only: as before, multicast');
     // A peer's IPv6 instance told to send from its ULA (unicast_src_ip): that address too; a link-local one is covered already.
     const unicast = (src: string) => ({ ...inst('VI_6', 'eth0', 'fe80::93:1/64'), unicast: { srcIp: src, peers: [] } });
     assert.deepEqual(wantFor([unicast('fd00:93::12')]).ipv6Sources, ['fd00:93::12']);
     assert.equal(wantFor([unicast('fe80::12')]).ipv6Sources, undefined);
+    assert.equal((wantFor([unicast('fe80::12')]) as { multicast?: unknown }).multicast, undefined, 'unicast: the destination is not the group');
+  });
+
+  it('a rule accepting by destination alone counts for multicast adverts (224.0.0.18, ff02::12), not for unicast ones', () => {
+    const chain = (rule: string) => inputChains(ruleset(rule, 'drop'))[0]!;
+    assert.equal(blocksVrrp(chain('\t\tip daddr 224.0.0.18 accept # handle 6'), '10.0.0.12', ['eth0'], 4, '224.0.0.18'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tiifname "eth0" ip daddr 224.0.0.0/4 counter accept # handle 6'), '10.0.0.12', ['eth0'], 4, '224.0.0.18'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tmeta pkttype multicast accept # handle 6'), '10.0.0.12', ['eth0'], 4, '224.0.0.18'), undefined);
+    assert.equal(blocksVrrp(chain('\t\tip daddr 224.0.0.251 accept # handle 6'), '10.0.0.12', ['eth0'], 4, '224.0.0.18'), 'policy drop', 'mDNS, not VRRP');
+    assert.equal(blocksVrrp(chain('\t\tip daddr 224.0.0.18 accept # handle 6'), '10.0.0.12', ['eth0'], 4), 'policy drop', 'unicast adverts: passed over');
+    assert.equal(blocksVrrp(inputChains(inet('\t\tip6 daddr ff02::12 accept # handle 6', 'drop'))[0]!, 'fe80::/64', ['eth0'], 6, 'ff02::12'), undefined);
+    const ipt = (rules: string, destination?: string) => iptablesBlocks(parseIptables(`iptables v1.8.9 (legacy)\n-P INPUT DROP\n${rules}persistent: \n`)!, '10.0.0.12', ['eth0'], destination);
+    assert.equal(ipt('-A INPUT -i eth0 -d 224.0.0.0/8 -j ACCEPT\n', '224.0.0.18'), undefined, 'the keepalived guides\' rule');
+    assert.equal(ipt('-A INPUT -m pkttype --pkt-type multicast -j ACCEPT\n', '224.0.0.18'), undefined);
+    assert.equal(ipt('-A INPUT -m addrtype --dst-type MULTICAST -j ACCEPT\n', '224.0.0.18'), undefined);
+    assert.equal(ipt('-A INPUT -d 224.0.0.251/32 -j ACCEPT\n', '224.0.0.18'), 'policy DROP');
+    assert.equal(ipt('-A INPUT -i eth0 -d 224.0.0.0/8 -j ACCEPT\n'), 'policy DROP', 'unicast adverts: passed over');
   });
 
   it("a peer's explicit IPv6 source (unicast_src_ip) is judged and let through with the link-local ones", () => {

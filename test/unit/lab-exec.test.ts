@@ -30,10 +30,10 @@ describe('lab exec: the command line built from its words', () => {
   });
 });
 
-describe('lab: how a detached process ended is kept (said when a node's systemd-nspawn dies early)', () => {
+describe("lab: how a detached process ended is kept (said when a node's systemd-nspawn dies early)", () => {
   it('records the exit code, and the signal that killed one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kadeploy-detached-'));
-    const exited = spawnDetached('sh', ['-c', 'exit 3'], join(dir, 'a.log'));
+    const exited = spawnDetached('sh', ['-c', 'sleep 0.3; exit 3'], join(dir, 'a.log')); // alive long enough to be recorded as started
     const killed = spawnDetached('sleep', ['30'], join(dir, 'b.log'));
     process.kill(killed.pid, 'SIGKILL');
     for (let i = 0; i < 100 && !(detachedExits.has(exited.pid) && detachedExits.has(killed.pid)); i++) await new Promise((r) => setTimeout(r, 20));
