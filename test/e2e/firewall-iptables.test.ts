@@ -73,6 +73,12 @@ describe('firewall: VRRP through iptables (legacy) with netfilter-persistent', {
         assert.equal(followed.code, 0, text(followed));
         assert.doesNotMatch((await lab.exec('lb2', 'iptables -S')).stdout, /kadeploy-vrrp/, 'check adds nothing');
         assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'lb2 hears lb1 through lan_in');
+        // The keepalived guides' rule: multicast to 224.0.0.0/8 on eth0 accepted (no protocol named).
+        const guide = await lab.exec('lb2', 'iptables -F INPUT && iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -p tcp --dport 22 -j ACCEPT && iptables -A INPUT -i eth0 -d 224.0.0.0/8 -j ACCEPT && iptables -A INPUT -p 112 -j DROP');
+        assert.equal(guide.code, 0, guide.stderr);
+        const byDestination = await kadeploy(['apply', lab.inventoryPath]);
+        assert.equal(byDestination.code, 0, text(byDestination));
+        assert.deepEqual(await waitHolders(lab, ['lb1'], 30), ['lb1'], 'lb2 hears lb1 through the multicast rule');
       } finally {
         await lab.exec('lb2', 'iptables -P INPUT ACCEPT');
       }
