@@ -41,15 +41,25 @@ export interface CachedModule {
   exports: unknown;
   /** The cache was read and V8 accepted it. */
   cacheUsed: boolean;
-  /** Writes the cache if it was missing or rejected (call when the functions worth caching have run). */
-  save(): void;
+  /**
+   * Writes the cache if it was missing or rejected (call when the functions worth caching have run).
+   * A run that failed or only printed help (`complete` false) compiled a fraction of the command: its
+   * cache is kept apart as partial, used until a complete run writes the command's cache once.
+   */
+  save(complete: boolean): void;
+}
+
+/** Where the cache of an incomplete run goes (same build stamp: removed with the build's others). */
+export function partialCacheFile(cacheFile: string): string {
+  return cacheFile.replace(/-([^-]+)$/, '.partial-$1');
 }
 
 /** Loads the CommonJS file `file` like `require()`, compiled through the code cache `cacheFile` (if any). */
 export function requireCached(file: string, cacheFile: string | undefined): CachedModule {
   // ASCII only (scripts/bundle.mjs checks): latin1 reads it without decoding UTF-8.
   const source = readFileSync(file, 'latin1');
-  const cached = cacheFile ? readCache(cacheFile) : undefined;
+  const full = cacheFile ? readCache(cacheFile) : undefined;
+  const cached = full ?? (cacheFile ? readCache(partialCacheFile(cacheFile)) : undefined);
   // The wrapper of Node's own CommonJS loader (Module.wrap), on one line so positions stay right.
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n})`;
   const script = new Script(wrapped, { filename: file, cachedData: cached });
@@ -59,9 +69,12 @@ export function requireCached(file: string, cacheFile: string | undefined): Cach
   return {
     exports: module.exports,
     cacheUsed,
-    save() {
-      if (cacheUsed || !cacheFile) return;
-      writeCache(cacheFile, script.createCachedData());
+    save(complete) {
+      if (!cacheFile || (cacheUsed && (full !== undefined || !complete))) return;
+      // A complete run replaces a partial cache, keeping what it held: V8 serializes every function
+      // compiled so far. A rejected complete cache is rewritten in place, as it always was.
+      writeCache(complete || full !== undefined ? cacheFile : partialCacheFile(cacheFile), script.createCachedData());
+      if (complete) removeFile(partialCacheFile(cacheFile));
     },
   };
 }
@@ -102,11 +115,15 @@ function writeCache(cacheFile: string, data: Buffer): void {
     renameSync(tmp, cacheFile);
     removeStale(cacheFile);
   } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing written
-    }
+    removeFile(tmp);
+  }
+}
+
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
   }
 }
 

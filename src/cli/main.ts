@@ -37,7 +37,9 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showHelpAfterError('(run with --help for usage)');
   const name = argv.find((a) => !a.startsWith('-'));
   const wanted = COMMANDS.filter(([names]) => name !== undefined && names.includes(name));
-  for (const [, load] of wanted.length ? wanted : COMMANDS) for (const register of await load()) register(program);
+  // `kadeploy --version` alone needs no command (commander prints it before looking at any).
+  const versionOnly = argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V');
+  for (const [, load] of versionOnly ? [] : wanted.length ? wanted : COMMANDS) for (const register of await load()) register(program);
   return program;
 }
 

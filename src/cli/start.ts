@@ -31,5 +31,8 @@ if (dir && /^[a-z]{1,32}$/.test(key)) {
 }
 const cli = requireCached(bundle, cacheFile);
 // Written once the command is done, with every function it compiled; a mistyped command has none.
+// A failed run or a command's help compiled only part of it (say, a first `apply` with a typo in the
+// inventory): its cache stays partial until a run that went through (src/cli/compile-cache.ts).
 const names = (cli.exports as { COMMAND_NAMES?: readonly string[] }).COMMAND_NAMES ?? [];
-if (key === 'all' || names.includes(key)) process.once('exit', () => cli.save());
+const helpOnly = key !== 'all' && process.argv.some((a) => a === '--help' || a === '-h');
+if (key === 'all' || names.includes(key)) process.once('exit', (code) => cli.save(code === 0 && !helpOnly));

@@ -62,6 +62,26 @@ const weight = z.number().int().min(-254).max(254);
 const tracked = <T extends z.ZodType<string>>(nameSchema: T) => z.union([nameSchema, z.strictObject({ name: nameSchema, weight: weight.optional() })]);
 const seconds = z.number().positive();
 
+// Optional fields of the same type share one schema (zod schemas are immutable): every instance is
+// built at each start, and each chained call (.int(), .min(), .optional()) makes another
+// (bench/README.md, "No-op cuts").
+const flag = z.boolean().optional();
+const count = z.number().int().min(1).optional();
+const positive = z.number().positive().optional();
+const byte = z.number().int().min(0).max(255).optional();
+const oneTo255 = z.number().int().min(1).max(255).optional();
+const nonEmpty = z.string().min(1).optional();
+const userName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name').optional();
+const optionalCommand = command.optional();
+const optionalIface = iface.optional();
+const optionalIp = ip.optional();
+const optionalWeight = weight.optional();
+const optionalSeconds = seconds.optional();
+const optionalVerbatim = verbatim.optional();
+const routeLines = z.array(routeLine).optional();
+const garpInterval = z.number().min(0.000001, 'must be above 0; omit it for no delay').max(4294).optional();
+const toSeconds = z.number().int().min(0).max(3600).optional();
+
 /** A secret is given inline, or read from an environment variable or a file (preferred). */
 export const secretSchema = z.union([
   z.string().min(1),
@@ -71,67 +91,67 @@ export const secretSchema = z.union([
 
 export const sshSchema = z.strictObject({
   host: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be a host name or address').optional(),
-  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name').optional(),
+  user: userName,
   port: port.optional(),
-  identity_file: z.string().min(1).optional(),
-  known_hosts: z.string().min(1).optional(),
+  identity_file: nonEmpty,
+  known_hosts: nonEmpty,
   host_key_policy: z.enum(['strict', 'accept-new']).optional(),
-  use_agent: z.boolean().optional(),
-  sudo: z.boolean().optional(),
+  use_agent: flag,
+  sudo: flag,
   sudo_password: secretSchema.optional(),
   proxy_jump: z.string().regex(/^([A-Za-z0-9_.-]+@)?[A-Za-z0-9_.:-]+$/, 'must be [user@]host[:port]').optional(),
-  connect_timeout: seconds.optional(),
-  command_timeout: seconds.optional(),
+  connect_timeout: optionalSeconds,
+  command_timeout: optionalSeconds,
 });
 
 export const globalDefsSchema = z.strictObject({
   router_id: name.optional(),
   notification_email: z.array(recipient).optional(),
   notification_email_from: email.optional(),
-  smtp_server: ip.optional(),
-  smtp_connect_timeout: z.number().int().min(1).optional(),
-  enable_script_security: z.boolean().optional(),
-  script_user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name').optional(),
-  vrrp_skip_check_adv_addr: z.boolean().optional(),
+  smtp_server: optionalIp,
+  smtp_connect_timeout: count,
+  enable_script_security: flag,
+  script_user: userName,
+  vrrp_skip_check_adv_addr: flag,
   // keepalived 2.2 rejects 0 (the value Kolla writes for "no delay", which is the default anyway).
-  vrrp_garp_interval: z.number().min(0.000001, 'must be above 0; omit it for no delay').max(4294).optional(),
-  vrrp_gna_interval: z.number().min(0.000001, 'must be above 0; omit it for no delay').max(4294).optional(),
+  vrrp_garp_interval: garpInterval,
+  vrrp_gna_interval: garpInterval,
   vrrp_version: z.union([z.literal(2), z.literal(3)]).optional(),
-  lvs_sync_daemon: iface.optional(),
+  lvs_sync_daemon: optionalIface,
   script_group: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a group name').optional(),
-  vrrp_strict: z.boolean().optional(),
-  vrrp_garp_master_delay: z.number().int().min(0).max(255).optional(),
-  vrrp_garp_master_repeat: z.number().int().min(1).max(255).optional(),
-  vrrp_garp_master_refresh: z.number().int().min(1).optional(),
-  vrrp_garp_master_refresh_repeat: z.number().int().min(1).max(255).optional(),
+  vrrp_strict: flag,
+  vrrp_garp_master_delay: byte,
+  vrrp_garp_master_repeat: oneTo255,
+  vrrp_garp_master_refresh: count,
+  vrrp_garp_master_refresh_repeat: oneTo255,
   vrrp_startup_delay: z.number().positive().max(3600).optional(),
   max_auto_priority: z.number().int().min(0).max(99).optional(),
-  default_interface: iface.optional(),
+  default_interface: optionalIface,
   /** true: keepalived's own chain names; or one or two chain names (in [out]). */
   vrrp_iptables: z.union([z.literal(true), z.array(z.string().regex(/^[A-Za-z0-9_-]{1,28}$/, 'must be a chain name')).min(1).max(2)]).optional(),
   /** true: keepalived's default table; or a table name. Debian's keepalived uses nftables, not iptables. */
   nftables: z.union([z.literal(true), z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a table name')]).optional(),
-  verbatim: verbatim.optional(),
+  verbatim: optionalVerbatim,
 });
 
 export const vrrpScriptSchema = z.strictObject({
   script: command,
   // keepalived 2.2 reads interval as whole seconds and rejects "1.5".
   interval: z.number().int('must be whole seconds (keepalived rejects a fractional interval)').min(1).optional(),
-  timeout: seconds.optional(),
+  timeout: optionalSeconds,
   weight: z.number().int().min(-253).max(253).optional(),
-  rise: z.number().int().min(1).optional(),
-  fall: z.number().int().min(1).optional(),
-  user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a user name').optional(),
+  rise: count,
+  fall: count,
+  user: userName,
 });
 
 export const vipSchema = z.union([
   ipOrCidr,
   z.strictObject({
     address: ipOrCidr,
-    brd: ip.optional(),
+    brd: optionalIp,
     scope: z.enum(['global', 'site', 'link', 'host', 'nowhere']).optional(),
-    dev: iface.optional(),
+    dev: optionalIface,
     label: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, 'must be an address label').optional(),
   }),
 ]);
@@ -139,43 +159,44 @@ export const vipSchema = z.union([
 export const trackProcessSchema = z.strictObject({
   process: z.string().regex(/^[A-Za-z0-9_.\/+-]{1,255}$/, 'must be a process name or path'),
   param_match: z.enum(['initial', 'partial']).optional(),
-  weight: weight.optional(),
-  reverse: z.boolean().optional(),
-  quorum: z.number().int().min(1).optional(),
-  quorum_max: z.number().int().min(1).optional(),
-  delay: z.number().positive().optional(),
-  terminate_delay: z.number().positive().optional(),
-  fork_delay: z.number().positive().optional(),
-  full_command: z.boolean().optional(),
+  weight: optionalWeight,
+  reverse: flag,
+  quorum: count,
+  quorum_max: count,
+  delay: positive,
+  terminate_delay: positive,
+  fork_delay: positive,
+  full_command: flag,
 });
 
 export const trackFileSchema = z.strictObject({
   file: z.string().regex(/^\/[A-Za-z0-9_.\/-]+$/, 'must be an absolute path of letters, digits, _ . - /'),
-  weight: weight.optional(),
-  reverse: z.boolean().optional(),
+  weight: optionalWeight,
+  reverse: flag,
   /** Create the file at start if missing, with this value (true: 0). */
   init_file: z.union([z.literal(true), z.number().int()]).optional(),
 });
 
+const trackedNames = z.array(tracked(name)).optional();
 const trackedSets = {
   track_interfaces: z.array(tracked(iface)).optional(),
-  track_scripts: z.array(tracked(name)).optional(),
-  track_processes: z.array(tracked(name)).optional(),
-  track_files: z.array(tracked(name)).optional(),
+  track_scripts: trackedNames,
+  track_processes: trackedNames,
+  track_files: trackedNames,
 };
 
 export const syncGroupSchema = z.strictObject({
   // keepalived -t refuses a group of one ("probably isn't what you want").
   group: z.array(name).min(2, 'needs at least 2 instances (keepalived -t refuses a group of one)'),
-  notify_master: command.optional(),
-  notify_backup: command.optional(),
-  notify_fault: command.optional(),
-  notify_stop: command.optional(),
-  notify: command.optional(),
-  smtp_alert: z.boolean().optional(),
-  global_tracking: z.boolean().optional(),
+  notify_master: optionalCommand,
+  notify_backup: optionalCommand,
+  notify_fault: optionalCommand,
+  notify_stop: optionalCommand,
+  notify: optionalCommand,
+  smtp_alert: flag,
+  global_tracking: flag,
   /** Let members keep their tracking weights (keepalived otherwise ignores them, and -t fails). */
-  sync_group_tracking_weight: z.boolean().optional(),
+  sync_group_tracking_weight: flag,
   ...trackedSets,
 });
 
@@ -184,43 +205,43 @@ const priority = z.number().int().min(1).max(255);
 
 export const instanceSchema = z.strictObject({
   virtual_router_id: z.number().int().min(1).max(255),
-  interface: iface.optional(),
-  advert_int: z.number().positive().optional(),
+  interface: optionalIface,
+  advert_int: positive,
   authentication: z
     .strictObject({ auth_type: z.enum(['PASS', 'AH']).optional(), auth_pass: secretSchema })
     .optional(),
   virtual_ipaddresses: z.array(vipSchema).min(1),
   virtual_ipaddress_excluded: z.array(vipSchema).optional(),
   ...trackedSets,
-  nopreempt: z.boolean().optional(),
+  nopreempt: flag,
   preempt_delay: z.number().min(0).max(1000).optional(),
-  notify_master: command.optional(),
-  notify_backup: command.optional(),
-  notify_fault: command.optional(),
-  notify: command.optional(),
-  notify_stop: command.optional(),
-  smtp_alert: z.boolean().optional(),
+  notify_master: optionalCommand,
+  notify_backup: optionalCommand,
+  notify_fault: optionalCommand,
+  notify: optionalCommand,
+  notify_stop: optionalCommand,
+  smtp_alert: flag,
   /** true: unicast_src_ip is the node's address on the instance's interface, unicast_peer every other node's. */
-  unicast: z.boolean().optional(),
-  unicast_src_ip: ip.optional(),
+  unicast: flag,
+  unicast_src_ip: optionalIp,
   unicast_peers: z.array(ip).optional(),
-  mcast_src_ip: ip.optional(),
+  mcast_src_ip: optionalIp,
   /** true renders `accept`, false `no_accept`. */
-  accept: z.boolean().optional(),
+  accept: flag,
   /** true: keepalived names the VMAC interface; or a name for it. */
   use_vmac: z.union([z.literal(true), iface]).optional(),
-  vmac_xmit_base: z.boolean().optional(),
-  native_ipv6: z.boolean().optional(),
-  dont_track_primary: z.boolean().optional(),
+  vmac_xmit_base: flag,
+  native_ipv6: flag,
+  dont_track_primary: flag,
   version: z.union([z.literal(2), z.literal(3)]).optional(),
-  lvs_sync_daemon_interface: iface.optional(),
-  garp_master_delay: z.number().int().min(0).max(255).optional(),
-  garp_master_repeat: z.number().int().min(1).max(255).optional(),
-  garp_master_refresh: z.number().int().min(1).optional(),
-  garp_master_refresh_repeat: z.number().int().min(1).max(255).optional(),
-  virtual_routes: z.array(routeLine).optional(),
-  virtual_rules: z.array(routeLine).optional(),
-  verbatim: verbatim.optional(),
+  lvs_sync_daemon_interface: optionalIface,
+  garp_master_delay: byte,
+  garp_master_repeat: oneTo255,
+  garp_master_refresh: count,
+  garp_master_refresh_repeat: oneTo255,
+  virtual_routes: routeLines,
+  virtual_rules: routeLines,
+  verbatim: optionalVerbatim,
 });
 
 /** A node's view of one instance: its state and priority, and any instance field it overrides. */
@@ -233,16 +254,16 @@ export const nodeSchema = z.strictObject({
   name,
   address: ipOrCidr,
   ssh: sshSchema.optional(),
-  interface: iface.optional(),
+  interface: optionalIface,
   state: state.optional(),
   priority: priority.optional(),
-  lvs_sync_daemon_interface: iface.optional(),
+  lvs_sync_daemon_interface: optionalIface,
   /** The node's address on other interfaces (the main `address` is on its first instance's interface). */
   addresses: z.record(iface, ipOrCidr).optional(),
   instances: z.record(name, nodeInstanceSchema).optional(),
   global_defs: globalDefsSchema.partial().optional(),
   vrrp_scripts: z.record(name, vrrpScriptSchema.partial()).optional(),
-  verbatim: verbatim.optional(),
+  verbatim: optionalVerbatim,
   vars: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -258,14 +279,14 @@ export const inventorySchema = z.strictObject({
   forks: z.number().int().min(1).max(500).optional(),
   apt_proxy: z.url({ protocol: /^https?$/ }).optional(),
   /** Seconds an install waits for apt's and dpkg's locks held by another process (default 180; src/ops/package.ts). */
-  package_lock_timeout: z.number().int().min(0).max(3600).optional(),
+  package_lock_timeout: toSeconds,
   /** Seconds a run waits, before any change, for a node that is booting or shutting down/rebooting (default 300; src/apply/node-wait.ts). */
-  node_wait_timeout: z.number().int().min(0).max(3600).optional(),
+  node_wait_timeout: toSeconds,
   /** Whether kadeploy lets VRRP through an active firewall on the nodes (src/tasks/firewall.ts). */
   firewall: z.enum(['manage', 'check', 'off']).optional(),
   /** A named set of fields for failover speed (src/inventory/failover-profile.ts); fields set here win. */
   failover: z.enum(['fast', 'default']).optional(),
-  templates_dir: z.string().min(1).optional(),
+  templates_dir: nonEmpty,
   vars: z.record(z.string(), z.unknown()).optional(),
   global_defs: globalDefsSchema.optional(),
   vrrp_scripts: z.record(name, vrrpScriptSchema).optional(),
@@ -273,10 +294,10 @@ export const inventorySchema = z.strictObject({
   vrrp_track_files: z.record(name, trackFileSchema).optional(),
   vrrp_sync_groups: z.record(name, syncGroupSchema).optional(),
   static_ipaddress: z.array(vipSchema).optional(),
-  static_routes: z.array(routeLine).optional(),
-  static_rules: z.array(routeLine).optional(),
+  static_routes: routeLines,
+  static_rules: routeLines,
   /** Raw top-level keepalived.conf text (LVS virtual_server blocks, anything kadeploy has no field for). */
-  verbatim: verbatim.optional(),
+  verbatim: optionalVerbatim,
   vrrp_instances: z.record(name, instanceSchema).refine((r) => Object.keys(r).length > 0, 'at least one instance'),
   files: z.array(fileSchema).optional(),
   nodes: z.array(nodeSchema).min(1),

@@ -51,6 +51,13 @@ describe('bundled CLI', () => {
     for (const c of ['validate', 'render', 'apply', 'diff', 'plan', 'show', 'verify', 'status', 'rollback', 'schema', 'lab']) assert.match(h.stdout, new RegExp(`\\n  ${c} `));
   });
 
+  it('--version and -V print the version (without loading any command), and so does --version after a command', () => {
+    for (const args of [['--version'], ['-V'], ['validate', '--version']]) {
+      const v = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      assert.deepEqual([v.status, v.stdout, v.stderr], [0, '0.1.0\n', ''], args.join(' '));
+    }
+  });
+
   it('is what the tests run (the package bin runs the same start as CommonJS: test/unit/launcher.test.ts)', () => {
     assert.equal(CLI, join(ROOT, 'dist', 'cli', 'main.js'));
   });

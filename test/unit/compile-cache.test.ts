@@ -73,10 +73,35 @@ describe('compile cache', () => {
     const args = ['diff', inv];
     const first = run(args);
     assert.notEqual(first.status, 0, 'nothing to connect to');
-    const file = only('diff');
+    const file = only('diff.partial');
     const mtime = statSync(file).mtimeMs;
     assert.deepEqual(run(args), first);
     assert.equal(statSync(file).mtimeMs, mtime, 'the cache written by the first run is accepted by the second, not rewritten');
+  });
+
+  it('a failed run or a help writes a partial cache, used until a run that goes through writes the complete one', () => {
+    const bad = join(dir, 'bad-partial.yaml');
+    writeFileSync(bad, readFileSync(join(dir, VALIDATE[1]!), 'utf8').replace(/priority: \d+/, 'priority: 300'));
+    for (const first of [['render', bad], ['render', '--help']]) {
+      rmSync(cache, { recursive: true, force: true });
+      const failed = run(first);
+      assert.deepEqual(failed, run(first, { KADEPLOY_NO_COMPILE_CACHE: '1' }), first.join(' '));
+      const partial = only('render.partial');
+      assert.equal(files().filter((f) => f.includes('-render-')).length, 0, `${first.join(' ')}: no complete cache yet`);
+      const { mtimeMs: mtime, size: partialSize } = statSync(partial);
+      assert.deepEqual(run(first), failed);
+      assert.equal(statSync(partial).mtimeMs, mtime, 'the partial cache is used, not rewritten, by another such run');
+      const plain = run(['render', VALIDATE[1]!], { KADEPLOY_NO_COMPILE_CACHE: '1' });
+      assert.deepEqual(run(['render', VALIDATE[1]!]), plain);
+      const complete = only('render');
+      assert.deepEqual(files().filter((f) => f.includes('render')), [complete.slice(cache.length + 1)], 'the partial cache is gone');
+      assert.ok(statSync(complete).size > partialSize, `the complete cache holds more functions (${statSync(complete).size} > ${partialSize} bytes)`);
+      const written = readFileSync(complete);
+      assert.deepEqual(run(['render', VALIDATE[1]!]), plain);
+      assert.deepEqual(run(first), failed, 'a failed run afterwards');
+      assert.deepEqual(readFileSync(complete), written, 'the complete cache is kept');
+      assert.equal(files().filter((f) => f.includes('partial')).length, 0);
+    }
   });
 
   it('a corrupt, truncated or foreign cache is ignored and rewritten', () => {

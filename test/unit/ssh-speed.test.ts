@@ -25,7 +25,7 @@ after(() => {
 });
 
 /** A raw ssh2 client logged in to the test server (host key checked against its known_hosts), with ssh2's debug lines. */
-function rawClient(onClient: (c: ssh2.Client) => void = () => {}): Promise<{ client: ssh2.Client; debug: string[] }> {
+function rawClient(onClient: (c: ssh2.Client) => void = () => {}, options: Partial<ssh2.ConnectConfig> = {}): Promise<{ client: ssh2.Client; debug: string[] }> {
   const known = readFileSync(server!.knownHosts, 'utf8').split('\n').filter(Boolean).map((l) => Buffer.from(l.split(' ')[2]!, 'base64'));
   const debug: string[] = [];
   return new Promise((resolve, reject) => {
@@ -40,6 +40,7 @@ function rawClient(onClient: (c: ssh2.Client) => void = () => {}): Promise<{ cli
       privateKey: readFileSync(server!.clientKey),
       hostVerifier: (key: Buffer) => known.some((k) => k.equals(key)),
       debug: (line: string) => debug.push(line),
+      ...options,
     });
   });
 }
@@ -130,6 +131,35 @@ describe('ssh2 speed patch', { skip }, () => {
       }
     });
   }
+});
+
+describe('ssh2 speed patch: zlib and dns loaded on first use', { skip }, () => {
+  it('compression still works (zlib@openssh.com, after authentication)', async () => {
+    const { client, debug } = await rawClient(undefined, { algorithms: { compress: ['zlib@openssh.com'] } });
+    try {
+      const big = 'x'.repeat(100_000);
+      const out = await new Promise<string>((resolve, reject) =>
+        client.exec(`printf '%s' ${big}`, (err, ch) => {
+          if (err) return reject(err);
+          let data = '';
+          ch.on('data', (d: Buffer) => (data += d.toString())).on('close', () => resolve(data));
+        }),
+      );
+      assert.equal(out, big);
+      assert.ok(debug.some((l) => /Handshake: \(remote\) C->S compression: .*zlib@openssh\.com/.test(l) || /C->S compression: zlib@openssh\.com/.test(l)), `zlib negotiated:\n${debug.filter((l) => /compression/.test(l)).join('\n')}`);
+    } finally {
+      client.end();
+    }
+  });
+
+  it('a host name with forceIPv4 is still looked up', async () => {
+    const { client } = await rawClient(undefined, { host: 'localhost', forceIPv4: true });
+    try {
+      await execTrue(client);
+    } finally {
+      client.end();
+    }
+  });
 });
 
 describe('identity files parsed once per process', { skip }, () => {
