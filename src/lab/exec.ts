@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { LabError } from '../errors.js';
 import { sh } from '../shell/quote.js';
-import { procRef, type ProcRef } from './procs.js';
+import { startTimeOf, type ProcRef } from './procs.js';
 
 export interface RunResult {
   code: number;
@@ -53,22 +53,25 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
   return r.stdout;
 }
 
-/**
- * Start a long-running program in its own session (it outlives the CLI), stdin from /dev/null and
- * output to `logPath`. uv_spawn returns after exec, so the recorded command line is the program's.
- */
 /** How each detached process this run started ended (exit code or signal), by PID: said when one dies early. */
 export const detachedExits = new Map<number, string>();
 
+/**
+ * Start a long-running program in its own session (it outlives the CLI), stdin from /dev/null and
+ * output to `logPath`. The recorded command line is the one started, not read from /proc: uv_spawn
+ * returns once the child's exec has begun, but the kernel sets the new command line a moment later,
+ * so a read then may see an empty one — the process would then look gone to `isAlive` while it runs
+ * on (a lab node taken for dead at boot and left running by lab down).
+ */
 export function spawnDetached(cmd: string, args: string[], logPath: string): ProcRef {
   const log = openSync(logPath, 'w');
   try {
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log] });
     child.on('exit', (code, signal) => child.pid !== undefined && detachedExits.set(child.pid, signal ? `killed by ${signal}` : `exit ${code}`));
     child.unref();
-    const ref = child.pid === undefined ? undefined : procRef(child.pid);
-    if (!ref) throw new LabError(`could not start ${sh(cmd, ...args)} (see ${logPath})`);
-    return ref;
+    const startTime = child.pid === undefined ? undefined : startTimeOf(child.pid);
+    if (child.pid === undefined || startTime === undefined) throw new LabError(`could not start ${sh(cmd, ...args)} (see ${logPath})`);
+    return { pid: child.pid, startTime, cmdline: [cmd, ...args].join(' ') };
   } finally {
     closeSync(log);
   }

@@ -10,7 +10,7 @@ import { configureNodeLink, removeLink } from './network.js';
 import { overlayDirs } from './overlay.js';
 import { tcpGreeting, waitFor } from './probe.js';
 import {
-  childPids, holdNamespaces, isAlive, isNamespaceInit, processesIn, procRef, releaseNamespaces, terminate,
+  childPids, holdNamespaces, isAlive, isNamespaceInit, processesIn, procRef, releaseNamespaces, startTimeOf, terminate,
   type HeldNamespaces, type ProcRef,
 } from './procs.js';
 import type { NodeState } from './state.js';
@@ -71,7 +71,8 @@ async function attachNode(cfg: LabConfig, node: NodeState, nspawn: ProcRef): Pro
 /**
  * Start the node's systemd-nspawn (`spawned` records it at once, so `lab down` can stop it after a
  * crash), find its init and give it its address. An nspawn that ends before its init starts is
- * started once more: seen once in a clean-clone CI run (exit unknown, console empty), never reproduced.
+ * started once more (seen once in a clean-clone CI run, before spawnDetached recorded the command line
+ * it started rather than a racy read of /proc: that one was a live nspawn taken for dead).
  */
 export async function bootNode(cfg: LabConfig, node: NodeState, spawned: (nspawn: ProcRef) => void, log?: (msg: string) => void): Promise<NodeState> {
   for (let attempt = 1; ; attempt++) {
@@ -80,7 +81,8 @@ export async function bootNode(cfg: LabConfig, node: NodeState, spawned: (nspawn
     try {
       return await attachNode(cfg, node, nspawn);
     } catch (e) {
-      if (!(e instanceof NspawnExited) || attempt > 1) throw e;
+      // Never a second nspawn on the same root while the first runs.
+      if (!(e instanceof NspawnExited) || attempt > 1 || startTimeOf(nspawn.pid) === nspawn.startTime) throw e;
       log?.(`${e.message.replace(/\n\s*$/, '')}; starting it once more`);
       await sleep(500);
     }

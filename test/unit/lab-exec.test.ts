@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detachedExits, nodeCommandLine, spawnDetached } from '../../src/lab/exec.js';
+import { isAlive } from '../../src/lab/procs.js';
 
 const runLocally = (line: string) => execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' });
 
@@ -39,5 +40,18 @@ describe("lab: how a detached process ended is kept (said when a node's systemd-
     for (let i = 0; i < 100 && !(detachedExits.has(exited.pid) && detachedExits.has(killed.pid)); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(detachedExits.get(exited.pid), 'exit 3');
     assert.equal(detachedExits.get(killed.pid), 'killed by SIGKILL');
+  });
+
+  it('a process just started is alive to isAlive at once (its command line is the one started, not a racy read of /proc)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadeploy-detached-'));
+    const refs = Array.from({ length: 30 }, (_, i) => spawnDetached('sleep', ['30'], join(dir, `${i}.log`)));
+    try {
+      for (const ref of refs) {
+        assert.equal(ref.cmdline, 'sleep 30');
+        assert.ok(isAlive(ref), `pid ${ref.pid} taken for gone`);
+      }
+    } finally {
+      for (const ref of refs) process.kill(ref.pid, 'SIGKILL');
+    }
   });
 });
