@@ -47,8 +47,9 @@ describe('verify, status and the failover drill on a 2-node lab', { timeout: 900
       const status = await kadeploy(['status', inv]);
       expectCode(status, 0, 'status');
       assert.match(status.stdout, new RegExp(`VIP ${vip}: lb1\n`));
-      assert.match(status.stdout, /lb1\s+running\s+VI_1\s+MASTER\s+\d{4}-/);
-      assert.match(status.stdout, /lb2\s+running\s+VI_1\s+BACKUP\s+\d{4}-/);
+      // A lab node now and then boots degraded (systemd-remount-fs in a container): status says so, rightly.
+      assert.match(status.stdout, /lb1\s+(running|degraded)\s+VI_1\s+MASTER\s+\d{4}-/);
+      assert.match(status.stdout, /lb2\s+(running|degraded)\s+VI_1\s+BACKUP\s+\d{4}-/);
 
       // Drift: a hand edit on lb2 shows as a diff, and verify fails naming lb2.
       await lab.ssh('lb2', `sed -i 's/advert_int 1/advert_int 2/' ${CONF}`);
